@@ -1,0 +1,197 @@
+"""Endpoint methods: bind arguments, validate, build the request, run the pipeline."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pristine_core import responses as response_handling
+from pristine_core.errors import ValidationError
+from pristine_core.manifest.models import NO_DEFAULT, Endpoint, QueryParam
+from pristine_core.pipeline import Call, EncodedBody, Request, RequestOptions, Response
+
+if TYPE_CHECKING:
+    from pristine_core.client import Client
+
+
+def _options(value: RequestOptions | Mapping[str, Any] | None) -> RequestOptions:
+    if value is None:
+        return _NO_OPTIONS
+    if isinstance(value, RequestOptions):
+        return value
+    try:
+        return RequestOptions(**value)
+    except TypeError as exc:
+        raise ValidationError([("request_options", str(exc))]) from None
+
+
+_NO_OPTIONS = RequestOptions()
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_query_value(v) for v in value)
+    return str(value)
+
+
+def _check_query(name: str, spec: QueryParam, value: Any) -> str | None:
+    kind = spec.type
+    ok = (
+        (kind == "string" and isinstance(value, str))
+        or (kind == "integer" and isinstance(value, int) and not isinstance(value, bool))
+        or (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (kind == "boolean" and isinstance(value, bool))
+    )
+    return None if ok else f"expected {'an' if kind == 'integer' else 'a'} {kind}"
+
+
+class EndpointMethod:
+    """``client.<resource>.<endpoint>``: call it for the typed result, ``.raw(...)`` for the
+    :class:`~pristine_core.pipeline.Response`."""
+
+    def __init__(self, client: Client, endpoint: Endpoint) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self._path_params = endpoint.path_params
+        self._path = endpoint.path
+        self.__doc__ = endpoint.description or f"{endpoint.method} {endpoint.path}"
+        self.__name__ = endpoint.name
+
+    def __repr__(self) -> str:
+        return f"<endpoint {self.endpoint.qualified_name}: {self.endpoint.method} {self.endpoint.path}>"
+
+    def __call__(self, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        call = self.prepare(_options(request_options), kwargs)
+        response = self.client._execute(call)
+        return response_handling.finish(call, response)
+
+    def raw(self, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> Response:
+        """Make the call and return the response itself (any status), not the parsed result."""
+        call = self.prepare(_options(request_options), kwargs)
+        return self.client._execute(call)
+
+    def prepare(self, options: RequestOptions, kwargs: dict[str, Any]) -> Call:
+        """Bind and validate arguments into a :class:`Call` ready to send; no network."""
+        ep = self.endpoint
+        path_params: dict[str, Any] = {}
+        query: dict[str, Any] = {}
+        body: Any = kwargs.pop("body", None) if ep.request is not None else None
+        fields: dict[str, Any] = {}
+        errors: list[tuple[str, str]] = []
+        for name, value in kwargs.items():
+            if name in self._path_params:
+                path_params[name] = value
+            elif name in ep.query:
+                query[name] = value
+            elif ep.request is not None:
+                fields[name] = value
+            else:
+                errors.append((name, "unexpected argument"))
+        if errors:
+            raise ValidationError(errors, ep.qualified_name)
+        if fields:
+            if body is None:
+                body = fields
+            elif isinstance(body, Mapping):
+                body = {**body, **fields}
+            else:
+                raise ValidationError([("body", "pass either body= or field arguments, not both")], ep.qualified_name)
+        call = Call(
+            client=self.client,
+            endpoint=ep,
+            path_params=path_params,
+            query=query,
+            headers={},
+            body=body if body is not None else ({} if ep.request is not None else None),
+            options=options,
+        )
+        hooks = self.client._hooks
+        if hooks.prepare_call:
+            self.client.hook.pristine_prepare_call(call=call)
+        self._validate(call)
+        call.encoded = self._encode(call)
+        return call
+
+    def _validate(self, call: Call) -> None:
+        ep = self.endpoint
+        errors: list[tuple[str, str]] = []
+        for name in self._path_params:
+            value = call.path_params.get(name)
+            if value is None or value == "":
+                errors.append((name, "required path parameter is missing"))
+            elif not isinstance(value, (str, int)) or isinstance(value, bool):
+                errors.append((name, "path parameters must be strings or integers"))
+        for name, spec in ep.query.items():
+            value = call.query.get(name)
+            if value is None:
+                if spec.required and spec.default is NO_DEFAULT:
+                    errors.append((name, "required query parameter is missing"))
+                continue
+            problem = _check_query(name, spec, value)
+            if problem:
+                errors.append((name, problem))
+        if errors:
+            raise ValidationError(errors, ep.qualified_name)
+        if ep.request is not None:
+            call.wire_body = self.client.types.dump(ep.request, call.body)
+
+    def _encode(self, call: Call) -> EncodedBody | None:
+        if call.wire_body is None:
+            return None
+        if self.client._hooks.encode_body:
+            encoded = self.client.hook.pristine_encode_body(call=call)
+            if encoded is not None:
+                return encoded  # type: ignore[no-any-return]
+        data = json.dumps(call.wire_body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return EncodedBody(data, "application/json", len(data))
+
+    def build_request(self, call: Call) -> Request:
+        """The first attempt's :class:`Request` for a prepared call."""
+        client = self.client
+        ep = self.endpoint
+        path = self._path
+        for name in self._path_params:
+            path = path.replace("{" + name + "}", urllib.parse.quote(str(call.path_params[name]), safe=""))
+        params: dict[str, Any] = dict(client._default_query)
+        for name, spec in ep.query.items():
+            if spec.default is not NO_DEFAULT:
+                params[name] = spec.default
+        params.update(call.query)
+        params.update(call.options.query)
+        url = client.base_url + path
+        pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
+        if pairs:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
+        headers = dict(client._base_headers if ep.auth else client._anonymous_headers)
+        if ep.headers:
+            headers.update(ep.headers)
+        if call.headers:
+            headers.update(call.headers)
+        if call.options.headers:
+            headers.update(call.options.headers)
+        body = None
+        size = 0
+        if call.encoded is not None:
+            body = call.encoded.data
+            size = call.encoded.length or (len(body) if isinstance(body, (bytes, bytearray)) else 0)
+            if call.encoded.content_type:
+                headers["Content-Type"] = call.encoded.content_type
+        timeout = call.options.timeout_s or ep.timeout_s or client.timeout_s
+        call.started = time.perf_counter()
+        return Request(
+            method=ep.method,
+            url=url,
+            headers=headers,
+            body=body,
+            timeout_s=timeout,
+            pool=call.options.pool or client.manifest.pool_for(ep),
+            stream=ep.stream,
+            allow_redirects=ep.redirects == "follow",
+            call=call,
+            byte_size=size,
+        )

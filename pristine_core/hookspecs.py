@@ -1,0 +1,162 @@
+"""The plugin contract: one hook per phase of a call, plus lifecycle and events.
+
+Every hook name starts with ``pristine_``. Arguments are keyword-only and may grow: an
+implementation may accept any subset of a spec's arguments. Implementations are called in
+effective plugin order: priority descending, then name ascending (see ``plugins.py``).
+
+Phases of one call, in order::
+
+    pristine_prepare_call          once per call: fill/adjust path params, query, headers, body
+    (core validates the body against the manifest type: ValidationError before any network)
+    pristine_encode_body           firstresult: produce the wire body (default: JSON)
+    dispatch middleware chain      from pristine_dispatch_middleware, highest priority outermost
+      pristine_prepare_attempt     per attempt, just before the transport sends
+    (core maps error statuses to exceptions)
+    pristine_process_response      firstresult: turn the response into the call's result
+    pristine_on_event              broadcast at any time
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pristine_core.client import Client
+    from pristine_core.manifest.models import Manifest
+    from pristine_core.pipeline import Call, EncodedBody, Event, Middleware, Request, Response
+
+PROJECT = "pristine"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class LifecycleSpecs:
+    """Hooks about a manifest and a client as a whole."""
+
+    @hookspec
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]] | None:
+        """Check the manifest parts this plugin interprets (usually its ``features.<name>`` block).
+
+        Return a list of ``(json_path, message)`` problems (empty or None when all is well). The
+        loader adds them to the one :class:`~pristine_core.errors.ManifestError` it raises, so a
+        plugin never raises here. Called at client construction and by ``pristine manifest
+        validate``.
+        """
+
+    @hookspec
+    def pristine_type_classes(self, manifest: Manifest) -> dict[str, type] | None:
+        """Supply your own classes for named manifest types (a domain plugin's rich types).
+
+        Return ``{type_name: cls}``. ``cls`` is built with keyword arguments named after the
+        type's properties and read back through attributes of those names, so an attrs class
+        with helper methods fits. Results of all plugins are merged; on conflicts the plugin
+        called first (highest priority) wins.
+        """
+
+    @hookspec
+    def pristine_configure(self, client: Client) -> None:
+        """Set up per-client state; called once after the plugin set is frozen.
+
+        No network here: the dispatch chain is not built yet. Store state on the plugin
+        instance (each client gets its own instances of class-based plugins) or in
+        ``client.state[<plugin name>]``.
+        """
+
+    @hookspec
+    def pristine_client_started(self, client: Client) -> None:
+        """The client is ready: endpoints may be called (e.g. create a session, start threads).
+
+        An exception here closes the client and propagates to the caller of ``Client(...)``.
+        """
+
+    @hookspec
+    def pristine_client_closing(self, client: Client) -> None:
+        """The client is closing: stop threads, flush buffers, within bounded time.
+
+        Called once, before the transport closes; endpoints may still be called. Exceptions are
+        logged and swallowed so that every plugin gets its turn.
+        """
+
+
+class PrepareSpecs:
+    """Hooks that shape a call before it is sent."""
+
+    @hookspec
+    def pristine_prepare_call(self, call: Call) -> None:
+        """Adjust a call once, before validation (all implementations run, in plugin order).
+
+        Typical work: inject a session id into ``call.body``, mint an idempotency key into
+        ``call.context``, add headers. Runs once per logical call, never per attempt.
+        """
+
+    @hookspec(firstresult=True)
+    def pristine_encode_body(self, call: Call) -> EncodedBody | None:
+        """Encode ``call.wire_body`` (already validated JSON-able data) for the wire.
+
+        Return an :class:`~pristine_core.pipeline.EncodedBody`, or None to let the next plugin
+        (and finally the core's JSON encoder) do it. The multipart plugin answers for endpoints
+        declared ``multipart``.
+        """
+
+    @hookspec(firstresult=True)
+    def pristine_estimate_bytes(self, call: Call) -> int | None:
+        """Estimate the bytes a call costs (for byte budgets); None means "use the body size".
+
+        Domain plugins answer for payloads whose wire size is a poor proxy (token counts).
+        """
+
+    @hookspec
+    def pristine_prepare_attempt(self, request: Request) -> None:
+        """Adjust one attempt just before the transport sends it (e.g. attempt-count headers).
+
+        ``request.attempt`` is 0 for the first try. Runs once per attempt.
+        """
+
+
+class DispatchSpecs:
+    """Hooks that contribute steps around the transport."""
+
+    @hookspec
+    def pristine_dispatch_middleware(self, client: Client) -> Middleware | list[Middleware] | None:
+        """Contribute dispatch middleware: ``handler(request, call_next) -> Response``.
+
+        Collected once per client and composed by priority (highest outermost) around the
+        transport. A handler may call ``call_next`` several times (retries) or not at all
+        (a circuit breaker rejecting fast). Raise Pristine errors, never transport exceptions.
+        """
+
+
+class ResponseSpecs:
+    """Hooks that turn a response into the call's result."""
+
+    @hookspec(firstresult=True)
+    def pristine_process_response(self, call: Call, response: Response) -> Any:
+        """Turn a successful response into the call's result; None passes to the next plugin.
+
+        Error statuses never get here (the core has raised already). The futures plugin
+        returns an ``APIFuture`` for endpoints declared ``future``; the streaming plugin an
+        event iterator for ``stream``. When every plugin passes, the core parses the JSON body
+        into the declared response type.
+        """
+
+
+class EventSpecs:
+    """Broadcasts for telemetry and observers."""
+
+    @hookspec
+    def pristine_on_event(self, event: Event) -> None:
+        """Observe an event (``request.start``, ``request.end``, ``retry``, ``queue_state``...).
+
+        Called synchronously on the thread that emitted it: keep it fast, never raise (errors
+        are logged and swallowed), never block on the network.
+        """
+
+
+SPEC_CLASSES = (LifecycleSpecs, PrepareSpecs, DispatchSpecs, ResponseSpecs, EventSpecs)
+
+
+def all_hook_names() -> list[str]:
+    """Names of every hookspec, for docs and the meta-test."""
+    return sorted(name for cls in SPEC_CLASSES for name in vars(cls) if name.startswith("pristine_"))

@@ -1,0 +1,167 @@
+"""Load a manifest from a path, a dict or a package resource, and validate all of it.
+
+Validation runs in two passes and reports every problem of a pass at once, each with its JSON
+path: the structural pass (cattrs, unknown keys forbidden) and, when that succeeds, the semantic
+pass (:mod:`pristine_core.manifest.checks`: references, path parameters, duplicates).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources as importlib_resources
+from typing import Any
+
+import attrs
+
+from pristine_core.errors import ManifestError
+from pristine_core.manifest import models
+from pristine_core.manifest._converter import CONVERTER, problems_from
+from pristine_core.manifest.checks import semantic_problems
+
+ManifestSource = "str | os.PathLike[str] | Mapping[str, Any] | models.Manifest"
+
+#: Extra validators (plugins' ``pristine_validate_manifest``): manifest -> problems.
+FeatureValidator = Callable[[models.Manifest], Iterable[tuple[str, str]]]
+
+
+class _DuplicateTracker(dict):  # type: ignore[type-arg]
+    """A dict that remembers keys that appeared more than once in the JSON text."""
+
+    duplicates: list[str]
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = _DuplicateTracker()
+    out.duplicates = []
+    for key, value in pairs:
+        if key in out:
+            out.duplicates.append(key)
+        out[key] = value
+    return out
+
+
+def _duplicate_problems(node: Any, path: str = "") -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key in getattr(node, "duplicates", ()):
+            problems.append((_join(path, key), "duplicate key"))
+        for key, value in node.items():
+            problems.extend(_duplicate_problems(value, _join(path, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            problems.extend(_duplicate_problems(value, f"{path}[{index}]"))
+    return problems
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def parse_json(text: str, source: str = "manifest") -> dict[str, Any]:
+    """Parse manifest JSON text, reporting syntax errors and duplicate keys as a ManifestError."""
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise ManifestError([("$", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")], source) from None
+    duplicates = _duplicate_problems(data)
+    if duplicates:
+        raise ManifestError(duplicates, source)
+    if not isinstance(data, dict):
+        raise ManifestError([("$", "the manifest must be a JSON object")], source)
+    return dict(data)
+
+
+def load_manifest(
+    source: Any,
+    *,
+    validators: Iterable[FeatureValidator] = (),
+) -> models.Manifest:
+    """Load and validate a manifest.
+
+    ``source`` is a :class:`~pristine_core.manifest.models.Manifest` (returned as is), a mapping,
+    a filesystem path, or a ``(package, resource_name)`` tuple naming a file shipped in a package.
+    Raises :class:`~pristine_core.errors.ManifestError` listing every problem with its JSON path.
+    """
+    if isinstance(source, models.Manifest):
+        return source
+    name = "manifest"
+    if isinstance(source, tuple) and len(source) == 2:
+        package, resource = source
+        name = f"{package}:{resource}"
+        text = importlib_resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+        data: Any = parse_json(text, name)
+    elif isinstance(source, Mapping):
+        data = dict(source)
+    elif isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        try:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise ManifestError([("$", f"cannot read {name}: {exc.strerror}")], name) from None
+        data = parse_json(text, name)
+    else:
+        raise TypeError(f"cannot load a manifest from {type(source).__name__}")
+    return build_manifest(data, name=name, validators=validators)
+
+
+def build_manifest(
+    data: Mapping[str, Any],
+    *,
+    name: str = "manifest",
+    validators: Iterable[FeatureValidator] = (),
+) -> models.Manifest:
+    """Validate already-parsed manifest data and build the model."""
+    prepared, early = _prepare(data)
+    try:
+        manifest = CONVERTER.structure(prepared, models.Manifest)
+    except Exception as exc:  # noqa: BLE001 - every structuring failure becomes a path + message
+        raise ManifestError(early + problems_from(exc), name) from None
+    if early:
+        raise ManifestError(early, name)
+    manifest = _name_endpoints(manifest)
+    problems = semantic_problems(manifest)
+    for validator in validators:
+        try:
+            problems.extend(validator(manifest))
+        except Exception as exc:  # noqa: BLE001 - a broken validator must not hide the report
+            problems.append(("features", f"validator {validator!r} failed: {exc}"))
+    if problems:
+        raise ManifestError(problems, name)
+    return manifest
+
+
+def _prepare(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Normalise methods to upper case and reject loader-owned endpoint keys."""
+    out = dict(data)
+    problems: list[tuple[str, str]] = []
+    resources = out.get("resources")
+    if isinstance(resources, dict):
+        fixed: dict[str, Any] = {}
+        for rname, group in resources.items():
+            if not isinstance(group, dict):
+                fixed[rname] = group
+                continue
+            fixed[rname] = {}
+            for ename, endpoint in group.items():
+                if isinstance(endpoint, dict):
+                    endpoint = dict(endpoint)
+                    for owned in ("name", "resource"):
+                        if owned in endpoint:
+                            problems.append((f"resources.{rname}.{ename}.{owned}", "set by the loader; remove it"))
+                            endpoint.pop(owned)
+                    if isinstance(endpoint.get("method"), str):
+                        endpoint["method"] = endpoint["method"].upper()
+                fixed[rname][ename] = endpoint
+        out["resources"] = fixed
+    return out, problems
+
+
+def _name_endpoints(manifest: models.Manifest) -> models.Manifest:
+    resources = {
+        rname: {ename: attrs.evolve(ep, name=ename, resource=rname) for ename, ep in group.items()}
+        for rname, group in manifest.resources.items()
+    }
+    return attrs.evolve(manifest, resources=resources)

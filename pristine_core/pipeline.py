@@ -1,0 +1,211 @@
+"""The objects that flow through a call: Call, Request, Response, Middleware, Event.
+
+A *call* is one logical invocation of an endpoint (``client.training.forward_backward(...)``);
+it may make several *attempts*, each sending one :class:`Request` through the middleware chain
+and getting one :class:`Response` back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from requests.structures import CaseInsensitiveDict
+
+from pristine_core.manifest.models import Endpoint
+from pristine_core.secrets import redact, redact_headers
+
+if TYPE_CHECKING:
+    import requests
+
+    from pristine_core.client import Client
+
+
+@attrs.frozen
+class RequestOptions:
+    """Per-call overrides: pass ``request_options=RequestOptions(...)`` (or a dict) to any endpoint.
+
+    ``extensions`` carries plugin-specific options (e.g. ``{"queue_state_observer": obs}``).
+    """
+
+    timeout_s: float | None = None
+    headers: Mapping[str, str] = attrs.Factory(dict)
+    query: Mapping[str, Any] = attrs.Factory(dict)
+    idempotency_key: str | None = None
+    max_retries: int | None = None
+    retry: str | None = None
+    pool: str | None = None
+    extensions: Mapping[str, Any] = attrs.Factory(dict)
+
+
+@attrs.define(slots=True, eq=False)
+class EncodedBody:
+    """A request body ready for the wire: bytes or an iterable of byte chunks (streamed)."""
+
+    data: bytes | Any
+    content_type: str | None
+    length: int | None = None
+
+
+@attrs.define(slots=True, eq=False)
+class Call:
+    """One logical call of an endpoint, shared by all its attempts.
+
+    Plugins read and change it in ``pristine_prepare_call``: ``path_params``, ``query``,
+    ``headers`` and ``body`` (a dict of body fields before validation), and keep their own
+    per-call data in ``context`` under their plugin name.
+    """
+
+    client: Client
+    endpoint: Endpoint
+    path_params: dict[str, Any]
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: Any
+    options: RequestOptions
+    context: dict[str, Any] = attrs.Factory(dict)
+    wire_body: Any = None
+    encoded: EncodedBody | None = None
+    started: float = 0.0
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """A plugin extension option passed by the caller, or ``default``."""
+        return self.options.extensions.get(key, default)
+
+    def __repr__(self) -> str:
+        return f"<Call {self.endpoint.qualified_name} {self.endpoint.method} {self.endpoint.path}>"
+
+
+@attrs.define(slots=True, eq=False)
+class Request:
+    """One HTTP request about to be sent; middleware may change headers between attempts."""
+
+    method: str
+    url: str
+    headers: MutableMapping[str, str]
+    body: Any
+    timeout_s: float
+    pool: str
+    stream: bool = False
+    allow_redirects: bool = True
+    attempt: int = 0
+    call: Call | None = None
+    byte_size: int = 0
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {redact(self.url)} attempt={self.attempt}>"
+
+    def safe_headers(self) -> dict[str, str]:
+        """The headers with secrets redacted, for logs and errors."""
+        return redact_headers(self.headers)
+
+
+class Response:
+    """An HTTP response: status, headers, body, timing and how many attempts it took."""
+
+    __slots__ = ("status_code", "headers", "_content", "_raw", "elapsed_s", "attempts", "request", "url")
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        *,
+        raw: requests.Response | None = None,
+        elapsed_s: float = 0.0,
+        attempts: int = 1,
+        request: Request | None = None,
+        url: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
+        self._content = content
+        self._raw = raw
+        self.elapsed_s = elapsed_s
+        self.attempts = attempts
+        self.request = request
+        self.url = url
+
+    @property
+    def content(self) -> bytes:
+        """The whole body (read on first access for streamed responses)."""
+        if self._content is None:
+            self._content = self._raw.content if self._raw is not None else b""
+        return self._content
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (invalid bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``None`` for an empty body)."""
+        data = self.content
+        return json.loads(data) if data.strip() else None
+
+    def iter_bytes(self, chunk_size: int = 65536) -> Iterator[bytes]:
+        """Yield the body as it arrives (streamed responses) or in one piece."""
+        if self._content is not None or self._raw is None:
+            if self.content:
+                yield self.content
+            return
+        raw = self._raw.raw
+        while True:
+            chunk = raw.read1(chunk_size) if hasattr(raw, "read1") else raw.read(chunk_size)
+            if not chunk:
+                break
+            yield chunk
+
+    def close(self) -> None:
+        """Release the connection (needed only for streamed responses not fully read)."""
+        if self._raw is not None:
+            self._raw.close()
+
+    @property
+    def ok(self) -> bool:
+        """True for 2xx statuses."""
+        return 200 <= self.status_code < 300
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status_code} attempts={self.attempts}>"
+
+
+CallNext = Callable[[Request], Response]
+Handler = Callable[[Request, CallNext], Response]
+
+
+@attrs.frozen
+class Middleware:
+    """A dispatch step: ``handler(request, call_next) -> Response``; higher priority is outer."""
+
+    name: str
+    priority: int
+    handler: Handler
+
+
+def compose(middleware: Sequence[Middleware], transport: CallNext) -> CallNext:
+    """Wrap ``transport`` in ``middleware`` so that the highest priority runs outermost."""
+    ordered = sorted(middleware, key=lambda m: (-m.priority, m.name))
+    chain = transport
+    for step in reversed(ordered):
+        chain = _bind(step.handler, chain)
+    return chain
+
+
+def _bind(handler: Handler, inner: CallNext) -> CallNext:
+    def call(request: Request) -> Response:
+        return handler(request, inner)
+
+    return call
+
+
+@attrs.frozen
+class Event:
+    """Something that happened, broadcast through ``pristine_on_event`` (telemetry, observers)."""
+
+    name: str
+    fields: Mapping[str, Any] = attrs.Factory(dict)
+    timestamp: float = attrs.Factory(time.time)

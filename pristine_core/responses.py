@@ -1,0 +1,85 @@
+"""Turning responses into results: error mapping, redirects as data, typed parsing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pristine_core.errors import APIResponseValidationError, APIStatusError, ValidationError, status_error_class
+from pristine_core.pipeline import Call, Response
+from pristine_core.secrets import redact
+
+_MAX_MESSAGE_BODY = 500
+
+
+def body_of(response: Response) -> Any:
+    """The body as JSON when it parses, else as text (for error reports)."""
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return response.text
+
+
+def status_error(call: Call, response: Response) -> APIStatusError:
+    """The typed error for a non-success response."""
+    body = body_of(response)
+    shown = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    message = f"Error code: {response.status_code} - {shown[:_MAX_MESSAGE_BODY]}"
+    cls = status_error_class(response.status_code)
+    return cls(
+        redact(message),
+        status_code=response.status_code,
+        body=body,
+        headers=dict(response.headers),
+        request_id=response.headers.get("x-request-id"),
+        method=call.endpoint.method,
+        url=redact(response.url),
+    )
+
+
+def is_returned_redirect(call: Call, response: Response) -> bool:
+    """True when the manifest asks for this redirect to be returned as data."""
+    return call.endpoint.redirects == "return" and 300 <= response.status_code < 400
+
+
+def finish(call: Call, response: Response) -> Any:
+    """Raise for error statuses, then let plugins or the core produce the call's result."""
+    if is_returned_redirect(call, response):
+        data = {
+            "url": response.headers.get("location"),
+            "status": response.status_code,
+            "expires": response.headers.get("expires"),
+        }
+        return parse(call, response, data)
+    if response.status_code >= 300:
+        response.content  # noqa: B018 - read the body so the connection is released
+        raise status_error(call, response)
+    client = call.client
+    if client._hooks.process_response:
+        result = client.hook.pristine_process_response(call=call, response=response)
+        if result is not None:
+            return result
+    if call.endpoint.stream:
+        return response
+    if not response.content.strip():
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        raise APIResponseValidationError(
+            f"{call.endpoint.qualified_name}: response is not JSON", body=response.text[:_MAX_MESSAGE_BODY]
+        ) from None
+    return parse(call, response, data)
+
+
+def parse(call: Call, response: Response, data: Any, type_name: str | None = None) -> Any:
+    """Parse ``data`` into the declared response type (or return it as is when none)."""
+    name = type_name or call.endpoint.response
+    if name is None:
+        return data
+    try:
+        return call.client.types.parse(name, data)
+    except ValidationError as exc:
+        raise APIResponseValidationError(
+            f"{call.endpoint.qualified_name}: malformed response: {exc.message}", body=data, errors=exc.errors
+        ) from None

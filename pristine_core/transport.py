@@ -1,0 +1,115 @@
+"""The HTTP transport: one ``requests.Session`` per manifest pool, urllib3 retries off.
+
+Only the retry plugin retries; the adapters are mounted with ``max_retries=0`` so urllib3 never
+re-sends on its own. Each pool gets its own session so that its connection pool is sized by the
+manifest (``pools.<name>.connections``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pristine_core.errors import APIConnectionError, APITimeoutError
+from pristine_core.manifest.models import PoolSpec
+from pristine_core.pipeline import Request, Response
+from pristine_core.secrets import redact
+
+NO_RETRIES = Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False)
+
+
+class Transport:
+    """Sends :class:`~pristine_core.pipeline.Request` objects; maps transport failures to
+    :class:`~pristine_core.errors.APIConnectionError` / :class:`~pristine_core.errors.APITimeoutError`."""
+
+    def __init__(
+        self,
+        pools: Mapping[str, PoolSpec],
+        *,
+        proxies: Mapping[str, str] | None = None,
+        verify: bool | str = True,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self._pools = dict(pools)
+        self._proxies = dict(proxies or {})
+        self._verify = verify
+        self._connect_timeout_s = connect_timeout_s
+        self._sessions: dict[str, requests.Session] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def session_for(self, pool: str) -> requests.Session:
+        """The session of ``pool``, created on first use."""
+        session = self._sessions.get(pool)
+        if session is not None:
+            return session
+        with self._lock:
+            if self._closed:
+                raise APIConnectionError("the client is closed")
+            session = self._sessions.get(pool)
+            if session is None:
+                spec = self._pools.get(pool, PoolSpec())
+                session = requests.Session()
+                session.trust_env = False
+                session.proxies.update(self._proxies)
+                session.verify = self._verify
+                adapter = HTTPAdapter(
+                    pool_connections=4,
+                    pool_maxsize=spec.connections,
+                    max_retries=NO_RETRIES,
+                    pool_block=False,
+                )
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                self._sessions[pool] = session
+        return session
+
+    def send(self, request: Request) -> Response:
+        """Send one request and return its response (body read unless ``request.stream``)."""
+        session = self.session_for(request.pool)
+        started = time.perf_counter()
+        try:
+            raw = session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                timeout=(min(self._connect_timeout_s, request.timeout_s), request.timeout_s),
+                stream=request.stream,
+                allow_redirects=request.allow_redirects,
+            )
+            content = None if request.stream else raw.content
+        except requests.Timeout as exc:
+            raise APITimeoutError(
+                f"request timed out after {request.timeout_s:g}s: {request.method} {redact(request.url)}",
+                method=request.method,
+                url=redact(request.url),
+            ) from exc
+        except (requests.RequestException, OSError) as exc:
+            raise APIConnectionError(
+                f"connection error: {request.method} {redact(request.url)}: {type(exc).__name__}",
+                method=request.method,
+                url=redact(request.url),
+            ) from exc
+        return Response(
+            raw.status_code,
+            raw.headers,
+            content,
+            raw=raw,
+            elapsed_s=time.perf_counter() - started,
+            request=request,
+            url=raw.url,
+        )
+
+    def close(self) -> None:
+        """Close every session; later sends fail with APIConnectionError."""
+        with self._lock:
+            self._closed = True
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
