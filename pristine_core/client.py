@@ -35,6 +35,7 @@ class _HookPresence:
     prepare_attempt: bool
     process_response: bool
     on_event: bool
+    estimate_bytes: bool
 
     @classmethod
     def of(cls, pm: pluggy.PluginManager) -> _HookPresence:
@@ -47,6 +48,7 @@ class _HookPresence:
             prepare_attempt=has("pristine_prepare_attempt"),
             process_response=has("pristine_process_response"),
             on_event=has("pristine_on_event"),
+            estimate_bytes=has("pristine_estimate_bytes"),
         )
 
 
@@ -126,6 +128,7 @@ class Client:
             self.manifest.pools, proxies=ProxySettings.from_env(environ).as_requests_proxies(), verify=verify
         )
         self._hooks = _HookPresence.of(self._pm)
+        self._event_impls = list(reversed(self.hook.pristine_on_event.get_hookimpls()))
         self._resources: dict[str, Resource] = {}
         self._methods: dict[str, EndpointMethod] = {}
         for rname, group in self.manifest.resources.items():
@@ -226,10 +229,18 @@ class Client:
         """Broadcast an :class:`~pristine_core.pipeline.Event` to ``pristine_on_event`` hooks."""
         if not self._hooks.on_event:
             return
-        try:
-            self.hook.pristine_on_event(event=Event(name, fields))
-        except Exception as exc:  # noqa: BLE001 - observers never break a call
-            log.warning("pristine.event_hook_failed", event=name, error=f"{type(exc).__name__}: {exc}")
+        event = Event(name, fields)
+        # Called one by one so that a failing observer neither breaks the call nor starves the rest.
+        for impl in self._event_impls:
+            try:
+                impl.function(event=event)
+            except Exception as exc:  # noqa: BLE001 - observers never break a call
+                log.warning(
+                    "pristine.event_hook_failed",
+                    event_name=name,
+                    plugin=impl.plugin_name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
 
     @property
     def closed(self) -> bool:

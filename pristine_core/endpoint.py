@@ -181,6 +181,10 @@ class EndpointMethod:
             size = call.encoded.length or (len(body) if isinstance(body, (bytes, bytearray)) else 0)
             if call.encoded.content_type:
                 headers["Content-Type"] = call.encoded.content_type
+        if client._hooks.estimate_bytes:
+            estimate = client.hook.pristine_estimate_bytes(call=call)
+            if estimate is not None:
+                size = int(estimate)
         timeout = call.options.timeout_s or ep.timeout_s or client.timeout_s
         call.started = time.perf_counter()
         return Request(

@@ -104,7 +104,9 @@ class PrepareSpecs:
     def pristine_estimate_bytes(self, call: Call) -> int | None:
         """Estimate the bytes a call costs (for byte budgets); None means "use the body size".
 
-        Domain plugins answer for payloads whose wire size is a poor proxy (token counts).
+        Called once per call while its first request is built; the answer becomes
+        ``request.byte_size``, which byte-budget middleware (the pool plugin) charges. Domain
+        plugins answer for payloads whose wire size is a poor proxy (token counts).
         """
 
     @hookspec

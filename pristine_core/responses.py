@@ -20,9 +20,19 @@ def body_of(response: Response) -> Any:
         return response.text
 
 
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def status_error(call: Call, response: Response) -> APIStatusError:
-    """The typed error for a non-success response."""
-    body = body_of(response)
+    """The typed error for a non-success response (secrets scrubbed from the body too)."""
+    body = _scrub(body_of(response))
     shown = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
     message = f"Error code: {response.status_code} - {shown[:_MAX_MESSAGE_BODY]}"
     cls = status_error_class(response.status_code)

@@ -90,7 +90,10 @@ def load_manifest(
     if isinstance(source, tuple) and len(source) == 2:
         package, resource = source
         name = f"{package}:{resource}"
-        text = importlib_resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+        try:
+            text = importlib_resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+        except (OSError, ModuleNotFoundError) as exc:
+            raise ManifestError([("$", f"cannot read {name}: {exc}")], name) from None
         data: Any = parse_json(text, name)
     elif isinstance(source, Mapping):
         data = dict(source)

@@ -64,7 +64,7 @@ def _check(types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: list[tu
 
 def _check_union(types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: list[tuple[str, str]]) -> None:
     tag = s.discriminator or "type"
-    seen: dict[object, int] = {}
+    seen: dict[str, int] = {}
     for i, variant in enumerate(s.one_of):
         where = f"{at}.oneOf[{i}]"
         if variant.ref is None:
@@ -82,6 +82,9 @@ def _check_union(types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: l
         if not values:
             out.append((where, f"variant {variant.ref!r} must fix {tag!r} with const or enum"))
         for value in values:
-            if value in seen:
-                out.append((where, f"tag {value!r} is already used by oneOf[{seen[value]}]"))
-            seen[value] = i
+            key = repr(value)
+            if not isinstance(value, str):
+                out.append((where, f"the {tag!r} tag of {variant.ref!r} must be a string"))
+            elif key in seen:
+                out.append((where, f"tag {value!r} is already used by oneOf[{seen[key]}]"))
+            seen[key] = i

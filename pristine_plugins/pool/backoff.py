@@ -1,0 +1,187 @@
+"""Back-pressure state shared by every client of one tenant: back-off deadline and throttle gate.
+
+When a server answers a back-pressure status (429) the whole tenant slows down, not just the
+client that saw it: every client of the process that talks to the same server with the same API
+key (and the same pool and clock) shares one :class:`BackoffState`. Tenants are told apart by
+the normalized base URL and a digest of the API key; the raw key is never stored. States live in
+a weak registry, so they disappear with the last client that uses them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import math
+import threading
+import urllib.parse
+import weakref
+from collections.abc import Mapping
+
+import attrs
+
+from pristine_core.clock import Clock
+
+#: How often (real seconds) a throttled waiter re-checks whether the throttle window has ended.
+_RECHECK_S = 0.05
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@attrs.frozen
+class TenantKey:
+    """Who shares back-off state: server, key digest, pool name and clock identity."""
+
+    server: str
+    key_digest: str
+    pool: str
+    clock_id: int
+
+
+def normalize_server(base_url: str) -> str:
+    """``scheme://host[:port]`` with the host lower-cased and default ports dropped (no path)."""
+    parts = urllib.parse.urlsplit(base_url)
+    scheme = (parts.scheme or "http").lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def key_digest(api_key: str | None) -> str:
+    """A short one-way digest of an API key (``"anonymous"`` without a key)."""
+    if not api_key:
+        return "anonymous"
+    return hashlib.blake2b(api_key.encode("utf-8"), digest_size=16, person=b"pristine-pool").hexdigest()
+
+
+class BackoffState:
+    """One tenant's back-off deadline, throttle window and in-flight count for one pool.
+
+    ``backoff_until``: no request is sent before it. ``throttle_until``: until then new requests
+    are admitted only while fewer than the reduced limit are in flight, tenant-wide. Times are
+    on :attr:`clock`'s monotonic scale.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._cond = threading.Condition()
+        self._backoff_until = -math.inf
+        self._throttle_until = -math.inf
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Requests of this tenant and pool in flight on back-pressure endpoints."""
+        return self._in_flight
+
+    def backoff_remaining(self) -> float:
+        """Seconds until requests may be sent again (0 when not backing off)."""
+        return max(0.0, self._backoff_until - self.clock.monotonic())
+
+    def throttled(self) -> bool:
+        """Whether the throttle window (back-off plus ``window_s``) is still open."""
+        return self.clock.monotonic() < self._throttle_until
+
+    def wait_out_backoff(self) -> float:
+        """Sleep (through the clock) until the back-off deadline has passed; return seconds slept."""
+        slept = 0.0
+        while True:
+            remaining = self.backoff_remaining()
+            if remaining <= 0:
+                return slept
+            self.clock.sleep(remaining)
+            slept += remaining
+
+    def back_off(self, delay_s: float, window_s: float) -> None:
+        """Hold every request for ``delay_s``, then throttle for ``window_s`` more (never shortens)."""
+        with self._cond:
+            now = self.clock.monotonic()
+            self._backoff_until = max(self._backoff_until, now + max(delay_s, 0.0))
+            self._throttle_until = max(self._throttle_until, self._backoff_until + max(window_s, 0.0))
+
+    def try_enter(self, reduced_limit: int) -> bool:
+        """Count a request in if the throttle allows it at once; return whether it did."""
+        with self._cond:
+            if self.throttled() and self._in_flight >= reduced_limit:
+                return False
+            self._in_flight += 1
+            return True
+
+    def enter(self, reduced_limit: int) -> None:
+        """Count a request in, waiting while throttled and ``reduced_limit`` are in flight."""
+        with self._cond:
+            # Re-check periodically: the window may close while nobody releases.
+            while self.throttled() and self._in_flight >= reduced_limit:
+                self._cond.wait(_RECHECK_S)
+            self._in_flight += 1
+
+    def leave(self) -> None:
+        """Count a request out and wake the waiters."""
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+
+_registry_lock = threading.Lock()
+_registry: weakref.WeakValueDictionary[TenantKey, BackoffState] = weakref.WeakValueDictionary()
+
+
+def shared_state(base_url: str, api_key: str | None, pool: str, clock: Clock) -> BackoffState:
+    """The :class:`BackoffState` of this tenant and pool, created on first use.
+
+    Clients share it when server, key, pool and clock object are the same; deadlines on
+    different clocks could not be compared, so different clocks never share.
+    """
+    key = TenantKey(normalize_server(base_url), key_digest(api_key), pool, id(clock))
+    with _registry_lock:
+        state = _registry.get(key)
+        # A state keeps its clock alive, so the clock id in the key cannot be reused meanwhile.
+        if state is None or state.clock is not clock:
+            state = BackoffState(clock)
+            _registry[key] = state
+        return state
+
+
+def registry_keys() -> list[TenantKey]:
+    """The tenant keys that have live back-off state (for tests and debugging)."""
+    with _registry_lock:
+        return list(_registry.keys())
+
+
+def reset_registry() -> None:
+    """Forget all shared back-off state (tests)."""
+    with _registry_lock:
+        _registry.clear()
+
+
+def retry_after_s(headers: Mapping[str, str], now_wall: float) -> float | None:
+    """The server's requested delay from ``retry-after-ms`` or ``Retry-After``, or None.
+
+    ``Retry-After`` may be seconds or an HTTP date (compared with ``now_wall``, epoch seconds).
+    Negative, unparsable or absent values give None.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    millis = lowered.get("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis) / 1000.0
+        except ValueError:
+            value = -1.0
+        if value >= 0 and math.isfinite(value):
+            return value
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        return max(0.0, when.timestamp() - now_wall)
+    return value if value >= 0 and math.isfinite(value) else None

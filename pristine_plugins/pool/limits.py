@@ -1,0 +1,193 @@
+"""The three limiters a pool is made of: a count semaphore, a byte budget and a token bucket.
+
+All three are thread-safe. Count and byte waits block on a condition until another request
+releases (they wait for an event, not for time); the token bucket computes how long its caller
+must wait and leaves the waiting itself to the caller's clock, so tests can use a fake clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from pristine_core.clock import Clock
+from pristine_core.errors import APIConnectionError
+
+#: Float slack when comparing token counts (refills are computed with float arithmetic).
+_EPSILON = 1e-9
+
+
+class PoolFullError(APIConnectionError):
+    """A pool declared ``block: false`` has no free capacity; the request was not sent.
+
+    It subclasses :class:`~pristine_core.errors.APIConnectionError` because the request never
+    produced an HTTP response, and like it, trying again later may succeed.
+    """
+
+    def __init__(self, pool: str, what: str) -> None:
+        self.pool = pool
+        self.what = what
+        super().__init__(f"pool {pool!r} is full ({what}) and does not block")
+
+
+class CountLimiter:
+    """A counting semaphore whose limit may be ``None`` (then it only counts)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._cond = threading.Condition()
+        self._limit = limit
+        self._in_flight = 0
+
+    @property
+    def limit(self) -> int | None:
+        """The maximum number of holders, or None for no limit."""
+        return self._limit
+
+    @property
+    def in_flight(self) -> int:
+        """How many holders there are right now."""
+        return self._in_flight
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free at once; return whether it was taken."""
+        with self._cond:
+            if self._limit is not None and self._in_flight >= self._limit:
+                return False
+            self._in_flight += 1
+            return True
+
+    def acquire(self) -> None:
+        """Take a slot, blocking until one is free."""
+        with self._cond:
+            while self._limit is not None and self._in_flight >= self._limit:
+                self._cond.wait()
+            self._in_flight += 1
+
+    def release(self) -> None:
+        """Give a slot back and wake one waiter."""
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify()
+
+
+class ByteBudget:
+    """A byte semaphore that may be overdrawn: it blocks only while its balance is negative.
+
+    A request is admitted whenever the balance is zero or more, even when its charge exceeds
+    the balance, so a request larger than the whole budget is never starved; the bytes in flight
+    therefore never exceed ``budget`` plus the largest single charge. Waiters are served in
+    arrival order. A budget of ``None`` admits everything and only counts.
+    """
+
+    def __init__(self, budget: int | None) -> None:
+        self._cond = threading.Condition()
+        self._budget = budget
+        self._balance = budget or 0
+        self._charged = 0
+        self._queue: deque[object] = deque()
+
+    @property
+    def budget(self) -> int | None:
+        """The configured budget in bytes, or None."""
+        return self._budget
+
+    @property
+    def in_flight(self) -> int:
+        """Bytes charged by requests that have not released yet."""
+        return self._charged
+
+    @property
+    def waiting(self) -> int:
+        """How many requests are queued for bytes."""
+        return len(self._queue)
+
+    def _admissible(self) -> bool:
+        return self._budget is None or (not self._queue and self._balance >= 0)
+
+    def try_acquire(self, charge: int) -> bool:
+        """Charge ``charge`` bytes if that is possible at once; return whether it was."""
+        with self._cond:
+            if charge > 0 and not self._admissible():
+                return False
+            self._take(charge)
+            return True
+
+    def acquire(self, charge: int) -> None:
+        """Charge ``charge`` bytes, waiting (first come, first served) while the balance is negative."""
+        with self._cond:
+            if charge <= 0 or self._admissible():
+                self._take(charge)
+                return
+            ticket = object()
+            self._queue.append(ticket)
+            try:
+                while self._queue[0] is not ticket or self._balance < 0:
+                    self._cond.wait()
+            except BaseException:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+                raise
+            self._queue.popleft()
+            self._take(charge)
+            # The next waiter in line may fit as well (the balance can still be >= 0).
+            self._cond.notify_all()
+
+    def _take(self, charge: int) -> None:
+        self._charged += charge
+        if self._budget is not None:
+            self._balance -= charge
+
+    def release(self, charge: int) -> None:
+        """Give ``charge`` bytes back and wake the waiters."""
+        with self._cond:
+            self._charged -= charge
+            if self._budget is not None:
+                self._balance += charge
+            self._cond.notify_all()
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up; starts full.
+
+    :meth:`reserve` takes a token and returns how many seconds the caller must wait before it
+    may use it. Tokens may be reserved ahead (the count goes negative), so concurrent callers
+    queue up one ``1/rate`` apart without polling.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: Clock) -> None:
+        self._lock = threading.Lock()
+        self._rate = float(rate)
+        self._burst = float(max(burst, 1))
+        self._clock = clock
+        self._tokens = self._burst
+        self._last = clock.monotonic()
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+
+    def try_take(self) -> bool:
+        """Take a token if one is available now; return whether one was."""
+        with self._lock:
+            self._refill()
+            if self._tokens >= 1 - _EPSILON:
+                self._tokens -= 1
+                return True
+            return False
+
+    def reserve(self) -> float:
+        """Take a token (possibly ahead of time); return the seconds to wait before using it."""
+        with self._lock:
+            self._refill()
+            self._tokens -= 1
+            if self._tokens >= -_EPSILON:
+                return 0.0
+            return -self._tokens / self._rate
+
+    @property
+    def tokens(self) -> float:
+        """Tokens available now (negative while callers wait for reserved tokens)."""
+        with self._lock:
+            self._refill()
+            return self._tokens

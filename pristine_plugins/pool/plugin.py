@@ -1,0 +1,260 @@
+"""The ``pool`` plugin: per-pool concurrency, byte budget, rate limit and 429 back-pressure.
+
+One dispatch middleware (priority ``POOL``) wraps every attempt. It routes by
+``request.pool`` to that pool's limiters, acquires them in a fixed order (count slot, tenant
+throttle gate, bytes, rate token), sends, and releases them in reverse order whatever happens.
+For endpoints declared ``backpressure: true`` a back-pressure status makes the whole tenant
+back off and throttle, and the request is sent again.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pristine_core import hookimpl
+from pristine_core.clock import Clock
+from pristine_core.manifest.models import Backpressure, Manifest, PoolSpec
+from pristine_core.pipeline import CallNext, Middleware, Request, Response
+from pristine_core.plugins import POOL
+from pristine_plugins.pool.backoff import BackoffState, retry_after_s, shared_state
+from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, TokenBucket
+from pristine_plugins.pool.settings import effective_specs, manifest_problems
+
+if TYPE_CHECKING:
+    from pristine_core.client import Client
+
+_CONTEXT_KEY = "pool"
+
+
+@attrs.frozen
+class PoolStats:
+    """A snapshot of one pool of one client (see :meth:`PoolPlugin.snapshot`)."""
+
+    in_flight: int
+    limit: int | None
+    bytes_in_flight: int
+    byte_budget: int | None
+    throttled: bool
+    tenant_in_flight: int
+    backoff_remaining_s: float
+
+
+class _PoolRuntime:
+    """The live limiters of one named pool for one client."""
+
+    def __init__(self, name: str, spec: PoolSpec, client: Client) -> None:
+        self.name = name
+        self.spec = spec
+        self.count = CountLimiter(spec.concurrency)
+        self.bytes = ByteBudget(spec.byte_budget)
+        rate = spec.rate_limit
+        self.bucket = TokenBucket(rate.rate, rate.burst, client.clock) if rate is not None else None
+        self.shared: BackoffState | None = None
+        if spec.backpressure is not None:
+            key = client.api_key.reveal() if client.api_key is not None else None
+            self.shared = shared_state(client.base_url, key, name, client.clock)
+
+    def stats(self) -> PoolStats:
+        shared = self.shared
+        throttled = shared is not None and shared.throttled()
+        limit = self.spec.concurrency
+        if throttled and self.spec.backpressure is not None:
+            reduced = self.spec.backpressure.reduced_concurrency
+            limit = reduced if limit is None else min(limit, reduced)
+        return PoolStats(
+            in_flight=self.count.in_flight,
+            limit=limit,
+            bytes_in_flight=self.bytes.in_flight,
+            byte_budget=self.bytes.budget,
+            throttled=throttled,
+            tenant_in_flight=shared.in_flight if shared is not None else 0,
+            backoff_remaining_s=shared.backoff_remaining() if shared is not None else 0.0,
+        )
+
+
+class PoolPlugin:
+    """Named pools with concurrency and byte limits, rate limiting and 429 back-pressure."""
+
+    name = "pool"
+    priority = POOL
+
+    def __init__(self) -> None:
+        self._client: Client | None = None
+        self._specs: dict[str, PoolSpec] = {}
+        self._runtimes: dict[str, _PoolRuntime] = {}
+        self._lock = threading.Lock()
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    @hookimpl
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
+        """Check every pool's limits and that back-pressure endpoints route to a pool that can back off."""
+        return manifest_problems(manifest)
+
+    @hookimpl
+    def pristine_configure(self, client: Client) -> None:
+        """Resolve the effective pool settings (manifest + ``config["pools"]``); bad overrides raise."""
+        self._client = client
+        self._specs = effective_specs(client.manifest, client.config)
+
+    @hookimpl
+    def pristine_dispatch_middleware(self, client: Client) -> Middleware:
+        """The pool middleware."""
+        return Middleware(self.name, self.priority, self._handle)
+
+    # -- introspection --------------------------------------------------------------------
+
+    def spec(self, pool: str) -> PoolSpec:
+        """The effective settings of ``pool`` for this client."""
+        return self._specs.get(pool) or PoolSpec()
+
+    def in_flight(self) -> dict[str, int]:
+        """Requests in flight right now, per pool that has been used."""
+        with self._lock:
+            runtimes = list(self._runtimes.values())
+        return {rt.name: rt.count.in_flight for rt in runtimes}
+
+    def snapshot(self) -> dict[str, PoolStats]:
+        """Counters and throttle state, per pool that has been used."""
+        with self._lock:
+            runtimes = list(self._runtimes.values())
+        return {rt.name: rt.stats() for rt in runtimes}
+
+    # -- the middleware -------------------------------------------------------------------
+
+    def _runtime(self, pool: str) -> _PoolRuntime:
+        runtime = self._runtimes.get(pool)
+        if runtime is not None:
+            return runtime
+        with self._lock:
+            runtime = self._runtimes.get(pool)
+            if runtime is None:
+                assert self._client is not None, "pool plugin used before pristine_configure"
+                runtime = _PoolRuntime(pool, self.spec(pool), self._client)
+                self._runtimes[pool] = runtime
+        return runtime
+
+    def _estimate(self, request: Request) -> int:
+        call = request.call
+        if call is None:
+            return max(0, request.byte_size)
+        mine = call.context.setdefault(_CONTEXT_KEY, {})
+        cached = mine.get("bytes")
+        if cached is None:
+            answer = call.client.hook.pristine_estimate_bytes(call=call)
+            cached = max(0, int(answer)) if answer is not None else max(0, request.byte_size)
+            mine["bytes"] = cached
+        return int(cached)
+
+    def _handle(self, request: Request, call_next: CallNext) -> Response:
+        runtime = self._runtime(request.pool)
+        endpoint = request.call.endpoint if request.call is not None else None
+        bp = runtime.spec.backpressure if endpoint is not None and endpoint.backpressure else None
+        shared = runtime.shared if bp is not None else None
+        needs_estimate = runtime.bytes.budget is not None or bp is not None
+        cost = self._estimate(request) if needs_estimate else 0
+        attempt = 0
+        while True:
+            attempt += 1
+            if shared is not None:
+                slept = shared.wait_out_backoff()
+                if slept > 0:
+                    self._emit_wait(runtime.name, "backoff", slept)
+            response = self._send(runtime, shared, bp, request, cost, call_next)
+            if bp is None or shared is None or response.status_code not in bp.statuses:
+                return response
+            # Back off even when giving up: the server asked the whole tenant to slow down.
+            delay = self._backoff_delay(bp, response, cost)
+            shared.back_off(delay, bp.window_s)
+            self._emit(
+                "backpressure",
+                pool=runtime.name,
+                endpoint=endpoint.qualified_name if endpoint is not None else None,
+                status=response.status_code,
+                delay_s=delay,
+                window_s=bp.window_s,
+                attempt=attempt,
+            )
+            if bp.max_attempts is not None and attempt >= bp.max_attempts:
+                return response
+            response.close()
+
+    def _backoff_delay(self, bp: Backpressure, response: Response, cost: int) -> float:
+        assert self._client is not None
+        told = retry_after_s(response.headers, self._client.clock.time())
+        if told is not None:
+            return told
+        return bp.small_delay_s if cost <= bp.large_payload_bytes else bp.large_delay_s
+
+    def _send(
+        self,
+        runtime: _PoolRuntime,
+        shared: BackoffState | None,
+        bp: Backpressure | None,
+        request: Request,
+        cost: int,
+        call_next: CallNext,
+    ) -> Response:
+        throttled = shared is not None and shared.throttled()
+        charge = math.ceil(cost * bp.byte_multiplier) if throttled and bp is not None else cost
+        block = runtime.spec.block
+        releases: list[Callable[[], None]] = []
+        try:
+            self._take(runtime, "concurrency", block, runtime.count.try_acquire, runtime.count.acquire)
+            releases.append(runtime.count.release)
+            if shared is not None and bp is not None:
+                reduced = bp.reduced_concurrency
+                self._take(runtime, "throttle", block, lambda: shared.try_enter(reduced), lambda: shared.enter(reduced))
+                releases.append(shared.leave)
+            budget = runtime.bytes
+            self._take(runtime, "bytes", block, lambda: budget.try_acquire(charge), lambda: budget.acquire(charge))
+            releases.append(lambda: runtime.bytes.release(charge))
+            if runtime.bucket is not None:
+                self._wait_for_token(runtime, runtime.bucket, block)
+            return call_next(request)
+        finally:
+            for release in reversed(releases):
+                release()
+
+    def _take(
+        self,
+        runtime: _PoolRuntime,
+        what: str,
+        block: bool,
+        try_acquire: Callable[[], bool],
+        acquire: Callable[[], None],
+    ) -> None:
+        if try_acquire():
+            return
+        if not block:
+            raise PoolFullError(runtime.name, what)
+        clock = self._clock()
+        started = clock.monotonic()
+        acquire()
+        self._emit_wait(runtime.name, what, clock.monotonic() - started)
+
+    def _wait_for_token(self, runtime: _PoolRuntime, bucket: TokenBucket, block: bool) -> None:
+        if not block:
+            if not bucket.try_take():
+                raise PoolFullError(runtime.name, "rate")
+            return
+        wait = bucket.reserve()
+        if wait > 0:
+            self._clock().sleep(wait)
+            self._emit_wait(runtime.name, "rate", wait)
+
+    def _clock(self) -> Clock:
+        assert self._client is not None
+        return self._client.clock
+
+    def _emit_wait(self, pool: str, reason: str, waited_s: float) -> None:
+        self._emit("pool.wait", pool=pool, reason=reason, waited_s=waited_s)
+
+    def _emit(self, name: str, **fields: Any) -> None:
+        if self._client is not None:
+            self._client.emit(name, **fields)

@@ -1,0 +1,325 @@
+"""One test per hookspec, each showing the core calls it at the documented moment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+import pytest
+
+import pristine_core as pc
+from pristine_core.testing import LoopbackServer, SeenRequest, json_reply
+
+PET = {"id": "1", "name": "Rex"}
+
+
+def client_with(petstore: dict[str, Any], server: LoopbackServer, *plugins: Any) -> pc.Client:
+    return pc.Client(petstore, base_url=server.url, plugins=list(plugins), autoload_plugins=False)
+
+
+def test_hook_pristine_validate_manifest(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Plugin problems join the one ManifestError, with their paths."""
+
+    class Checker:
+        name = "checker"
+
+        @pc.hookimpl
+        def pristine_validate_manifest(self, manifest: pc.Manifest) -> list[tuple[str, str]]:
+            block = manifest.feature("cache") or {}
+            return [] if "ttl_s" in block else [("features.cache.ttl_s", "required")]
+
+    petstore["features"] = {"cache": {}}
+    with pytest.raises(pc.ManifestError) as info:
+        client_with(petstore, server, Checker())
+    assert info.value.problems == [("features.cache.ttl_s", "required")]
+    petstore["features"] = {"cache": {"ttl_s": 1}}
+    client_with(petstore, server, Checker()).close()
+
+
+def test_hook_pristine_type_classes(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """A domain class is used for responses; the highest-priority plugin wins conflicts."""
+
+    @attrs.frozen(kw_only=True)
+    class Pet:
+        id: str
+        name: str
+        tags: Any = None
+        owner: Any = None
+        kind: Any = None
+
+        def greeting(self) -> str:
+            return f"hi {self.name}"
+
+    class Domain:
+        name = "domain"
+        priority = 400
+
+        @pc.hookimpl
+        def pristine_type_classes(self, manifest: pc.Manifest) -> dict[str, type]:
+            return {"Pet": Pet}
+
+    class Loser:
+        name = "loser"
+        priority = 10
+
+        @pc.hookimpl
+        def pristine_type_classes(self, manifest: pc.Manifest) -> dict[str, type]:
+            return {"Pet": dict}
+
+    server.handler = lambda r: json_reply(PET)
+    with client_with(petstore, server, Domain(), Loser()) as client:
+        pet = client.pets.get(pet_id="1")
+    assert isinstance(pet, Pet) and pet.greeting() == "hi Rex"
+
+
+def test_hook_pristine_configure(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Called once per client, before middleware is collected; instances are per client."""
+    events: list[str] = []
+
+    class Setup:
+        name = "setup"
+
+        @pc.hookimpl
+        def pristine_configure(self, client: pc.Client) -> None:
+            events.append("configure")
+            client.state["setup"] = {"ready": True}
+
+        @pc.hookimpl
+        def pristine_dispatch_middleware(self, client: pc.Client) -> None:
+            events.append(f"middleware ready={client.state['setup']['ready']}")
+
+    client = client_with(petstore, server, Setup)
+    client.close()
+    assert events == ["configure", "middleware ready=True"]
+
+
+def test_hook_pristine_client_started(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Endpoints can be called from it; its failure closes the client and propagates."""
+    server.handler = lambda r: json_reply(PET)
+
+    class Starter:
+        name = "starter"
+
+        @pc.hookimpl
+        def pristine_client_started(self, client: pc.Client) -> None:
+            client.state["first"] = client.pets.get(pet_id="1")
+
+    with client_with(petstore, server, Starter()) as client:
+        assert client.state["first"].name == "Rex"
+
+    class Broken:
+        name = "broken"
+        closed = False
+
+        @pc.hookimpl
+        def pristine_client_started(self, client: pc.Client) -> None:
+            raise RuntimeError("cannot start")
+
+        @pc.hookimpl
+        def pristine_client_closing(self, client: pc.Client) -> None:
+            type(self).closed = True
+
+    with pytest.raises(RuntimeError, match="cannot start"):
+        client_with(petstore, server, Broken())
+    assert Broken.closed
+
+
+def test_hook_pristine_client_closing(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Every plugin gets its turn, even after another one fails; close is idempotent."""
+    calls: list[str] = []
+
+    def plugin(name: str, priority: int, fail: bool) -> Any:
+        class P:
+            @pc.hookimpl
+            def pristine_client_closing(self, client: pc.Client) -> None:
+                calls.append(name)
+                if fail:
+                    raise RuntimeError("flush failed")
+
+        P.name, P.priority = name, priority  # type: ignore[attr-defined]
+        return P()
+
+    client = client_with(petstore, server, plugin("a", 900, True), plugin("b", 100, False))
+    client.close()
+    client.close()
+    assert calls == ["a", "b"]
+
+
+def test_hook_pristine_prepare_call(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Runs once per call, before validation: it may fill required fields."""
+    server.handler = lambda r: json_reply(PET)
+
+    class Filler:
+        name = "filler"
+        count = 0
+
+        @pc.hookimpl
+        def pristine_prepare_call(self, call: pc.Call) -> None:
+            type(self).count += 1
+            if call.endpoint.request == "NewPet":
+                call.body.setdefault("name", "Auto")
+                call.headers["X-Filled"] = "1"
+
+    with client_with(petstore, server, Filler()) as client:
+        client.pets.create()
+    assert server.requests[0].json()["name"] == "Auto" and server.requests[0].header("X-Filled") == "1"
+    assert Filler.count == 1
+
+
+def test_hook_pristine_encode_body(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """The first plugin that answers encodes the body; others fall back to JSON."""
+    server.handler = lambda r: json_reply(PET)
+
+    class Upper:
+        name = "upper"
+
+        @pc.hookimpl
+        def pristine_encode_body(self, call: pc.Call) -> pc.EncodedBody | None:
+            if call.endpoint.name != "create":
+                return None
+            data = json.dumps(call.wire_body).upper().encode()
+            return pc.EncodedBody(data, "application/x-upper", len(data))
+
+    with client_with(petstore, server, Upper()) as client:
+        client.pets.create(name="rex")
+        client.pets.rename(pet_id="1", name="rex")
+    first, second = server.requests
+    assert first.body == b'{"NAME": "REX", "KIND": "CAT"}' and first.header("Content-Type") == "application/x-upper"
+    assert second.json() == {"name": "rex"}
+
+
+def test_hook_pristine_estimate_bytes(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """The estimate becomes request.byte_size; without one the body length is used."""
+    server.handler = lambda r: json_reply(PET)
+    sizes: list[int] = []
+
+    class Estimator:
+        name = "estimator"
+
+        @pc.hookimpl
+        def pristine_estimate_bytes(self, call: pc.Call) -> int | None:
+            return 4096 if call.endpoint.name == "create" else None
+
+        @pc.hookimpl
+        def pristine_prepare_attempt(self, request: pc.Request) -> None:
+            sizes.append(request.byte_size)
+
+    with client_with(petstore, server, Estimator()) as client:
+        client.pets.create(name="rex")
+        client.pets.rename(pet_id="1", name="rex")
+    assert sizes == [4096, len(b'{"name":"rex"}')]
+
+
+def test_hook_pristine_prepare_attempt(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Runs once per attempt with ``request.attempt``; a middleware may re-send."""
+    server.handler = lambda r: json_reply(PET)
+
+    class Twice:
+        name = "twice"
+
+        @pc.hookimpl
+        def pristine_dispatch_middleware(self, client: pc.Client) -> pc.Middleware:
+            def handler(request: pc.Request, call_next: Any) -> pc.Response:
+                call_next(request)
+                request.attempt += 1
+                return call_next(request)
+
+            return pc.Middleware("twice", 700, handler)
+
+        @pc.hookimpl
+        def pristine_prepare_attempt(self, request: pc.Request) -> None:
+            request.headers["X-Attempt"] = str(request.attempt)
+
+    with client_with(petstore, server, Twice()) as client:
+        raw = client.pets.get.raw(pet_id="1")
+    assert [r.header("X-Attempt") for r in server.requests] == ["0", "1"]
+    assert raw.attempts == 2
+
+
+def test_hook_pristine_dispatch_middleware(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Middleware is composed by priority, highest outermost, whatever the plugin order."""
+    server.handler = lambda r: json_reply(PET)
+    trace: list[str] = []
+
+    def step(label: str) -> Any:
+        def handler(request: pc.Request, call_next: Any) -> pc.Response:
+            trace.append(f"{label}>")
+            response = call_next(request)
+            trace.append(f"<{label}")
+            return response
+
+        return handler
+
+    class Many:
+        name = "many"
+
+        @pc.hookimpl
+        def pristine_dispatch_middleware(self, client: pc.Client) -> list[pc.Middleware]:
+            return [pc.Middleware("pool", 500, step("pool")), pc.Middleware("retry", 700, step("retry"))]
+
+    class One:
+        name = "one"
+
+        @pc.hookimpl
+        def pristine_dispatch_middleware(self, client: pc.Client) -> pc.Middleware:
+            return pc.Middleware("auth", 900, step("auth"))
+
+    with client_with(petstore, server, Many(), One()) as client:
+        assert [m.name for m in client.middleware] == ["auth", "retry", "pool"]
+        client.pets.get(pet_id="1")
+    assert trace == ["auth>", "retry>", "pool>", "<pool", "<retry", "<auth"]
+
+
+def test_hook_pristine_process_response(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """The first non-None answer is the result; error statuses never reach the hook."""
+    seen: list[int] = []
+
+    class Wrap:
+        name = "wrap"
+
+        @pc.hookimpl
+        def pristine_process_response(self, call: pc.Call, response: pc.Response) -> Any:
+            seen.append(response.status_code)
+            return ("wrapped", response.json()) if call.endpoint.name == "get" else None
+
+    def handler(request: SeenRequest) -> Any:
+        return json_reply(PET, status=404 if "missing" in request.path else 200)
+
+    server.handler = handler
+    with client_with(petstore, server, Wrap()) as client:
+        assert client.pets.get(pet_id="1") == ("wrapped", PET)
+        assert client.pets.rename(pet_id="1", name="x").name == "Rex"
+        with pytest.raises(pc.NotFoundError):
+            client.pets.get(pet_id="missing")
+    assert seen == [200, 200]
+
+
+def test_hook_pristine_on_event(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """request.start/end/error are broadcast; a failing observer never breaks the call."""
+    server.handler = lambda r: json_reply(PET)
+    events: list[pc.Event] = []
+
+    class Observer:
+        name = "observer"
+
+        @pc.hookimpl
+        def pristine_on_event(self, event: pc.Event) -> None:
+            events.append(event)
+
+    class Faulty:
+        name = "faulty"
+
+        @pc.hookimpl
+        def pristine_on_event(self, event: pc.Event) -> None:
+            raise RuntimeError("observer bug")
+
+    with client_with(petstore, server, Observer(), Faulty()) as client:
+        client.pets.get(pet_id="1")
+        client.emit("custom", value=3)
+        server.handler = lambda r: json_reply({}, status=500)
+        with pytest.raises(pc.InternalServerError):
+            client.pets.get(pet_id="1")
+    names = [e.name for e in events]
+    assert names[:3] == ["request.start", "request.end", "custom"]
+    assert events[1].fields["status"] == 200 and events[2].fields == {"value": 3}

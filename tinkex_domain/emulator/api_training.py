@@ -1,0 +1,144 @@
+"""Handlers: model creation, training operations, weights, model info, unload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .checkpoints import parse_tinker_path
+from .errors import ApiError, bad_field
+from .fields import Fields
+from .replies import JsonReply, Reply
+from .routes import Request, Route, Services
+from .training import TrainingService, Work
+from .wire import decode_adam, decode_datums, decode_loss, decode_lora
+
+
+def _ttl(f: Fields) -> int | None:
+    ttl = f.int_("ttl_seconds")
+    if ttl is not None and ttl < 1:
+        raise bad_field("ttl_seconds", "must be a positive integer")
+    return ttl
+
+
+def _ordered(s: Services, req: Request, endpoint: str, build: Callable[[Fields], Work]) -> Reply:
+    """Envelope {model_id, seq_id, ...}: payload errors still occupy their seq_id (then 400)."""
+    f = req.fields()
+    model_id = f.req_str("model_id")
+    seq_id = f.req_int("seq_id")
+    work: Work | ApiError
+    try:
+        work = build(f)
+    except ApiError as exc:
+        work = exc
+    request_id = s.training.submit(model_id, seq_id, endpoint, work)
+    return JsonReply({"request_id": request_id, "model_id": model_id})
+
+
+def create_model(s: Services, req: Request) -> Reply:
+    """POST create_model → future {model_id, type}; answers {request_id, model_id}."""
+    f = req.fields()
+    session_id = f.req_str("session_id")
+    seq = f.req_int("model_seq_id", minimum=0)
+    base_model = f.req_str("base_model")
+    lora = decode_lora(f.obj("lora_config"), s.runtime.backend)
+    model_id, request_id = s.training.create_model(session_id, seq, base_model, lora,
+                                                   f.dict_("user_metadata"))
+    return JsonReply({"request_id": request_id, "model_id": model_id})
+
+
+def _forward(s: Services, req: Request, endpoint: str, key: str) -> Reply:
+    backend = s.runtime.backend
+
+    def build(f: Fields) -> Work:
+        inner = f.req_obj(key)
+        loss = decode_loss(inner, backend)
+        datums = decode_datums(inner, loss, backend)
+        backward = endpoint == "forward_backward" and not f.bool_("forward_only", False)
+        return TrainingService.forward_work(datums, loss, backward)
+
+    return _ordered(s, req, endpoint, build)
+
+
+def forward(s: Services, req: Request) -> Reply:
+    """POST forward {model_id, seq_id, forward_input: {data, loss_fn, loss_fn_config}}."""
+    return _forward(s, req, "forward", "forward_input")
+
+
+def forward_backward(s: Services, req: Request) -> Reply:
+    """POST forward_backward {model_id, seq_id, forward_backward_input, forward_only?}."""
+    return _forward(s, req, "forward_backward", "forward_backward_input")
+
+
+def optim_step(s: Services, req: Request) -> Reply:
+    """POST optim_step {model_id, seq_id, adam_params}."""
+    return _ordered(s, req, "optim_step",
+                    lambda f: TrainingService.optim_work(decode_adam(f.req_obj("adam_params"))))
+
+
+def save_weights(s: Services, req: Request) -> Reply:
+    """POST save_weights {model_id, seq_id, path: name, ttl_seconds?, overwrite?}."""
+    return _ordered(s, req, "save_weights", lambda f: s.training.save_work(
+        f.req_str("path"), _ttl(f), f.bool_("overwrite", True)))
+
+
+def save_weights_for_sampler(s: Services, req: Request) -> Reply:
+    """POST save_weights_for_sampler {model_id, seq_id, path?, sampling_session_seq_id?, ttl?}."""
+    def build(f: Fields) -> Work:
+        name = f.str_("path")
+        seq = f.int_("sampling_session_seq_id", minimum=0)
+        if name is None and seq is None:
+            raise bad_field("path", "one of path or sampling_session_seq_id is required")
+        return s.training.save_for_sampler_work(name, seq, _ttl(f), f.bool_("overwrite", True))
+    return _ordered(s, req, "save_weights_for_sampler", build)
+
+
+def load_weights(s: Services, req: Request) -> Reply:
+    """POST load_weights: {model_id, seq_id, path, optimizer} or session-addressed creation."""
+    f = req.fields()
+    if f.has("model_id") or not f.has("session_id"):
+        return _ordered(s, req, "load_weights", lambda g: s.training.load_work(
+            g.req_str("path"), g.bool_("optimizer", False)))
+    session_id = f.req_str("session_id")
+    seq = f.req_int("model_seq_id", minimum=0)
+    path = f.req_str("path")
+    parse_tinker_path(path)
+    model_id, request_id = s.training.create_from_checkpoint(
+        session_id, seq, f.str_("base_model"), path, f.bool_("optimizer", False),
+        f.dict_("user_metadata"))
+    return JsonReply({"request_id": request_id, "model_id": model_id})
+
+
+def unload_model(s: Services, req: Request) -> Reply:
+    """POST unload_model {model_id} → future {model_id, type}."""
+    model_id = req.fields().req_str("model_id")
+    return JsonReply({"request_id": s.training.unload(model_id), "model_id": model_id})
+
+
+def get_info(s: Services, req: Request) -> Reply:
+    """POST get_info {model_id} → GetInfoResponse (immediate)."""
+    return JsonReply(s.training.info(req.fields().req_str("model_id")))
+
+
+def weights_info(s: Services, req: Request) -> Reply:
+    """POST weights_info {tinker_path} → WeightsInfoResponse."""
+    path = req.fields().req_str("tinker_path")
+    record = s.checkpoints.get(*parse_tinker_path(path, "tinker_path"))
+    lora = record.model["lora"]
+    return JsonReply({"base_model": record.model["base_model"], "is_lora": True,
+                      "lora_rank": lora["rank"], "train_unembed": lora["train_unembed"],
+                      "train_mlp": lora["train_mlp"], "train_attn": lora["train_attn"]})
+
+
+ROUTES = [
+    Route("POST", "api/v1/create_model", "create_model", create_model, replay=True),
+    Route("POST", "api/v1/forward", "forward", forward, replay=True),
+    Route("POST", "api/v1/forward_backward", "forward_backward", forward_backward, replay=True),
+    Route("POST", "api/v1/optim_step", "optim_step", optim_step, replay=True),
+    Route("POST", "api/v1/save_weights", "save_weights", save_weights, replay=True),
+    Route("POST", "api/v1/save_weights_for_sampler", "save_weights_for_sampler",
+          save_weights_for_sampler, replay=True),
+    Route("POST", "api/v1/load_weights", "load_weights", load_weights, replay=True),
+    Route("POST", "api/v1/unload_model", "unload_model", unload_model, replay=True),
+    Route("POST", "api/v1/get_info", "get_info", get_info),
+    Route("POST", "api/v1/weights_info", "weights_info", weights_info),
+]

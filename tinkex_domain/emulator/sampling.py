@@ -1,0 +1,237 @@
+"""Samplers (sampling sessions) and the asample / stream_sample operations."""
+
+from __future__ import annotations
+
+import codecs
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .checkpoints import CheckpointStore, parse_tinker_path
+from .errors import ApiError, OpFailure, bad_field
+from .fields import Fields, as_int, join_path
+from .runtime import Runtime
+from .sessions import SessionRegistry
+from .wire import decode_model_input
+
+MAX_SAMPLES = 128
+
+
+@attrs.frozen
+class SampleArgs:
+    """A validated sampling request."""
+
+    prompt: np.ndarray
+    max_tokens: int
+    temperature: float
+    top_k: int
+    top_p: float
+    stop: list[list[int]] | None
+    seed: int | None
+    num_samples: int
+    prompt_logprobs: bool
+    topk_prompt_logprobs: int
+
+
+def _decode_stop(value: Any, path: str) -> list[list[int]] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise bad_field(path, "must be a string, an array of strings or an array of token ids")
+    if all(isinstance(v, str) for v in value):
+        if any(not v for v in value):
+            raise bad_field(path, "stop strings must not be empty")
+        return [list(v.encode("utf-8")) for v in value] or None
+    return [[as_int(v, join_path(path, i))] for i, v in enumerate(value)] or None
+
+
+def decode_sample_args(f: Fields, vocab_size: int, max_tokens_limit: int) -> SampleArgs:
+    """Validate an asample/stream_sample body (prompt, sampling_params, logprob options)."""
+    prompt = decode_model_input(f.req_obj("prompt"), vocab_size)
+    if prompt.size == 0:
+        raise bad_field("prompt.chunks", "the prompt must hold at least one token")
+    sp = f.req_obj("sampling_params")
+    max_tokens = sp.int_("max_tokens", 16, minimum=1)
+    assert max_tokens is not None
+    if max_tokens > max_tokens_limit:
+        raise bad_field(sp.sub("max_tokens"), f"must be <= {max_tokens_limit}")
+    temperature = sp.float_("temperature", 1.0)
+    if temperature < 0:
+        raise bad_field(sp.sub("temperature"), "must be >= 0")
+    top_k = sp.int_("top_k", -1)
+    assert top_k is not None
+    if top_k == 0 or top_k < -1:
+        raise bad_field(sp.sub("top_k"), "must be -1 (no limit) or >= 1")
+    top_p = sp.float_("top_p", 1.0)
+    if not 0 < top_p <= 1:
+        raise bad_field(sp.sub("top_p"), "must be in (0, 1]")
+    num_samples = f.int_("num_samples", 1, minimum=1)
+    assert num_samples is not None
+    if num_samples > MAX_SAMPLES:
+        raise bad_field(f.sub("num_samples"), f"must be <= {MAX_SAMPLES}")
+    topk = f.int_("topk_prompt_logprobs", 0, minimum=0)
+    assert topk is not None
+    return SampleArgs(prompt, max_tokens, temperature, top_k, top_p,
+                      _decode_stop(sp.raw("stop"), sp.sub("stop")), sp.int_("seed"), num_samples,
+                      f.bool_("prompt_logprobs", False, nullable=False), topk)
+
+
+@attrs.define
+class Sampler:
+    """A sampling session: a model snapshot that only samples (one call at a time)."""
+
+    sampler_id: str
+    session_id: str | None
+    base_model: str
+    model_path: str | None
+    lm: Any
+    lock: threading.Lock = attrs.Factory(threading.Lock)
+
+    def to_json(self) -> dict[str, Any]:
+        """GetSamplerResponse."""
+        out: dict[str, Any] = {"sampler_id": self.sampler_id, "base_model": self.base_model}
+        if self.model_path is not None:
+            out["model_path"] = self.model_path
+        return out
+
+
+class SamplingService:
+    """Creates samplers and serves sampling requests."""
+
+    def __init__(self, runtime: Runtime, sessions: SessionRegistry, checkpoints: CheckpointStore) -> None:
+        self._rt = runtime
+        self._sessions = sessions
+        self._checkpoints = checkpoints
+        self._lock = threading.Lock()
+        self._samplers: dict[str, Sampler] = {}
+
+    def _build(self, base_model: str, model_path: str | None, field: str) -> tuple[str, Any]:
+        backend = self._rt.backend
+        if model_path is None:
+            return base_model, backend.TinyLM.create(base_model, backend.LoraSpec(rank=1))
+        record = self._checkpoints.get(*parse_tinker_path(model_path, field))
+        meta = record.model
+        lm = backend.TinyLM.create(meta["base_model"], backend.LoraSpec(**meta["lora"]))
+        weights, _ = self._checkpoints.read(record, with_optimizer=False)
+        lm.load_state_dict(weights, with_optimizer=False)
+        return meta["base_model"], lm
+
+    def create(self, session_id: str, seq: int, base_model: str | None, model_path: str | None) -> Sampler:
+        """create_sampling_session: ``{session_id}:sample:{seq}`` (resending returns the same)."""
+        self._sessions.require(session_id)
+        sampler_id = f"{session_id}:sample:{seq}"
+        with self._lock:
+            known = self._samplers.get(sampler_id)
+        if known is not None:
+            return known
+        if base_model is None and model_path is None:
+            raise bad_field("base_model", "one of base_model or model_path is required")
+        name, lm = self._build(base_model or "", model_path, "model_path")
+        sampler = Sampler(sampler_id, session_id, name, model_path, lm)
+        with self._lock:
+            sampler = self._samplers.setdefault(sampler_id, sampler)
+        self._sessions.add_sampler(session_id, sampler_id)
+        return sampler
+
+    def create_from_weights(self, session_id: str, seq: int, base_model: str, lora: Any,
+                            weights: dict[str, np.ndarray], model_path: str | None) -> Sampler:
+        """A sampler over a training model's current weights (save_weights_for_sampler)."""
+        sampler_id = f"{session_id}:sample:{seq}"
+        backend = self._rt.backend
+        lm = backend.TinyLM.create(base_model, lora)
+        lm.load_state_dict(weights, with_optimizer=False)
+        with self._lock:
+            if sampler_id in self._samplers:
+                raise OpFailure(f"sampling_session_seq_id {seq} is already used by {sampler_id}")
+            sampler = self._samplers[sampler_id] = Sampler(sampler_id, session_id, base_model,
+                                                           model_path, lm)
+        self._sessions.add_sampler(session_id, sampler_id)
+        return sampler
+
+    def get(self, sampler_id: str, field: str = "sampler_id") -> Sampler:
+        """A known sampler or a 404."""
+        with self._lock:
+            sampler = self._samplers.get(sampler_id)
+        if sampler is None:
+            raise ApiError(404, f"unknown sampler {sampler_id!r}", field=field, category="user")
+        return sampler
+
+    def resolve(self, f: Fields) -> Sampler:
+        """The sampler a sample request addresses: session id, else model_path, else base_model."""
+        sampler_id = f.str_("sampling_session_id")
+        if sampler_id is not None:
+            sampler = self.get(sampler_id, "sampling_session_id")
+            if sampler.session_id is not None:
+                self._sessions.require(sampler.session_id, "sampling_session_id")
+            return sampler
+        model_path, base_model = f.str_("model_path"), f.str_("base_model")
+        if model_path is None and base_model is None:
+            raise bad_field("sampling_session_id",
+                            "one of sampling_session_id, model_path or base_model is required")
+        key = f"adhoc:{model_path}" if model_path is not None else f"adhoc-base:{base_model}"
+        with self._lock:
+            known = self._samplers.get(key)
+        if known is not None:
+            return known
+        name, lm = self._build(base_model or "", model_path, "model_path")
+        with self._lock:
+            return self._samplers.setdefault(key, Sampler(key, None, name, model_path, lm))
+
+    def _sample(self, sampler: Sampler, args: SampleArgs) -> tuple[list[Any], Any, Any]:
+        with sampler.lock:
+            seqs = sampler.lm.sample(args.prompt, max_tokens=args.max_tokens,
+                                     temperature=args.temperature, top_k=args.top_k,
+                                     top_p=args.top_p, stop=args.stop, seed=args.seed,
+                                     num_samples=args.num_samples)
+            plp = sampler.lm.prompt_logprobs(args.prompt) if args.prompt_logprobs else None
+            topk = (sampler.lm.topk_prompt_logprobs(args.prompt, args.topk_prompt_logprobs)
+                    if args.topk_prompt_logprobs > 0 else None)
+        return seqs, plp, topk
+
+    def asample(self, sampler: Sampler, args: SampleArgs) -> str:
+        """Queue a sample; the future's result is a SampleResponse."""
+        def job() -> dict[str, Any]:
+            seqs, plp, topk = self._sample(sampler, args)
+            return {
+                "type": "sample",
+                "sequences": [{"tokens": [int(t) for t in s.tokens],
+                               "logprobs": [float(x) for x in s.logprobs],
+                               "stop_reason": s.stop_reason} for s in seqs],
+                "prompt_logprobs": None if plp is None else
+                [None if x is None else float(x) for x in plp],
+                "topk_prompt_logprobs": None if topk is None else
+                [None if row is None else [[int(t), float(lp)] for t, lp in row] for row in topk],
+            }
+        return self._rt.submit("asample", job)
+
+    def stream(self, sampler: Sampler, args: SampleArgs) -> Iterator[tuple[str, dict[str, Any]]]:
+        """SSE events: ``token`` per generated token, then ``done`` (or ``error``)."""
+        start = time.perf_counter()
+        try:
+            seq = self._sample(sampler, attrs.evolve(args, num_samples=1, prompt_logprobs=False,
+                                                     topk_prompt_logprobs=0))[0][0]
+        except self._rt.backend.UserInputError as exc:
+            yield "error", {"error": str(exc), "category": "user"}
+            return
+        except Exception as exc:
+            yield "error", {"error": f"internal emulator error: {exc}", "category": "server"}
+            return
+        finally:
+            self._rt.stats.compute("stream_sample", time.perf_counter() - start)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        for index, (token, logprob) in enumerate(zip(seq.tokens, seq.logprobs)):
+            text = decoder.decode(bytes([int(token)])) if 0 <= int(token) < 256 else ""
+            yield "token", {"token": text, "token_id": int(token), "index": index,
+                            "logprob": float(logprob)}
+        yield "done", {"finish_reason": seq.stop_reason, "total_tokens": len(seq.tokens)}
+
+    def all(self) -> list[Sampler]:
+        """Every sampler."""
+        with self._lock:
+            return list(self._samplers.values())
