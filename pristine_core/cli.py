@@ -98,8 +98,7 @@ def _log_to_stderr() -> None:
     """The CLI is an application: keep log lines off stdout so JSON output stays parseable."""
     import structlog
 
-    if not structlog.is_configured():
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
 
 
 if __name__ == "__main__":

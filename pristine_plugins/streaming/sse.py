@@ -1,0 +1,213 @@
+"""An incremental Server-Sent Events decoder that follows the WHATWG event-stream rules.
+
+The rules (HTML Living Standard, "Server-sent events", section "Parsing an event stream"):
+
+* the stream is UTF-8 (invalid bytes become U+FFFD); one leading byte-order mark is dropped;
+* lines end with CRLF, LF or CR; a CR at the end of one chunk and a LF at the start of the
+  next are one line ending;
+* an empty line dispatches the event being built; a line starting with ``:`` is a comment;
+* otherwise the field name runs up to the first ``:`` and the value follows it, minus one
+  leading space; a line without a colon is a field with an empty value;
+* ``data`` appends its value plus a LF to the data buffer; ``event`` sets the event type;
+  ``id`` sets the last-event-id buffer unless the value contains NUL; ``retry`` sets the
+  reconnection time when the value is ASCII digits only; other fields are ignored;
+* dispatch: the last event id becomes the buffer's value (it carries over to later events and
+  is not reset by them); an empty data buffer dispatches nothing; otherwise the final LF is
+  removed and an event is produced with type ``message`` when none was given;
+* at end of stream, an event that was not followed by an empty line is discarded.
+
+:class:`SSEDecoder` never holds more than the current incomplete line and the event being
+built. The common case is handled in bulk: each chunk's complete lines are decoded in one
+call, split on blank lines in one call, and a block that is a single ``data:`` line becomes an
+event without a per-line loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
+
+__all__ = ["SSEDecoder", "SSEEvent", "iter_sse"]
+
+_BOM = b"\xef\xbb\xbf"
+_CR = 13
+_LF = 10
+
+
+@attrs.frozen
+class SSEEvent:
+    """One dispatched event.
+
+    ``id`` is the stream's last event id when the event was dispatched (it carries over from
+    earlier events until the server sends another ``id:``); ``retry`` is the reconnection time
+    in milliseconds given in this event's own block, or None.
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
+
+    def json(self) -> Any:
+        """The data parsed as JSON (``ValueError`` when it is not JSON)."""
+        return json.loads(self.data)
+
+
+class SSEDecoder:
+    """Feed bytes in, get complete events out: ``events = decoder.feed(chunk)``.
+
+    ``last_event_id`` is the id to send as ``Last-Event-ID`` when reconnecting; ``retry_ms``
+    is the reconnection time the server asked for (None until it sends ``retry:``). Both may
+    be seeded from an earlier connection of the same logical stream.
+    """
+
+    __slots__ = (
+        "_tail",
+        "_skip_lf",
+        "_at_start",
+        "_data",
+        "_event",
+        "_id_buffer",
+        "_block_retry",
+        "_dirty",
+        "last_event_id",
+        "retry_ms",
+        "dispatched",
+    )
+
+    def __init__(self, last_event_id: str = "", retry_ms: int | None = None) -> None:
+        self._tail: list[bytes] = []  # pieces of the current incomplete line (never holds CR/LF)
+        self._skip_lf = False  # the previous chunk ended with CR: a leading LF belongs to it
+        self._at_start = True  # a byte-order mark may still come
+        self._data: list[str] = []
+        self._event = ""
+        self._id_buffer = ""
+        self._block_retry: int | None = None
+        self._dirty = False  # the data, event or retry buffers of the current block are not empty
+        self.last_event_id = last_event_id
+        self.retry_ms = retry_ms
+        self.dispatched = 0
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Consume ``chunk`` and return the events it completes (often none or one)."""
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[0] == _LF:
+                chunk = chunk[1:]
+                if not chunk:
+                    return []
+        if self._at_start:
+            stripped = self._strip_bom(chunk)
+            if stripped is None:
+                return []
+            chunk = stripped
+        lf = chunk.rfind(b"\n")
+        cr = chunk.rfind(b"\r")
+        cut = lf if lf > cr else cr
+        if cut < 0:
+            self._tail.append(chunk)
+            return []
+        end = cut + 1
+        if self._tail:
+            self._tail.append(chunk[:end])
+            complete = b"".join(self._tail)
+        else:
+            complete = chunk[:end] if end < len(chunk) else chunk
+        if end < len(chunk):
+            self._tail = [chunk[end:]]
+        else:
+            self._tail = []
+            self._skip_lf = cut == cr
+        if cr >= 0:
+            complete = complete.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return self._process(complete.decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        """End of stream: drop the incomplete line and any event not yet dispatched."""
+        self._tail = []
+        self._skip_lf = False
+        self._reset_block()
+
+    def _strip_bom(self, chunk: bytes) -> bytes | None:
+        head = b"".join((*self._tail, chunk)) if self._tail else chunk
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._tail = [head]  # could still become a byte-order mark
+            return None
+        self._at_start = False
+        self._tail = []
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
+
+    def _process(self, text: str) -> list[SSEEvent]:
+        """Handle ``text``: whole lines, each ending with LF (line endings already normalised)."""
+        events: list[SSEEvent] = []
+        # Every "\n\n" is the end of a line followed by an empty line, i.e. a dispatch.
+        pieces = text.split("\n\n")
+        last = pieces.pop()
+        for piece in pieces:
+            if not self._dirty and piece.startswith("data:") and "\n" not in piece:
+                # The common case: a block that is a single data line.
+                value = piece[6:] if piece.startswith(" ", 5) else piece[5:]
+                self.last_event_id = self._id_buffer
+                self.dispatched += 1
+                events.append(SSEEvent("message", value, self._id_buffer, None))
+                continue
+            if piece:
+                self._lines(piece.split("\n"), events)
+            self._dispatch(events)
+        if last:
+            self._lines(last[:-1].split("\n"), events)
+        return events
+
+    def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
+        for line in lines:
+            if not line:
+                self._dispatch(events)
+                continue
+            field, colon, value = line.partition(":")
+            if not field:
+                continue  # a comment
+            if colon and value.startswith(" "):
+                value = value[1:]
+            if field == "data":
+                self._data.append(value)
+                self._dirty = True
+            elif field == "event":
+                self._event = value
+                self._dirty = True
+            elif field == "id":
+                if "\x00" not in value:
+                    self._id_buffer = value
+            elif field == "retry":
+                if value.isascii() and value.isdigit():
+                    self.retry_ms = self._block_retry = int(value)
+                    self._dirty = True
+
+    def _dispatch(self, events: list[SSEEvent]) -> None:
+        self.last_event_id = self._id_buffer
+        if not self._dirty:
+            return
+        if self._data:
+            self.dispatched += 1
+            events.append(
+                SSEEvent(self._event or "message", "\n".join(self._data), self._id_buffer, self._block_retry)
+            )
+        self._reset_block()
+
+    def _reset_block(self) -> None:
+        self._data = []
+        self._event = ""
+        self._block_retry = None
+        self._dirty = False
+
+
+def iter_sse(chunks: Iterable[bytes], decoder: SSEDecoder | None = None) -> Iterator[SSEEvent]:
+    """Decode an iterable of byte chunks lazily, yielding each event as soon as it is complete."""
+    decoder = decoder or SSEDecoder()
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    decoder.close()
