@@ -10,6 +10,7 @@ import cattrs
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.models import TypeSchema
 from pristine_core.typesystem.classes import build_class, is_class_type
+from pristine_core.typesystem.compiled import Compiler, Fail
 from pristine_core.typesystem.wire import MISSING, from_wire, to_wire
 
 
@@ -29,6 +30,8 @@ class TypeRegistry:
                 self.classes[name] = overrides[name]
             elif is_class_type(self.types, name):
                 self.classes[name] = build_class(name, self.types[name])
+        self._dumper = Compiler(self.types, strict=True)
+        self._parser = Compiler(self.types, strict=False, classes=self.classes)
         self.converter = cattrs.Converter()
         for name, cls in self.classes.items():
             self.converter.register_structure_hook(cls, self._structure_hook(name))
@@ -53,6 +56,10 @@ class TypeRegistry:
 
         Raises :class:`~pristine_core.errors.ValidationError` naming every bad field.
         """
+        try:
+            return self._dumper.named(name)(value)
+        except Fail:
+            pass
         result, errors = to_wire(self.types, TypeSchema(ref=name), value, path)
         if errors:
             raise ValidationError(errors, name)
@@ -64,6 +71,11 @@ class TypeRegistry:
         Raises :class:`~pristine_core.errors.ValidationError` when required fields are missing or
         values have the wrong kind (the caller decides whose fault that is).
         """
+        try:
+            if data is not None:
+                return self._parser.named(name)(data)
+        except Fail:
+            pass
         result, errors = from_wire(self.types, TypeSchema(ref=name), data, self.classes.get)
         if errors or result is MISSING:
             raise ValidationError(errors or [("", "no value")], name)

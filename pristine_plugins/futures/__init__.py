@@ -1,10 +1,30 @@
-"""Placeholder while the futures plugin is written."""
+"""Pristine futures plugin: endpoints declared ``future`` return an :class:`APIFuture` at once.
 
-from pristine_core.plugins import FUTURES
+The future is resolved by polling the retrieve endpoint named in ``features.futures`` on one
+bounded worker pool per client. See ``README.md`` for the settings and the reply table.
+"""
 
+from pristine_plugins.futures.budget import ResponseBudget, shared_budget
+from pristine_plugins.futures.errors import FutureClosedError, MetadataProtocolError, PromiseExpiredError
+from pristine_plugins.futures.future import APIFuture, CombinedFuture, combine_futures, resolved
+from pristine_plugins.futures.plugin import FuturesPlugin
+from pristine_plugins.futures.queue_state import DEFAULT_REASONS, QueueState, QueueStateLogger, QueueStateObserver
+from pristine_plugins.futures.settings import FuturesSettings
 
-class FuturesPlugin:
-    """server-side futures (APIFuture) resolved by polling a retrieve endpoint."""
-
-    name = "futures"
-    priority = FUTURES
+__all__ = [
+    "DEFAULT_REASONS",
+    "APIFuture",
+    "CombinedFuture",
+    "FutureClosedError",
+    "FuturesPlugin",
+    "FuturesSettings",
+    "MetadataProtocolError",
+    "PromiseExpiredError",
+    "QueueState",
+    "QueueStateLogger",
+    "QueueStateObserver",
+    "ResponseBudget",
+    "combine_futures",
+    "resolved",
+    "shared_budget",
+]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 
-class APIFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+class APIFuture(concurrent.futures.Future[Any]):
     """The eventual result of a call to an endpoint declared ``future``.
 
     It is a real :class:`concurrent.futures.Future`: ``result(timeout)``, ``exception(timeout)``,
@@ -48,8 +48,7 @@ class APIFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         return True
 
     def __repr__(self) -> str:
-        with self._condition:
-            state = self._state.lower()  # type: ignore[attr-defined]
+        state = "cancelled" if self.cancelled() else "finished" if self.done() else "pending"
         return f"<APIFuture {self.endpoint or '?'} request_id={self.request_id} state={state}>"
 
 
@@ -63,13 +62,13 @@ def resolved(value: Any, endpoint: str = "") -> APIFuture:
 class CombinedFuture(APIFuture):
     """The future :func:`combine_futures` returns; :attr:`futures` are its parts, in order."""
 
-    def __init__(self, futures: Sequence[concurrent.futures.Future], endpoint: str = "") -> None:  # type: ignore[type-arg]
+    def __init__(self, futures: Sequence[concurrent.futures.Future[Any]], endpoint: str = "") -> None:
         super().__init__(None, endpoint)
         self.futures = tuple(futures)
 
 
 def combine_futures(
-    futures: Sequence[concurrent.futures.Future],  # type: ignore[type-arg]
+    futures: Sequence[concurrent.futures.Future[Any]],
     merge_fn: Callable[[list[Any]], Any],
 ) -> CombinedFuture:
     """A future resolving to ``merge_fn([results in input order])`` once every part resolved.
@@ -86,12 +85,12 @@ def combine_futures(
     def merge() -> None:
         try:
             value = merge_fn([part.result() for part in parts])
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+        except BaseException as exc:  # delivered through the future
             combined.settle(error=exc)
             return
         combined.settle(value)
 
-    def on_part_done(part: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
+    def on_part_done(part: concurrent.futures.Future[Any]) -> None:
         if part.cancelled():
             combined.settle(error=concurrent.futures.CancelledError(f"a combined future was cancelled: {part!r}"))
             return
@@ -105,7 +104,7 @@ def combine_futures(
         if last:
             merge()
 
-    def on_combined_done(fut: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
+    def on_combined_done(fut: concurrent.futures.Future[Any]) -> None:
         if fut.cancelled():
             for part in parts:
                 part.cancel()

@@ -7,6 +7,7 @@ of replies and what each one does.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -156,7 +157,7 @@ class Poller:
             return
         try:
             self._poll_once()
-        except BaseException as exc:  # noqa: BLE001 - any failure is delivered through the future
+        except BaseException as exc:  # any failure is delivered through the future
             self.future.settle(error=exc)
 
     # -- one poll -------------------------------------------------------------------------
@@ -311,7 +312,7 @@ class Poller:
 
     # -- completion -----------------------------------------------------------------------
 
-    def _on_done(self, future: APIFuture) -> None:
+    def _on_done(self, future: concurrent.futures.Future[Any]) -> None:
         self.budget.discard(self)
         self._release()
         if future.cancelled():

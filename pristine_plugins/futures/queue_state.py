@@ -54,7 +54,7 @@ def notify(observer: Any, state: QueueState, reason: str | None) -> None:
         return
     try:
         target(state, reason)
-    except Exception as exc:  # noqa: BLE001 - an observer must never break polling
+    except Exception as exc:  # an observer must never break polling
         log.warning("queue-state observer %r failed: %s: %s", observer, type(exc).__name__, exc)
 
 

@@ -43,9 +43,7 @@ class WorkerPool:
                 return False
             self._queue.append(task)
             if len(self._queue) > self._idle and len(self._threads) < self.max_workers:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True
-                )
+                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
                 self.peak_threads = max(self.peak_threads, len(self._threads))
                 thread.start()
@@ -65,7 +63,7 @@ class WorkerPool:
                 task = self._queue.popleft()
             try:
                 task()
-            except Exception:  # noqa: BLE001 - a task bug must not kill the worker
+            except Exception:  # a task bug must not kill the worker
                 log.exception("futures worker task failed")
 
     @property

@@ -1,10 +1,74 @@
-"""Placeholder while the multipart plugin is written."""
+"""Pristine plugin ``multipart``: streamed multipart/form-data bodies and file utilities.
 
+Endpoints declared ``"multipart": true`` send their validated body fields (flattened with
+bracket names) and the files given as ``RequestOptions(extensions={"files": ...})`` as a
+multipart/form-data body that is streamed from disk with an exact ``Content-Length``.
+"""
+
+from __future__ import annotations
+
+from pristine_core import hookimpl
+from pristine_core.errors import ValidationError
+from pristine_core.manifest.models import Manifest
+from pristine_core.pipeline import Call, EncodedBody
 from pristine_core.plugins import ENCODING
+from pristine_plugins.multipart.encoder import MultipartBody, encode_multipart, flatten_fields, form_value
+from pristine_plugins.multipart.files import (
+    DEFAULT_CONTENT_TYPE,
+    FileTooLargeError,
+    UploadFile,
+    guess_content_type,
+    read_file,
+    upload_file,
+    upload_files,
+)
+
+__all__ = [
+    "DEFAULT_CONTENT_TYPE",
+    "FILES_OPTION",
+    "FileTooLargeError",
+    "MultipartBody",
+    "MultipartPlugin",
+    "UploadFile",
+    "encode_multipart",
+    "flatten_fields",
+    "form_value",
+    "guess_content_type",
+    "read_file",
+    "upload_file",
+    "upload_files",
+]
+
+#: The ``RequestOptions.extensions`` key that carries the files of a call.
+FILES_OPTION = "files"
 
 
 class MultipartPlugin:
-    """streamed multipart/form-data request bodies and file utilities."""
+    """Encodes the bodies of ``multipart`` endpoints (priority ENCODING: the last word on the
+    wire format, after every plugin that shapes the body fields)."""
 
     name = "multipart"
     priority = ENCODING
+
+    @hookimpl
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
+        """Multipart endpoints need a method that carries a body."""
+        return [
+            (f"resources.{ep.resource}.{ep.name}.multipart", f"a {ep.method} request has no body to encode")
+            for ep in manifest.endpoints()
+            if ep.multipart and ep.method in ("GET", "HEAD")
+        ]
+
+    @hookimpl
+    def pristine_encode_body(self, call: Call) -> EncodedBody | None:
+        """A streamed multipart body for ``multipart`` endpoints; None (JSON) for the others."""
+        files = call.option(FILES_OPTION)
+        if not call.endpoint.multipart:
+            if files:
+                raise ValidationError(
+                    [("request_options.extensions.files", "this endpoint does not take files (not multipart)")],
+                    call.endpoint.qualified_name,
+                )
+            return None
+        body = encode_multipart(flatten_fields(call.wire_body), upload_files(files))
+        return EncodedBody(data=body, content_type=body.content_type, length=len(body))

@@ -29,10 +29,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def spec_problems(at: str, spec: PoolSpec) -> list[tuple[str, str]]:
-    """Every problem of one pool's settings as ``(json_path, message)`` pairs."""
+def spec_problems(at: str, spec: PoolSpec, *, core_checked: bool = False) -> list[tuple[str, str]]:
+    """Every problem of one pool's settings as ``(json_path, message)`` pairs.
+
+    ``core_checked``: skip what the core's manifest checks already report (``concurrency``).
+    """
     problems: list[tuple[str, str]] = []
-    if spec.concurrency is not None and (not _is_int(spec.concurrency) or spec.concurrency < 1):
+    concurrency = spec.concurrency
+    if not core_checked and concurrency is not None and (not _is_int(concurrency) or concurrency < 1):
         problems.append((f"{at}.concurrency", "must be an integer of at least 1"))
     if spec.byte_budget is not None and (not _is_int(spec.byte_budget) or spec.byte_budget < 1):
         problems.append((f"{at}.byte_budget", "must be an integer of at least 1"))
@@ -73,13 +77,13 @@ def manifest_problems(manifest: Manifest) -> list[tuple[str, str]]:
     """Problems of the manifest's pools, and back-pressure endpoints whose pool cannot back off."""
     problems: list[tuple[str, str]] = []
     for name, spec in manifest.pools.items():
-        problems += spec_problems(f"pools.{name}", spec)
+        problems += spec_problems(f"pools.{name}", spec, core_checked=True)
     for ep in manifest.endpoints():
         if not ep.backpressure:
             continue
         pool = manifest.pool_for(ep)
-        spec = manifest.pools.get(pool)
-        if spec is None or spec.backpressure is None:
+        declared = manifest.pools.get(pool)
+        if declared is None or declared.backpressure is None:
             problems.append(
                 (
                     f"resources.{ep.resource}.{ep.name}.backpressure",

@@ -137,7 +137,7 @@ class RetryPlugin:
 
     def _on_transition(self, name: str, old: str, new: str) -> None:
         if self._client is not None:
-            self._client.emit("circuit_breaker", name=name, old_state=old, state=new)
+            self._client.emit("circuit_breaker", breaker=name, old_state=old, state=new)
 
     def breaker(self, name: str) -> CircuitBreaker:
         """This client's breaker called ``name`` (for inspection and manual reset)."""
@@ -150,7 +150,8 @@ class RetryPlugin:
         """The retry loop, plus the breaker gate when an endpoint names a breaker."""
         assert self.resolver is not None and self.breakers is not None
         rng = client.option("retry_random")
-        steps = [Middleware("retry", RETRY, RetryLoop(client, self.resolver, rng if isinstance(rng, random.Random) else None))]
+        loop = RetryLoop(client, self.resolver, rng if isinstance(rng, random.Random) else None)
+        steps = [Middleware("retry", RETRY, loop)]
         if any(ep.circuit_breaker for ep in client.manifest.endpoints()):
             gate = BreakerGate(client, self.breakers, self.breaker_specs, self.resolver)
             steps.append(Middleware("circuit_breaker", CIRCUIT_BREAKER, gate))

@@ -13,10 +13,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+import structlog
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.errors import SERVER, PristineError, ValidationError
 from pristine_core.manifest.models import CircuitBreakerSpec
+
+log = structlog.get_logger(__name__)
 
 CLOSED = "closed"
 OPEN = "open"
@@ -92,7 +95,10 @@ class CircuitBreaker:
             return
         for change in changes:
             if change is not None:
-                self._listener(self.name, *change)
+                try:
+                    self._listener(self.name, *change)
+                except Exception as exc:  # an observer must not break a call
+                    log.warning("pristine.breaker_listener_failed", breaker=self.name, error=repr(exc))
 
     # -- public API ------------------------------------------------------------------------
 
@@ -218,7 +224,7 @@ def apply_spec_overrides(spec: CircuitBreakerSpec, overrides: Any, where: str) -
     problems = spec_problems(overrides, where)
     if problems:
         raise ValidationError(problems)
-    changes = {k: (float(v) if k == "reset_timeout_s" else v) for k, v in overrides.items()}
+    changes: dict[str, Any] = {k: (float(v) if k == "reset_timeout_s" else v) for k, v in overrides.items()}
     return attrs.evolve(spec, **changes)
 
 

@@ -98,7 +98,9 @@ class RetryLoop:
             status=step.status,
         )
         log_fn = log.info if step.pause else log.debug
-        log_fn("pristine.retry", endpoint=endpoint, attempt=request.attempt + 1, delay_s=step.delay_s, reason=step.reason)
+        log_fn(
+            "pristine.retry", endpoint=endpoint, attempt=request.attempt + 1, delay_s=step.delay_s, reason=step.reason
+        )
         self.client.clock.sleep(step.delay_s)
 
     def _after_error(self, policy: RetryPolicy, exc: APIConnectionError, retries: int) -> Step | None:

@@ -1,10 +1,31 @@
-"""Placeholder while the session plugin is written."""
+"""Pristine plugin ``session``: a server-side session created at client start.
 
-from pristine_core.plugins import SESSION
+The manifest's ``features.session`` block names the endpoint that creates the session and the one
+that keeps it alive. The plugin creates the session in ``pristine_client_started``, heartbeats it
+on ONE process-wide background thread (:func:`default_scheduler`), injects the session id into
+every call whose request type has the ``inject_field`` property, keeps per-session counters
+(:meth:`SessionHandle.next_counter`) and stops the heartbeat when the client closes. Use
+:func:`session_of` to reach a client's session. See this plugin's README for the settings.
+"""
 
+from __future__ import annotations
 
-class SessionPlugin:
-    """sessions created at client start, heartbeats and per-session counters."""
+from pristine_plugins.session.handle import SessionHandle
+from pristine_plugins.session.plugin import STATE_KEY, NoSessionError, SessionPlugin, session_of, type_has_field
+from pristine_plugins.session.scheduler import THREAD_NAME, HeartbeatJob, HeartbeatScheduler, default_scheduler
+from pristine_plugins.session.settings import SessionSettings, block_problems
 
-    name = "session"
-    priority = SESSION
+__all__ = [
+    "STATE_KEY",
+    "THREAD_NAME",
+    "HeartbeatJob",
+    "HeartbeatScheduler",
+    "NoSessionError",
+    "SessionHandle",
+    "SessionPlugin",
+    "SessionSettings",
+    "block_problems",
+    "default_scheduler",
+    "session_of",
+    "type_has_field",
+]

@@ -10,7 +10,7 @@ from .fields import Fields
 from .replies import JsonReply, Reply
 from .routes import Request, Route, Services
 from .training import TrainingService, Work
-from .wire import decode_adam, decode_datums, decode_loss, decode_lora
+from .wire import decode_adam, decode_datums, decode_lora, decode_loss
 
 
 def _ttl(f: Fields) -> int | None:

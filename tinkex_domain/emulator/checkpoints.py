@@ -97,7 +97,7 @@ class CheckpointRecord:
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes **kwds
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -196,7 +196,8 @@ class CheckpointStore:
                            category="user")
         return record
 
-    def read(self, record: CheckpointRecord, with_optimizer: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+    def read(self, record: CheckpointRecord,
+             with_optimizer: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
         """(weights, optimizer state or None) of a checkpoint."""
         if not (record.directory / MARKER).exists():
             raise OpFailure(f"checkpoint {record.tinker_path} is incomplete", "server")
@@ -246,7 +247,7 @@ class CheckpointStore:
         """A tar of the checkpoint's files in a temporary file (rewound) and its size."""
         import tarfile
 
-        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - caller closes
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
         with tarfile.open(fileobj=spool, mode="w") as tar:
             for name in ARCHIVE_FILES:
                 path = record.directory / name

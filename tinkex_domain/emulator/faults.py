@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -120,12 +121,16 @@ def _rule_from_text(text: str) -> FaultRule:
     return _rule_from_json(item, f"rule {text!r}")
 
 
+def _as_rules(rules: Iterable[FaultRule]) -> tuple[FaultRule, ...]:
+    return tuple(rules)
+
+
 @attrs.frozen
 class FaultConfig:
     """A seed plus fault rules. Empty rules = no faults."""
 
     seed: int = 0
-    rules: tuple[FaultRule, ...] = attrs.field(default=(), converter=tuple)
+    rules: tuple[FaultRule, ...] = attrs.field(default=(), converter=_as_rules)
 
     @classmethod
     def parse(cls, spec: str) -> FaultConfig:
@@ -142,13 +147,13 @@ class FaultConfig:
                 data = {"rules": data}
             if not isinstance(data, dict):
                 raise FaultSpecError("JSON fault spec must be an object or an array of rules")
-            rules = data.get("rules", [])
-            if not isinstance(rules, list):
+            raw_rules = data.get("rules", [])
+            if not isinstance(raw_rules, list):
                 raise FaultSpecError("'rules' must be an array")
             seed = data.get("seed", 0)
             if isinstance(seed, bool) or not isinstance(seed, int):
                 raise FaultSpecError("'seed' must be an integer")
-            return cls(seed, tuple(_rule_from_json(r, f"rules[{i}]") for i, r in enumerate(rules)))
+            return cls(seed, tuple(_rule_from_json(r, f"rules[{i}]") for i, r in enumerate(raw_rules)))
         seed = 0
         rules: list[FaultRule] = []
         for part in filter(None, (p.strip() for p in spec.replace("\n", ";").split(";"))):

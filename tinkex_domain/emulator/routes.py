@@ -136,7 +136,7 @@ def _match(pattern: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
     if len(pattern) != len(parts):
         return None
     params: dict[str, str] = {}
-    for pat, part in zip(pattern, parts):
+    for pat, part in zip(pattern, parts, strict=True):
         if pat.startswith("{") and pat.endswith("}"):
             if not part:
                 return None

@@ -225,7 +225,7 @@ class SamplingService:
         finally:
             self._rt.stats.compute("stream_sample", time.perf_counter() - start)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        for index, (token, logprob) in enumerate(zip(seq.tokens, seq.logprobs)):
+        for index, (token, logprob) in enumerate(zip(seq.tokens, seq.logprobs, strict=False)):
             text = decoder.decode(bytes([int(token)])) if 0 <= int(token) < 256 else ""
             yield "token", {"token": text, "token_id": int(token), "index": index,
                             "logprob": float(logprob)}

@@ -6,6 +6,7 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -41,7 +42,13 @@ BASE_MANIFEST: dict[str, Any] = {
         "jobs": {
             "run": {"method": "POST", "path": "/run", "request": "Payload", "pool": "work"},
             "upload": {"method": "POST", "path": "/upload", "request": "Payload", "pool": "budget"},
-            "sample": {"method": "POST", "path": "/sample", "request": "Payload", "pool": "sample", "backpressure": True},
+            "sample": {
+                "method": "POST",
+                "path": "/sample",
+                "request": "Payload",
+                "pool": "sample",
+                "backpressure": True,
+            },
             "peek": {"method": "POST", "path": "/peek", "request": "Payload", "pool": "sample"},
         }
     },
@@ -76,6 +83,18 @@ class Meter:
         self.bytes_peak = 0
         self.count = 0
         self.paths: list[str] = []
+        self._together: threading.Barrier | None = None
+        self._together_left = 0
+
+    def expect_together(self, n: int) -> None:
+        """Make the next ``n`` requests wait in the handler until all ``n`` are there at once.
+
+        This turns "the limit is reached" into a deterministic check: if the client never lets
+        ``n`` requests be in flight together, the barrier times out and the requests fail.
+        """
+        with self._lock:
+            self._together = threading.Barrier(n)
+            self._together_left = n
 
     def reset_peaks(self) -> None:
         """Start a new measuring phase."""
@@ -93,7 +112,11 @@ class Meter:
             self.bytes_current += size
             self.peak = max(self.peak, self.current)
             self.bytes_peak = max(self.bytes_peak, self.bytes_current)
+            together = self._together if self._together_left > 0 else None
+            self._together_left -= 1
         try:
+            if together is not None:
+                together.wait(5)
             if self.hold_s:
                 time.sleep(self.hold_s)
             reply = self.script(seen, number) if self.script is not None else None
@@ -125,11 +148,45 @@ class EventLog:
             return [e for e in self.events if e.name == name]
 
 
+def run_load(
+    client: Client,
+    threads: int,
+    calls: int,
+    endpoint: str = "jobs.run",
+    data_for: Callable[[int], str] = lambda n: "x",
+    options: Any = None,
+) -> None:
+    """Make ``calls`` calls of ``endpoint`` from ``threads`` threads that start together."""
+    barrier = threading.Barrier(threads)
+    method = client.endpoint(endpoint)
+
+    def worker(index: int) -> None:
+        barrier.wait(5)
+        for n in range(index, calls, threads):
+            method(data=data_for(n), request_options=options)
+
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(worker, i) for i in range(threads)]:
+            future.result()
+
+
+@pytest.fixture
+def load() -> Callable[..., None]:
+    """:func:`run_load`."""
+    return run_load
+
+
 @pytest.fixture(autouse=True)
 def _fresh_registry() -> Iterator[None]:
     reset_registry()
     yield
     reset_registry()
+
+
+@pytest.fixture
+def manifest_factory() -> Callable[..., dict[str, Any]]:
+    """:func:`make_manifest`, for test modules (conftest cannot be imported under importlib mode)."""
+    return make_manifest
 
 
 @pytest.fixture
@@ -142,6 +199,9 @@ def meter() -> Meter:
 def server(meter: Meter) -> Iterator[LoopbackServer]:
     """A loopback server answering through :func:`meter`."""
     with LoopbackServer(meter) as srv:
+        # The stdlib server listens with a backlog of 5, which resets connections when many
+        # clients connect at once; widen it (see core-requests.md).
+        srv._server.socket.listen(128)
         yield srv
 
 

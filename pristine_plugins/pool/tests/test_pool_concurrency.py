@@ -4,74 +4,61 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import Meter, make_manifest
 
 from pristine_core import APIConnectionError, Client, RequestOptions, hookimpl
 from pristine_core.testing import LoopbackServer, Reply, SeenRequest
 from pristine_plugins.pool import PoolFullError
 
 
-def _load(client: Client, threads: int, calls: int, endpoint: str = "jobs.run", **kwargs: Any) -> None:
-    """``calls`` calls of ``endpoint`` from ``threads`` threads that start together."""
-    barrier = threading.Barrier(threads)
-    method = client.endpoint(endpoint)
-
-    def worker(index: int) -> None:
-        barrier.wait(5)
-        for n in range(index, calls, threads):
-            method(data=kwargs.get("data_for", lambda i: "x")(n), request_options=kwargs.get("options"))
-
-    with ThreadPoolExecutor(threads) as pool:
-        for future in [pool.submit(worker, i) for i in range(threads)]:
-            future.result()
-
-
 def test_64_threads_never_exceed_a_pool_of_8(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
-    meter.hold_s = 0.02
+    meter.hold_s = 0.01
+    meter.expect_together(8)
     client = make_client(base_url=server.url)
-    _load(client, threads=64, calls=64)
+    load(client, threads=64, calls=64)
     assert meter.count == 64
     assert meter.peak == 8
     assert client.plugin("pool").in_flight() == {"work": 0}
 
 
 def test_without_a_concurrency_limit_the_same_load_overlaps_more(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
     # Control for the test above: the server measurement does see more than 8 when unlimited.
-    meter.hold_s = 0.02
+    meter.expect_together(12)
     client = make_client(base_url=server.url, config={"pools": {"work": {"concurrency": None}}})
-    _load(client, threads=24, calls=24)
+    load(client, threads=12, calls=12)
     assert meter.peak > 8
 
 
 def test_client_config_overrides_the_manifest_limit(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
-    meter.hold_s = 0.02
+    meter.hold_s = 0.01
+    meter.expect_together(3)
     client = make_client(base_url=server.url, config={"pools": {"work": {"concurrency": 3}}})
-    _load(client, threads=12, calls=24)
+    load(client, threads=12, calls=24)
     assert meter.peak == 3
     assert client.plugin("pool").spec("work").concurrency == 3
 
 
 def test_request_options_route_a_call_to_another_pool(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
     meter.hold_s = 0.01
     client = make_client(base_url=server.url)
-    _load(client, threads=8, calls=16, options=RequestOptions(pool="narrow"))
+    load(client, threads=8, calls=16, options=RequestOptions(pool="narrow"))
     assert meter.peak == 1
     assert set(client.plugin("pool").in_flight()) == {"narrow"}
 
 
-def test_byte_budget_holds_under_load(server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]) -> None:
+def test_byte_budget_holds_under_load(
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
+) -> None:
     client = make_client(base_url=server.url)
     plugin = client.plugin("pool")
     client_side: list[int] = []
@@ -83,7 +70,7 @@ def test_byte_budget_holds_under_load(server: LoopbackServer, meter: Meter, make
     meter.hold_s = 0.01
     meter.script = observe
     sizes = [100 + (n * 37) % 350 for n in range(48)]  # 100..449 characters of data
-    _load(client, threads=24, calls=48, endpoint="jobs.upload", data_for=lambda n: "x" * sizes[n])
+    load(client, threads=24, calls=48, endpoint="jobs.upload", data_for=lambda n: "x" * sizes[n])
     largest = max(sizes) + len('{"data":""}')
     assert meter.count == 48
     assert meter.peak >= 2  # requests did overlap
@@ -93,7 +80,7 @@ def test_byte_budget_holds_under_load(server: LoopbackServer, meter: Meter, make
 
 
 def test_slots_are_released_when_the_transport_fails(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
     meter.script = lambda seen, number: Reply(reset=True)
     client = make_client(base_url=server.url)
@@ -108,7 +95,7 @@ def test_slots_are_released_when_the_transport_fails(
 
 
 def test_a_non_blocking_pool_fails_fast_when_full(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
     arrived, gate = threading.Event(), threading.Event()
 
@@ -148,7 +135,7 @@ class FixedEstimate:
 
 
 def test_the_estimate_hook_prices_the_byte_charge(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
     seen_charge: list[int] = []
     client = make_client(base_url=server.url, extra=(FixedEstimate(),))
@@ -158,9 +145,9 @@ def test_the_estimate_hook_prices_the_byte_charge(
 
 
 def test_manifest_defaults_route_to_the_default_pool(
-    server: LoopbackServer, meter: Meter, make_client: Callable[..., Client]
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client], manifest_factory: Callable[..., Any]
 ) -> None:
-    manifest = make_manifest()
+    manifest = manifest_factory()
     manifest["resources"]["jobs"]["run"].pop("pool")
     client = make_client(manifest, base_url=server.url)
     in_handler: list[dict[str, int]] = []

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from pristine_core import FakeClock
-from pristine_plugins.pool import ByteBudget, CountLimiter, TokenBucket
+from pristine_core import APIConnectionError, FakeClock
+from pristine_plugins.pool import ByteBudget, CountLimiter, PoolFullError, TokenBucket
 from pristine_plugins.pool.backoff import BackoffState, key_digest, normalize_server, retry_after_s
 
 
@@ -181,3 +181,12 @@ def test_server_normalization_and_key_digest() -> None:
     digest = key_digest(secret)
     assert secret not in digest and digest == key_digest(secret) != key_digest("sk-other-value")
     assert key_digest(None) == "anonymous"
+
+
+def test_pool_full_error_pickles_and_is_retryable() -> None:
+    import pickle
+
+    error = pickle.loads(pickle.dumps(PoolFullError("narrow", "concurrency")))
+    assert isinstance(error, APIConnectionError) and error.retryable
+    assert (error.pool, error.what) == ("narrow", "concurrency")
+    assert "narrow" in str(error)

@@ -119,6 +119,6 @@ def make_client(clock: FakeClock, recorder: EventRecorder) -> Iterator[Callable[
 
 @pytest.fixture
 def mocked() -> Iterator[responses_lib.RequestsMock]:
-    """A ``responses`` mock that fails the test if a registered reply is never used."""
+    """A ``responses`` mock active for the test (requests to unregistered URLs fail)."""
     with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock

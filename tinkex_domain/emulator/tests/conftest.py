@@ -189,6 +189,7 @@ class Api:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self.http = requests.Session()
+        self.http.trust_env = False
         self.http.headers.update(HEADERS)
 
     def url(self, path: str) -> str:
@@ -220,34 +221,36 @@ class Api:
         assert r.status_code == 200 and "error" not in r.json(), r.text
         return r.json()
 
+    @staticmethod
+    def datum(tokens: list[int], targets: list[int] | None = None) -> dict[str, Any]:
+        """A cross-entropy Datum in wire form."""
+        targets = targets if targets is not None else tokens[1:] + tokens[:1]
+        return {"model_input": {"chunks": [{"type": "encoded_text", "tokens": tokens}]},
+                "loss_fn_inputs": {"target_tokens": {"data": targets, "dtype": "int64",
+                                                     "shape": [len(targets)]}}}
+
+    @staticmethod
+    def fwdbwd(model_id: str, seq: int, data: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """A forward_backward body."""
+        return {"model_id": model_id, "seq_id": seq,
+                "forward_backward_input": {"data": data or [Api.datum([1, 2, 3, 4])],
+                                           "loss_fn": "cross_entropy", "loss_fn_config": {}}}
+
+    @staticmethod
+    def optim(model_id: str, seq: int, lr: float = 0.01) -> dict[str, Any]:
+        """An optim_step body."""
+        return {"model_id": model_id, "seq_id": seq, "adam_params": {"learning_rate": lr}}
+
     def session(self) -> str:
+        """A new session id."""
         return self.ok("create_session", {"tags": ["t"], "sdk_version": "test"})["session_id"]
 
     def model(self, session_id: str, seq: int = 0, rank: int = 4, base: str = "base-a") -> str:
+        """A created (ready) training model id."""
         out = self.ok("create_model", {"session_id": session_id, "model_seq_id": seq,
                                        "base_model": base, "lora_config": {"rank": rank}})
         self.done(out["request_id"])
         return out["model_id"]
-
-
-def datum(tokens: list[int], targets: list[int] | None = None) -> dict[str, Any]:
-    """A cross-entropy Datum in wire form."""
-    targets = targets if targets is not None else tokens[1:] + tokens[:1]
-    return {"model_input": {"chunks": [{"type": "encoded_text", "tokens": tokens}]},
-            "loss_fn_inputs": {"target_tokens": {"data": targets, "dtype": "int64",
-                                                 "shape": [len(targets)]}}}
-
-
-def fwdbwd(model_id: str, seq: int, data: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A forward_backward body."""
-    return {"model_id": model_id, "seq_id": seq,
-            "forward_backward_input": {"data": data or [datum([1, 2, 3, 4])],
-                                       "loss_fn": "cross_entropy", "loss_fn_config": {}}}
-
-
-def optim(model_id: str, seq: int, lr: float = 0.01) -> dict[str, Any]:
-    """An optim_step body."""
-    return {"model_id": model_id, "seq_id": seq, "adam_params": {"learning_rate": lr}}
 
 
 @pytest.fixture
@@ -271,6 +274,26 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
 def emu(make_emulator: Callable[..., Emulator]) -> Emulator:
     """A started emulator with default settings."""
     return make_emulator()
+
+
+@pytest.fixture
+def double() -> Any:
+    """The model test double (a module-like namespace)."""
+    return DOUBLE
+
+
+@pytest.fixture
+def api_for() -> Iterator[Callable[[Emulator], Api]]:
+    """Api helpers for other emulators (sessions closed at teardown)."""
+    made: list[Api] = []
+
+    def make(emu: Emulator) -> Api:
+        made.append(Api(emu))
+        return made[-1]
+
+    yield make
+    for helper in made:
+        helper.http.close()
 
 
 @pytest.fixture

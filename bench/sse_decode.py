@@ -1,0 +1,160 @@
+"""SSE decode throughput: the streaming plugin's decoder against a line-by-line reference.
+
+Both decoders get the same generated event stream (about 16 MB, fed in 64 KiB chunks) and must
+produce the same events. The reference is the straightforward reading of the WHATWG rules:
+accumulate bytes, cut them into lines, decode and interpret each line on its own. Two shapes
+are measured: token-style streams (one ``data:`` line per event, LF endings, some ids and
+comments) and a mixed stream (CRLF endings, multi-line data, event names, ids, retry).
+
+Run: ``python bench/sse_decode.py``; the last line is the headline figure.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+
+from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent
+
+CHUNK = 65_536
+TARGET_BYTES = 16 * 1024 * 1024
+ROUNDS = 3
+
+
+class ReferenceDecoder:
+    """A plain line-by-line SSE decoder (the usual way of writing one), for comparison."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event = ""
+        self._id = ""
+        self._retry: int | None = None
+        self._started = False
+        self.last_event_id = ""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        if not self._started:
+            self._started = True
+            if chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split between chunks
+        self._buffer += chunk
+        lines = self._buffer.splitlines(keepends=True)
+        self._buffer = b""
+        for raw in lines:
+            if not raw.endswith((b"\n", b"\r")):
+                self._buffer = raw  # an incomplete last line waits for more bytes
+                break
+            self._line(raw.rstrip(b"\r\n").decode("utf-8", "replace"), events)
+        self._pending_cr = bool(lines) and not self._buffer and lines[-1].endswith(b"\r")
+        return events
+
+    def _line(self, line: str, events: list[SSEEvent]) -> None:
+        if line == "":
+            self.last_event_id = self._id
+            if self._data:
+                events.append(SSEEvent(self._event or "message", "\n".join(self._data), self._id, self._retry))
+            self._data, self._event, self._retry = [], "", None
+            return
+        if line.startswith(":"):
+            return
+        if ":" in line:
+            field, value = line.split(":", 1)
+            if value.startswith(" "):
+                value = value[1:]
+        else:
+            field, value = line, ""
+        if field == "data":
+            self._data.append(value)
+        elif field == "event":
+            self._event = value
+        elif field == "id":
+            if "\0" not in value:
+                self._id = value
+        elif field == "retry":
+            if value.isascii() and value.isdigit():
+                self._retry = int(value)
+
+
+def token_stream(rng: random.Random) -> bytes:
+    """One data line per event (JSON tokens), an id every 10 events, a keep-alive now and then."""
+    parts: list[bytes] = []
+    size = i = 0
+    while size < TARGET_BYTES:
+        payload = json.dumps({"index": i, "text": "tok" * rng.randint(1, 8), "logprob": -rng.random()})
+        event = f"data: {payload}\n\n"
+        if i % 10 == 0:
+            event = f"id: {i}\n{event}"
+        if i % 97 == 0:
+            event = ": keep-alive\n\n" + event
+        raw = event.encode()
+        parts.append(raw)
+        size += len(raw)
+        i += 1
+    return b"".join(parts)
+
+
+def mixed_stream(rng: random.Random) -> bytes:
+    """CRLF endings, event names, multi-line data, ids and retry fields."""
+    parts: list[bytes] = []
+    size = i = 0
+    while size < TARGET_BYTES:
+        lines = [f"event: {rng.choice(['delta', 'usage', 'message'])}", f"id: {i}"]
+        lines += [f"data: {{\"line\": {k}, \"v\": \"{'x' * rng.randint(0, 40)}\"}}" for k in range(rng.randint(1, 4))]
+        if i % 50 == 0:
+            lines.append("retry: 3000")
+        raw = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        parts.append(raw)
+        size += len(raw)
+        i += 1
+    return b"".join(parts)
+
+
+def run(factory: Callable[[], object], chunks: Iterable[bytes]) -> tuple[float, list[SSEEvent]]:
+    """Seconds to decode all chunks with a fresh decoder, and the events produced."""
+    decoder = factory()
+    feed = decoder.feed  # type: ignore[attr-defined]
+    events: list[SSEEvent] = []
+    started = time.perf_counter()
+    for chunk in chunks:
+        events.extend(feed(chunk))
+    return time.perf_counter() - started, events
+
+
+def measure(name: str, stream: bytes) -> float:
+    """Print both decoders' throughput on ``stream``; return the plugin decoder's MB/s."""
+    chunks = [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
+    mb = len(stream) / 1e6
+    best = {"plugin": float("inf"), "reference": float("inf")}
+    results: dict[str, list[SSEEvent]] = {}
+    for _ in range(ROUNDS):
+        for label, factory in (("plugin", SSEDecoder), ("reference", ReferenceDecoder)):
+            seconds, events = run(factory, chunks)
+            best[label] = min(best[label], seconds)
+            results[label] = events
+    if results["plugin"] != results["reference"]:
+        raise SystemExit(f"{name}: the decoders disagree")
+    plugin, reference = mb / best["plugin"], mb / best["reference"]
+    print(
+        f"{name:>6}: {mb:.1f} MB, {len(results['plugin'])} events | plugin {plugin:7.1f} MB/s | "
+        f"reference {reference:7.1f} MB/s | ratio {plugin / reference:.2f}x"
+    )
+    return plugin
+
+
+def main() -> None:
+    """Measure both stream shapes; the headline is the token-style stream."""
+    rng = random.Random(20240601)
+    headline = measure("tokens", token_stream(rng))
+    measure("mixed", mixed_stream(rng))
+    print(f"sse_decode_mb_per_s: {headline:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""``FuturesPlugin``: endpoints declared ``future`` return an :class:`APIFuture` at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pristine_core.errors import APIResponseValidationError, PristineError
+from pristine_core.hookspecs import hookimpl
+from pristine_core.manifest.models import Manifest
+from pristine_core.pipeline import Call, Response
+from pristine_core.plugins import FUTURES
+from pristine_plugins.futures.budget import ResponseBudget, shared_budget
+from pristine_plugins.futures.errors import FutureClosedError
+from pristine_plugins.futures.future import APIFuture
+from pristine_plugins.futures.poller import Poller, PollSpec, classify, failure_of, parse_result
+from pristine_plugins.futures.queue_state import QueueStateLogger
+from pristine_plugins.futures.scheduler import Scheduler
+from pristine_plugins.futures.settings import PER_FUTURE_KEYS, FuturesSettings, from_manifest, manifest_problems
+
+if TYPE_CHECKING:
+    from pristine_core.client import Client
+
+log = logging.getLogger("pristine_plugins.futures")
+
+
+class FuturesPlugin:
+    """Server-side futures resolved by polling the manifest's retrieve endpoint.
+
+    One instance per client. It owns the client's poll worker pool (started on the first
+    future, at most ``max_workers`` threads plus one timer thread) and shuts it down when the
+    client closes, failing unresolved futures with :class:`FutureClosedError`.
+    """
+
+    name = "futures"
+    priority = FUTURES
+
+    def __init__(self) -> None:
+        self._client: Client | None = None
+        self._settings = FuturesSettings()
+        self._scheduler: Scheduler | None = None
+        self._budget: ResponseBudget | None = None
+        self._lock = threading.Lock()
+        self._live: set[Poller] = set()
+        self._loggers: dict[tuple[str, str], QueueStateLogger] = {}
+        self._closed = False
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    @hookimpl
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
+        """Check ``features.futures`` (keys, value types, retrieve endpoint when needed)."""
+        return manifest_problems(manifest)
+
+    @hookimpl
+    def pristine_configure(self, client: Client) -> None:
+        """Read the settings: the manifest block overridden by ``client.config["futures"]``."""
+        self._client = client
+        self._settings = from_manifest(client.manifest, client.option("futures"))
+        self._budget = shared_budget(client.base_url, client.api_key, self._settings.response_budget_bytes)
+
+    @hookimpl
+    def pristine_prepare_call(self, call: Call) -> None:
+        """Validate per-call overrides (``extensions["futures"]``) before anything is sent."""
+        if not call.endpoint.future:
+            return
+        call.context["futures"] = self._settings.with_overrides(
+            call.option("futures"), where="request_options.extensions.futures", allowed=PER_FUTURE_KEYS
+        )
+
+    @hookimpl
+    def pristine_process_response(self, call: Call, response: Response) -> APIFuture | None:
+        """For ``future`` endpoints: an :class:`APIFuture` for the submitted request, at once."""
+        endpoint = call.endpoint
+        if not endpoint.future:
+            return None
+        settings: FuturesSettings = call.context.get("futures") or self._settings
+        try:
+            data = response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise APIResponseValidationError(
+                f"{endpoint.qualified_name}: the submit reply is not JSON", body=response.text[:500]
+            ) from None
+        request_id = data.get(settings.request_id_field) if isinstance(data, Mapping) else None
+        if request_id is None or request_id == "":
+            return self._immediate(call, data, settings)
+        request_id = str(request_id)
+        return self.future_for(
+            request_id,
+            endpoint=endpoint.qualified_name,
+            result_type=endpoint.result,
+            request_type=self._request_type(call),
+            observer=self._observer_for(call, request_id, settings),
+            settings=settings,
+            roundtrip_s=time.perf_counter() - call.started if call.started else None,
+        )
+
+    @hookimpl
+    def pristine_client_closing(self, client: Client) -> None:
+        """Fail unresolved futures and stop the worker pool within ``close_timeout_s``."""
+        self.close()
+
+    # -- public API -----------------------------------------------------------------------
+
+    @property
+    def settings(self) -> FuturesSettings:
+        """The client-level settings (manifest block plus ``client.config["futures"]``)."""
+        return self._settings
+
+    @property
+    def budget(self) -> ResponseBudget | None:
+        """The response byte budget shared by clients with this base URL and API key."""
+        return self._budget
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The poll scheduler (None until the first future polls)."""
+        return self._scheduler
+
+    def threads(self) -> list[Any]:
+        """The live threads this plugin started (workers and timer)."""
+        scheduler = self._scheduler
+        return [t for t in scheduler.threads() if t.is_alive()] if scheduler is not None else []
+
+    def pending(self) -> int:
+        """How many futures are still being polled."""
+        with self._lock:
+            return len(self._live)
+
+    def future_for(
+        self,
+        request_id: str,
+        *,
+        endpoint: str = "",
+        result_type: str | None = None,
+        request_type: str | None = None,
+        observer: Any = None,
+        settings: FuturesSettings | None = None,
+        roundtrip_s: float | None = None,
+    ) -> APIFuture:
+        """Start polling for ``request_id`` (e.g. one saved earlier) and return its future."""
+        client = self._require_client()
+        settings = settings or self._settings
+        if not settings.retrieve_endpoint:
+            raise PristineError("features.futures.retrieve_endpoint is not set: futures cannot be polled")
+        future = APIFuture(request_id, endpoint)
+        spec = PollSpec(
+            request_id=request_id,
+            endpoint=endpoint,
+            result_type=result_type,
+            request_type=request_type or endpoint.rpartition(".")[2] or "future",
+            settings=settings,
+            observer=observer,
+            roundtrip_s=roundtrip_s,
+        )
+        with self._lock:
+            if self._closed:
+                future.settle(error=FutureClosedError(request_id))
+                return future
+            if self._scheduler is None:
+                self._scheduler = Scheduler(self._settings.max_workers, client.clock)
+            scheduler = self._scheduler
+        assert self._budget is not None  # set by pristine_configure, like the client
+        poller = Poller(client, future, spec, scheduler, self._budget)
+        with self._lock:
+            self._live.add(poller)
+        future.add_done_callback(lambda _f: self._forget(poller))
+        poller.start()
+        return future
+
+    def queue_state_logger(self, label: str, identifier: str) -> QueueStateLogger:
+        """The shared logger for ``(label, identifier)`` (so the once-a-minute limit holds per id).
+
+        Default reasons come from ``queue_state_reasons[label]``, else ``queue_state_reasons["default"]``.
+        """
+        key = (label, identifier)
+        with self._lock:
+            logger = self._loggers.get(key)
+            if logger is None:
+                reasons = self._settings.queue_state_reasons
+                logger = QueueStateLogger(
+                    label,
+                    identifier,
+                    clock=self._require_client().clock,
+                    reasons=reasons.get(label, reasons.get("default")),
+                )
+                self._loggers[key] = logger
+            return logger
+
+    def close(self) -> None:
+        """Fail every unresolved future with :class:`FutureClosedError` and stop all threads."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            live = list(self._live)
+            scheduler = self._scheduler
+        for poller in live:
+            poller.future.settle(error=FutureClosedError(poller.spec.request_id))
+        if scheduler is not None:
+            stragglers = scheduler.close(self._settings.close_timeout_s)
+            if stragglers:
+                log.warning(
+                    "futures: %d poll thread(s) still in a retrieve call after %.1fs; they exit when it returns",
+                    len(stragglers),
+                    self._settings.close_timeout_s,
+                )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _require_client(self) -> Client:
+        if self._client is None:
+            raise PristineError("the futures plugin is not configured for a client")
+        return self._client
+
+    def _forget(self, poller: Poller) -> None:
+        with self._lock:
+            self._live.discard(poller)
+
+    def _request_type(self, call: Call) -> str:
+        explicit = call.option("request_type") or call.endpoint.extensions.get("request_type")
+        return str(explicit) if explicit else call.endpoint.name
+
+    def _observer_for(self, call: Call, request_id: str, settings: FuturesSettings) -> Any:
+        observer = call.option("queue_state_observer")
+        if observer is None:
+            observer = self._require_client().option("queue_state_observer")
+        if observer is not None:
+            return observer
+        label = call.option("queue_state_label") or call.endpoint.extensions.get("queue_state_label")
+        if not label:
+            return None
+        return self.queue_state_logger(str(label), str(call.option("queue_state_id") or request_id))
+
+    def _immediate(self, call: Call, data: Any, settings: FuturesSettings) -> APIFuture:
+        endpoint = call.endpoint
+        future = APIFuture(None, endpoint.qualified_name)
+        kind = classify(data)
+        try:
+            if kind == "failed":
+                raise failure_of(data, None)
+            if kind in ("try_again", "pending", "metadata"):
+                raise APIResponseValidationError(
+                    f"{endpoint.qualified_name}: the submit reply has no {settings.request_id_field} to poll",
+                    body=data,
+                )
+            payload = data["result"] if kind == "completed" else data
+            future.set_result(parse_result(call.client, endpoint.qualified_name, endpoint.result, payload))
+        except PristineError as exc:
+            future.set_exception(exc)
+        return future

@@ -1,0 +1,211 @@
+"""The session plugin: create a session at client start, heartbeat it, inject its id."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import structlog
+
+from pristine_core import hookimpl
+from pristine_core.errors import APIResponseValidationError, PristineError
+from pristine_core.manifest.models import Manifest, TypeSchema
+from pristine_core.pipeline import Call, RequestOptions
+from pristine_core.plugins import SESSION
+from pristine_core.typesystem.classes import attr_name
+from pristine_plugins.session.handle import SessionHandle
+from pristine_plugins.session.scheduler import HeartbeatJob, HeartbeatScheduler, default_scheduler
+from pristine_plugins.session.settings import SessionSettings, block_problems, overrides_of
+
+if TYPE_CHECKING:
+    from pristine_core.client import Client
+
+log = structlog.get_logger(__name__)
+
+FEATURE = "session"
+#: Key of ``client.state`` holding this client's :class:`SessionHandle`.
+STATE_KEY = "session"
+
+
+class NoSessionError(PristineError, LookupError):
+    """The client has no session (the manifest declares none, or ``config={"session": False}``)."""
+
+
+def session_of(client: Client) -> SessionHandle:
+    """The session of ``client``; :class:`NoSessionError` when it has none."""
+    handle = client.state.get(STATE_KEY)
+    if not isinstance(handle, SessionHandle):
+        raise NoSessionError("this client has no session (features.session absent or switched off)")
+    return handle
+
+
+def _field(value: Any, name: str) -> Any:
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, attr_name(name), None)
+
+
+def _object_schema(types: Mapping[str, TypeSchema], name: str) -> list[TypeSchema]:
+    """The object schemas a value of type ``name`` may take (several for a union)."""
+    schema = types.get(name)
+    depth = 0
+    while schema is not None and schema.ref is not None and depth < 64:
+        schema = types.get(schema.ref)
+        depth += 1
+    if schema is None:
+        return []
+    if schema.one_of:
+        out: list[TypeSchema] = []
+        for variant in schema.one_of:
+            if variant.ref is not None:
+                out += _object_schema(types, variant.ref)
+            else:
+                out.append(variant)
+        return out
+    return [schema]
+
+
+def type_has_field(manifest: Manifest, type_name: str | None, field: str) -> bool:
+    """True when every shape of ``type_name`` declares the property ``field``."""
+    if type_name is None:
+        return False
+    shapes = _object_schema(manifest.types, type_name)
+    return bool(shapes) and all(field in s.properties for s in shapes)
+
+
+class SessionPlugin:
+    """Creates the manifest's session when the client starts, heartbeats it on the process-wide
+    scheduler thread, injects the session id into calls and keeps per-session counters."""
+
+    name = "session"
+    priority = SESSION
+
+    def __init__(self) -> None:
+        self.settings: SessionSettings | None = None
+        self.handle: SessionHandle | None = None
+        self.job: HeartbeatJob | None = None
+        self.scheduler: HeartbeatScheduler | None = None
+        self._given_id: str | None = None
+        self._inject: dict[str, bool] = {}
+        self._manifest: Manifest | None = None
+
+    @hookimpl
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
+        """Check ``features.session`` (references to endpoints are checked by the core)."""
+        block = manifest.feature(FEATURE)
+        return [] if block is None else block_problems(block)
+
+    @hookimpl
+    def pristine_configure(self, client: Client) -> None:
+        """Merge the manifest block with ``config["session"]``; no network yet."""
+        block = client.manifest.feature(FEATURE)
+        overrides = overrides_of(client.option("session", True))
+        if block is None or overrides is None:
+            return
+        self.settings = SessionSettings.build(block, overrides)
+        self._manifest = client.manifest
+        given = overrides.get("session_id")
+        self._given_id = str(given) if given else None
+        scheduler = overrides.get("scheduler")
+        if scheduler is not None and not isinstance(scheduler, HeartbeatScheduler):
+            raise TypeError("config['session']['scheduler'] must be a HeartbeatScheduler")
+        self.scheduler = scheduler or default_scheduler()
+
+    @hookimpl
+    def pristine_client_started(self, client: Client) -> None:
+        """Create (or join) the session, publish its handle and start heartbeating."""
+        settings = self.settings
+        if settings is None:
+            return
+        session_id = self._given_id or self._create(client, settings)
+        self.handle = SessionHandle(session_id, settings.counters)
+        client.state[STATE_KEY] = self.handle
+        if settings.heartbeat_endpoint and self.scheduler is not None:
+            self.job = HeartbeatJob(
+                session_id,
+                self._heartbeat_call(client, settings, session_id),
+                client.clock,
+                settings.interval_s,
+                settings.warn_after_s,
+            )
+            self.scheduler.add(self.job)
+        client.emit("session.started", session_id=session_id)
+
+    def _create(self, client: Client, settings: SessionSettings) -> str:
+        body: dict[str, Any] = copy.deepcopy(dict(settings.create_body))
+        for body_field, config_key in settings.body_from_config.items():
+            value = client.option(config_key)
+            if value is not None:
+                body[body_field] = value
+        result = client.endpoint(settings.create_endpoint)(body=body)
+        session_id = _field(result, settings.id_field)
+        if isinstance(session_id, int) and not isinstance(session_id, bool):
+            session_id = str(session_id)
+        if not isinstance(session_id, str) or not session_id:
+            raise APIResponseValidationError(
+                f"{settings.create_endpoint}: the response has no {settings.id_field!r}", body=None
+            )
+        for response_field, level in settings.log_fields.items():
+            message = _field(result, response_field)
+            if message:
+                getattr(log, level)("pristine.session.server_message", session_id=session_id, message=str(message))
+        return session_id
+
+    def _heartbeat_call(self, client: Client, settings: SessionSettings, session_id: str) -> Any:
+        assert settings.heartbeat_endpoint is not None
+        method = client.endpoint(settings.heartbeat_endpoint)
+        body: dict[str, Any] = {}
+        for name in (settings.inject_field, settings.id_field):
+            if name and type_has_field(client.manifest, method.endpoint.request, name):
+                body[name] = session_id
+        options = RequestOptions(max_retries=0, timeout_s=settings.heartbeat_timeout_s)
+
+        def beat() -> None:
+            if client.closed:
+                raise PristineError("the client is closed")
+            # Any 2xx counts as alive, whatever the body says.
+            response = method.raw(request_options=options, body=dict(body))
+            response.close()
+            if not response.ok:
+                raise PristineError(f"heartbeat answered HTTP {response.status_code}")
+
+        return beat
+
+    @hookimpl
+    def pristine_prepare_call(self, call: Call) -> None:
+        """Put the session id into the body of calls whose request type has ``inject_field``."""
+        handle, settings = self.handle, self.settings
+        if handle is None or settings is None or not settings.inject_field:
+            return
+        ep = call.endpoint
+        if ep.request is None:
+            return
+        field = settings.inject_field
+        accepts = self._inject.get(ep.qualified_name)
+        if accepts is None and self._manifest is not None:
+            accepts = self._inject[ep.qualified_name] = type_has_field(self._manifest, ep.request, field)
+        if not accepts:
+            return
+        body = call.body
+        if body is None:
+            call.body = {field: handle.session_id}
+        elif isinstance(body, Mapping):
+            if body.get(field) is None:
+                call.body = {**body, field: handle.session_id}
+        elif attrs.has(type(body)) and getattr(body, attr_name(field), None) is None:
+            try:
+                call.body = attrs.evolve(body, **{attr_name(field): handle.session_id})
+            except TypeError:
+                pass  # a class without that attribute: leave it to validation
+
+    @hookimpl
+    def pristine_client_closing(self, client: Client) -> None:
+        """Stop this session's heartbeat before returning (the thread exits with the last one)."""
+        job, self.job = self.job, None
+        if job is not None and self.scheduler is not None and self.settings is not None:
+            if not self.scheduler.remove(job, self.settings.close_timeout_s):
+                log.warning("pristine.session.heartbeat_stop_slow", session=job.name)
+        if self.handle is not None:
+            client.emit("session.closed", session_id=self.handle.session_id)

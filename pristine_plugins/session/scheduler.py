@@ -1,0 +1,219 @@
+"""One heartbeat thread for every session of the process.
+
+A :class:`HeartbeatScheduler` keeps a list of :class:`HeartbeatJob` objects (one per session)
+and runs them on a single background thread, started when the first job is added and stopped
+when the last one is removed. Each job carries the clock of its client, so due times follow
+that clock: with a :class:`~pristine_core.clock.FakeClock` a test advances time and calls
+:meth:`HeartbeatScheduler.run_pending` to fire exactly the beats that are due, without waiting.
+The thread itself sleeps on a real :class:`threading.Event` (a fake clock's ``wait`` would
+return at once and spin), woken early whenever jobs change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import structlog
+
+from pristine_core.clock import Clock
+
+log = structlog.get_logger(__name__)
+
+THREAD_NAME = "pristine-session-heartbeat"
+_MIN_WAIT_S = 0.005
+_MAX_WAIT_S = 60.0
+#: Marks the scheduler threads, so that a job removed from inside a beat does not wait on itself.
+_local = threading.local()
+
+
+class HeartbeatJob:
+    """One session's heartbeat: a ``beat`` callable run every ``interval_s`` on ``clock``.
+
+    ``beat`` raises on failure; failures are counted and swallowed. When no beat has succeeded
+    for ``warn_after_s`` a warning is logged once; the next success re-arms it. The first beat
+    is due one interval after the job is created, which counts as the last success.
+    """
+
+    def __init__(
+        self, name: str, beat: Callable[[], object], clock: Clock, interval_s: float, warn_after_s: float
+    ) -> None:
+        self.name = name
+        self.beat = beat
+        self.clock = clock
+        self.interval_s = interval_s
+        self.warn_after_s = warn_after_s
+        now = clock.monotonic()
+        self.next_due = now + interval_s
+        self.last_success = now
+        self.warned = False
+        self.active = True
+        self.beats = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def remaining_s(self) -> float:
+        """Seconds (on this job's clock) until the next beat is due; <= 0 when due."""
+        return self.next_due - self.clock.monotonic()
+
+    def __repr__(self) -> str:
+        return f"<HeartbeatJob {self.name} beats={self.beats} failures={self.failures}>"
+
+
+class _Worker:
+    """One generation of the background thread, with its own stop and wake flags."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+
+
+class HeartbeatScheduler:
+    """Runs every registered :class:`HeartbeatJob` on one lazily started background thread."""
+
+    def __init__(self, thread_name: str = THREAD_NAME) -> None:
+        self.thread_name = thread_name
+        self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        self._jobs: list[HeartbeatJob] = []
+        self._worker: _Worker | None = None
+
+    # -- registration ---------------------------------------------------------------------
+
+    def add(self, job: HeartbeatJob) -> None:
+        """Register ``job`` and make sure the thread runs."""
+        with self._lock:
+            self._jobs.append(job)
+            worker = self._worker
+            if worker is None or worker.thread is None or not worker.thread.is_alive():
+                worker = self._worker = _Worker()
+                worker.thread = threading.Thread(
+                    target=self._loop, args=(worker,), name=self.thread_name, daemon=True
+                )
+                worker.thread.start()
+            worker.wake.set()
+
+    def remove(self, job: HeartbeatJob, timeout_s: float = 2.0) -> bool:
+        """Unregister ``job``: no beat of it starts after this returns.
+
+        Waits up to ``timeout_s`` for a beat of this job already in flight, and for the thread
+        to exit when this was the last job. Returns False when either wait timed out.
+        """
+        with self._lock:
+            job.active = False
+            if job in self._jobs:
+                self._jobs.remove(job)
+            stopping = self._worker if not self._jobs else None
+            if stopping is not None:
+                self._worker = None
+                stopping.stop.set()
+                stopping.wake.set()
+        on_worker = getattr(_local, "scheduler", None) is self
+        finished = True
+        if not on_worker:
+            finished = job.idle.wait(timeout_s)
+        if stopping is not None and stopping.thread is not None and not on_worker:
+            stopping.thread.join(timeout_s)
+            finished = finished and not stopping.thread.is_alive()
+        return finished
+
+    @property
+    def jobs(self) -> tuple[HeartbeatJob, ...]:
+        """The registered jobs."""
+        with self._lock:
+            return tuple(self._jobs)
+
+    @property
+    def running(self) -> bool:
+        """True while the background thread is alive."""
+        with self._lock:
+            worker = self._worker
+        return worker is not None and worker.thread is not None and worker.thread.is_alive()
+
+    def wake(self) -> None:
+        """Make the thread re-check due times now (after a clock jump, for instance)."""
+        with self._lock:
+            if self._worker is not None:
+                self._worker.wake.set()
+
+    # -- running --------------------------------------------------------------------------
+
+    def run_pending(self) -> int:
+        """Fire every due beat now, one after the other; return how many ran.
+
+        Safe to call from any thread (tests call it after advancing a fake clock); the
+        background thread calls it too, and a lock keeps a beat from running twice.
+        """
+        ran = 0
+        with self._run_lock:
+            for job in self.jobs:
+                if job.remaining_s() > 0:
+                    continue
+                with self._lock:
+                    if not job.active:
+                        continue
+                    job.idle.clear()
+                try:
+                    self._beat(job)
+                finally:
+                    job.idle.set()
+                ran += 1
+        return ran
+
+    def next_delay_s(self) -> float | None:
+        """Seconds until the earliest due beat, or None without jobs."""
+        jobs = self.jobs
+        if not jobs:
+            return None
+        return min(job.remaining_s() for job in jobs)
+
+    def _beat(self, job: HeartbeatJob) -> None:
+        try:
+            job.beat()
+        except Exception as exc:  # a failed heartbeat must never crash anything
+            job.failures += 1
+            job.last_error = f"{type(exc).__name__}: {exc}"
+            silent_s = job.clock.monotonic() - job.last_success
+            if not job.warned and silent_s >= job.warn_after_s:
+                job.warned = True
+                log.warning(
+                    "pristine.session.heartbeat_failing",
+                    session=job.name,
+                    seconds_since_success=round(silent_s, 3),
+                    failures=job.failures,
+                    last_error=job.last_error,
+                    hint="the server may end the session if this persists",
+                )
+        else:
+            job.beats += 1
+            job.last_success = job.clock.monotonic()
+            job.warned = False
+            job.last_error = None
+        finally:
+            job.next_due = job.clock.monotonic() + job.interval_s
+
+    def _loop(self, worker: _Worker) -> None:
+        _local.scheduler = self
+        while not worker.stop.is_set():
+            worker.wake.clear()
+            try:
+                self.run_pending()
+                delay = self.next_delay_s()
+            except Exception as exc:  # keep beating the other sessions
+                log.warning("pristine.session.scheduler_error", error=f"{type(exc).__name__}: {exc}")
+                delay = 1.0
+            if worker.stop.is_set():
+                break
+            wait = _MAX_WAIT_S if delay is None else min(max(delay, _MIN_WAIT_S), _MAX_WAIT_S)
+            worker.wake.wait(wait)
+
+
+_DEFAULT = HeartbeatScheduler()
+
+
+def default_scheduler() -> HeartbeatScheduler:
+    """The process-wide scheduler every session uses unless its client supplies its own."""
+    return _DEFAULT

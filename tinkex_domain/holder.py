@@ -1,0 +1,123 @@
+"""The connection the clients of one ServiceClient share: a Pristine client on the Tinker manifest.
+
+Everything transport-related (retries, pools, session and heartbeats, future polling,
+telemetry) comes from the Pristine plugins the manifest enables; this module only builds the
+client, passes Tinkex's settings in its ``config`` and reads the session the session plugin made.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pristine_core import Client, PristineError, RequestOptions
+from pristine_core.config import env_list, env_str
+
+MANIFEST = ("tinkex_domain", "manifest.json")
+PROJECT_ENV = "TINKER_PROJECT_ID"
+TAGS_ENV = "TINKER_TAGS"
+
+
+class Holder:
+    """Owns one :class:`pristine_core.Client`; clients call endpoints through :meth:`call`.
+
+    ``session_id`` joins an existing session (an unpickled sampling client) instead of creating
+    one. ``client_kwargs`` go to :class:`pristine_core.Client` (``plugins``, ``clock``,
+    ``timeout_s``, ``default_headers``, ``config``...).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        tags: Iterable[str] | None = None,
+        session_id: str | None = None,
+        **client_kwargs: Any,
+    ) -> None:
+        environ = client_kwargs.get("environ")
+        config: dict[str, Any] = dict(client_kwargs.pop("config", None) or {})
+        config.setdefault("user_metadata", dict(user_metadata or {}))
+        project = project_id or env_str(PROJECT_ENV, None, environ)
+        if project:
+            config.setdefault("project_id", project)
+        tag_list = list(tags) if tags is not None else sorted(set(env_list(TAGS_ENV, [], environ)))
+        if tag_list:
+            config.setdefault("tags", tag_list)
+        if session_id is not None:
+            session = config.get("session")
+            config["session"] = {**(session if isinstance(session, Mapping) else {}), "session_id": session_id}
+        self.client = Client(MANIFEST, api_key=api_key, base_url=base_url, config=config, **client_kwargs)
+
+    def call(
+        self, endpoint: str, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Call ``resource.endpoint`` with body/path/query arguments; returns its result."""
+        return self.client.endpoint(endpoint)(request_options=request_options, **kwargs)
+
+    def _session(self) -> Any:
+        plugin = self.client.plugin("session")
+        handle = getattr(plugin, "handle", None) if plugin is not None else None
+        if handle is None:
+            raise PristineError("no session: Tinkex needs the pristine session plugin (pip install pristine-session)")
+        return handle
+
+    @property
+    def session_id(self) -> str:
+        """The id of this holder's session."""
+        return str(self._session().session_id)
+
+    def next_counter(self, name: str) -> int:
+        """Allocate the next value of a per-session counter (``model_seq_id``, ``sampling_session_seq_id``)."""
+        return int(self._session().next_counter(name))
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self.client.base_url
+
+    def api_key(self) -> str | None:
+        """The API key in clear (for pickling a sampling client only; never log it)."""
+        key = self.client.api_key
+        return key.reveal() if key is not None else None
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self.client.closed
+
+    def close(self) -> None:
+        """Close the client: heartbeats stop, pending futures fail, telemetry flushes."""
+        self.client.close()
+
+    def __repr__(self) -> str:
+        return f"<tinkex Holder {self.client.base_url}>"
+
+
+_shadow_lock = threading.Lock()
+_shadows: dict[tuple[str, str | None, str], Holder] = {}
+
+
+def shadow_holder(base_url: str, api_key: str | None, session_id: str) -> Holder:
+    """A process-wide holder joined to an existing session (shared by unpickled sampling clients)."""
+    key = (base_url, api_key, session_id)
+    with _shadow_lock:
+        holder = _shadows.get(key)
+        if holder is None or holder.closed:
+            holder = Holder(api_key=api_key, base_url=base_url, session_id=session_id)
+            _shadows[key] = holder
+        return holder
+
+
+@atexit.register
+def close_shadow_holders() -> None:
+    """Close every shadow holder (also registered to run at interpreter exit)."""
+    with _shadow_lock:
+        holders = list(_shadows.values())
+        _shadows.clear()
+    for holder in holders:
+        holder.close()

@@ -1,0 +1,56 @@
+"""The Tinkex domain plugin: rich value classes for the Tinker manifest, and byte estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pristine_core import hookimpl
+from pristine_core.manifest.models import Manifest
+from pristine_core.pipeline import Call
+from pristine_core.plugins import DOMAIN
+from tinkex_domain.chunking import data_bytes, prompt_bytes
+from tinkex_domain.types import TYPE_CLASSES
+
+#: Manifest name of the API this plugin knows; other manifests are left alone.
+MANIFEST_NAME = "tinker"
+#: Request body field holding the forward/backward input, per endpoint.
+_TRAIN_INPUT_FIELDS = {"training.forward": "forward_input", "training.forward_backward": "forward_backward_input"}
+_SAMPLE_ENDPOINTS = ("sampling.asample", "sampling.stream_sample")
+
+
+def _get(obj: Any, name: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+class TinkexPlugin:
+    """Supplies ``tinkex_domain.types`` classes for the manifest's types (so requests are dumped
+    from and responses parsed into them) and token-based byte estimates for the pool's budgets."""
+
+    name = "tinkex"
+    priority = DOMAIN
+
+    @hookimpl
+    def pristine_type_classes(self, manifest: Manifest) -> dict[str, type] | None:
+        """The Tinkex classes for the type names the manifest declares (Tinker manifests only)."""
+        if manifest.name != MANIFEST_NAME:
+            return None
+        return {name: cls for name, cls in TYPE_CLASSES.items() if name in manifest.types}
+
+    @hookimpl
+    def pristine_estimate_bytes(self, call: Call) -> int | None:
+        """Sampling: 10 bytes per prompt token (+ image bytes); forward/backward: the datum estimate."""
+        if call.client.manifest.name != MANIFEST_NAME:
+            return None
+        name = call.endpoint.qualified_name
+        body = call.body
+        if name in _SAMPLE_ENDPOINTS:
+            prompt = _get(body, "prompt")
+            return prompt_bytes(prompt) if prompt is not None else None
+        field = _TRAIN_INPUT_FIELDS.get(name)
+        if field is not None:
+            data = _get(_get(body, field), "data")
+            return data_bytes(data) if data is not None else None
+        return None

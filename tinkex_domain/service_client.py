@@ -1,0 +1,156 @@
+"""``ServiceClient``: the entry point, as in the tinker SDK.
+
+    from tinkex_domain import ServiceClient, types
+
+    with ServiceClient() as service:          # TINKER_API_KEY / TINKER_BASE_URL from the env
+        training = service.create_lora_training_client("Qwen/Qwen3-8B", rank=16)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pristine_core.errors import ValidationError
+from tinkex_domain.holder import Holder
+from tinkex_domain.rest_client import RestClient
+from tinkex_domain.sampling_client import SamplingClient
+from tinkex_domain.training_client import TrainingClient
+from tinkex_domain.types import GetServerCapabilitiesResponse, LoraConfig, ParsedCheckpointTinkerPath
+
+
+class ServiceClient:
+    """Creates training, sampling and REST clients that share one session.
+
+    ``client_kwargs`` go to :class:`pristine_core.Client` (``plugins``, ``disable_plugins``,
+    ``timeout_s``, ``default_headers``, ``clock``, ``config``...). The session is created at
+    construction (the session plugin heartbeats it) and ends with :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        **client_kwargs: Any,
+    ) -> None:
+        self.holder = Holder(
+            api_key=api_key, base_url=base_url, user_metadata=user_metadata, project_id=project_id, **client_kwargs
+        )
+
+    @property
+    def session_id(self) -> str:
+        """The id of this client's session."""
+        return self.holder.session_id
+
+    def get_server_capabilities(self) -> GetServerCapabilitiesResponse:
+        """The models the service supports."""
+        return self.holder.call("service.get_server_capabilities")  # type: ignore[no-any-return]
+
+    async def get_server_capabilities_async(self) -> GetServerCapabilitiesResponse:
+        """:meth:`get_server_capabilities`, as a coroutine."""
+        return self.get_server_capabilities()
+
+    def create_lora_training_client(
+        self,
+        base_model: str,
+        rank: int = 32,
+        seed: int | None = None,
+        train_mlp: bool = True,
+        train_attn: bool = True,
+        train_unembed: bool = True,
+        user_metadata: Mapping[str, Any] | None = None,
+    ) -> TrainingClient:
+        """Create a LoRA model on ``base_model`` and return its training client (waits for it)."""
+        lora = LoraConfig(
+            rank=rank, seed=seed, train_mlp=train_mlp, train_attn=train_attn, train_unembed=train_unembed
+        )
+        if not (lora.train_mlp or lora.train_attn or lora.train_unembed):
+            raise ValidationError(
+                [("train_mlp", "at least one of train_mlp, train_attn, train_unembed must be true")], "LoraConfig"
+            )
+        if not isinstance(base_model, str) or not base_model:
+            raise ValidationError([("base_model", "must be a non-empty model name")], "create_lora_training_client")
+        model_seq_id = self.holder.next_counter("model_seq_id")
+        future = self.holder.call(
+            "models.create_model",
+            session_id=self.holder.session_id,
+            model_seq_id=model_seq_id,
+            base_model=base_model,
+            lora_config=lora,
+            user_metadata=dict(user_metadata) if user_metadata is not None else None,
+        )
+        reply = future.result()
+        return TrainingClient(self.holder, reply.model_id, base_model=base_model)
+
+    async def create_lora_training_client_async(self, base_model: str, **kwargs: Any) -> TrainingClient:
+        """:meth:`create_lora_training_client`, as a coroutine."""
+        return self.create_lora_training_client(base_model, **kwargs)
+
+    def _from_state(
+        self, path: str, base_model: str | None, user_metadata: Mapping[str, Any] | None,
+        weights_access_token: str | None, optimizer: bool,
+    ) -> TrainingClient:
+        ParsedCheckpointTinkerPath.from_tinker_path(path)
+        info = self.holder.call("weights.weights_info", tinker_path=path)
+        client = self.create_lora_training_client(
+            base_model or info.base_model,
+            rank=info.lora_rank or 32,
+            train_mlp=info.train_mlp is not False,
+            train_attn=info.train_attn is not False,
+            train_unembed=info.train_unembed is not False,
+            user_metadata=user_metadata,
+        )
+        load = client.load_state_with_optimizer if optimizer else client.load_state
+        load(path, weights_access_token).result()
+        return client
+
+    def create_training_client_from_state(
+        self,
+        path: str,
+        base_model: str | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        weights_access_token: str | None = None,
+    ) -> TrainingClient:
+        """A new training client initialised with a checkpoint's weights (LoRA settings from it)."""
+        return self._from_state(path, base_model, user_metadata, weights_access_token, optimizer=False)
+
+    def create_training_client_from_state_with_optimizer(
+        self,
+        path: str,
+        base_model: str | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        weights_access_token: str | None = None,
+    ) -> TrainingClient:
+        """As :meth:`create_training_client_from_state`, also restoring the optimizer state."""
+        return self._from_state(path, base_model, user_metadata, weights_access_token, optimizer=True)
+
+    def create_sampling_client(
+        self, model_path: str | None = None, base_model: str | None = None, retry_config: Any = None
+    ) -> SamplingClient:
+        """A sampling client for saved sampler weights (``model_path``) or a ``base_model``."""
+        return SamplingClient.create(self.holder, model_path=model_path, base_model=base_model)
+
+    async def create_sampling_client_async(
+        self, model_path: str | None = None, base_model: str | None = None, retry_config: Any = None
+    ) -> SamplingClient:
+        """:meth:`create_sampling_client`, as a coroutine."""
+        return self.create_sampling_client(model_path, base_model, retry_config)
+
+    def create_rest_client(self) -> RestClient:
+        """A client for the REST resources (runs, checkpoints, sessions)."""
+        return RestClient(self.holder)
+
+    def close(self) -> None:
+        """End the session: heartbeats stop, unresolved futures fail, telemetry flushes."""
+        self.holder.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ServiceClient {self.holder.base_url}>"

@@ -1,0 +1,68 @@
+"""Small helpers shared by the Tinkex value types: field errors and attrs converters."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
+
+from pristine_core.errors import ValidationError
+
+
+def fail(type_name: str, field: str, message: str) -> NoReturn:
+    """Raise a :class:`~pristine_core.errors.ValidationError` naming ``field`` of ``type_name``."""
+    raise ValidationError([(field, message)], type_name)
+
+
+def as_int(type_name: str, field: str, value: Any) -> int:
+    """``value`` as an int (integral floats accepted); booleans and other kinds are rejected."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(type_name, field, f"expected an integer, got {type(value).__name__}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if float(value).is_integer():
+        return int(value)
+    fail(type_name, field, f"expected an integer, got {value!r}")
+
+
+def as_float(type_name: str, field: str, value: Any) -> float:
+    """``value`` as a finite float; booleans and other kinds are rejected."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(type_name, field, f"expected a number, got {type(value).__name__}")
+    out = float(value)
+    if not math.isfinite(out):
+        fail(type_name, field, "must be a finite number")
+    return out
+
+
+def int_tuple(type_name: str, field: str, values: Iterable[Any]) -> tuple[int, ...]:
+    """A tuple of ints from any iterable of integral numbers (numpy arrays included)."""
+    if isinstance(values, (str, bytes, Mapping)):
+        fail(type_name, field, "expected a sequence of integers")
+    tolist = getattr(values, "tolist", None)
+    if tolist is not None:
+        values = tolist()
+    return tuple(as_int(type_name, f"{field}[{i}]", v) for i, v in enumerate(values))
+
+
+def optional_int(type_name: str, field: str, value: Any) -> int | None:
+    """None, or ``value`` as an int."""
+    return None if value is None else as_int(type_name, field, value)
+
+
+def float_map(type_name: str, field: str, value: Mapping[str, Any] | None) -> dict[str, float]:
+    """A ``{str: float}`` dict (None → empty); keys are stringified, values must be numbers."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        fail(type_name, field, "expected a mapping of names to numbers")
+    out: dict[str, float] = {}
+    for key, raw in value.items():
+        if isinstance(raw, str):
+            try:
+                raw = float(raw)
+            except ValueError:
+                fail(type_name, f"{field}.{key}", f"expected a number, got {raw!r}")
+        out[str(key)] = as_float(type_name, f"{field}.{key}", raw)
+    return out
