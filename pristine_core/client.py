@@ -16,7 +16,7 @@ from pristine_core.config import ProxySettings, env_str
 from pristine_core.endpoint import EndpointMethod
 from pristine_core.errors import PristineError
 from pristine_core.manifest.loader import load_manifest
-from pristine_core.manifest.models import Endpoint, Manifest
+from pristine_core.manifest.models import Endpoint, Manifest, PoolSpec
 from pristine_core.pipeline import Call, Event, Middleware, Request, Response, compose
 from pristine_core.plugins import PluginFailure, PluginRecord, PluginSelection, build_plugin_manager
 from pristine_core.secrets import Secret
@@ -125,7 +125,7 @@ class Client:
             value = self._api_key.reveal()
             self._base_headers[auth.header] = f"{auth.scheme} {value}" if auth.scheme else value
         self.transport = Transport(
-            self.manifest.pools, proxies=ProxySettings.from_env(environ).as_requests_proxies(), verify=verify
+            self._pool_specs(), proxies=ProxySettings.from_env(environ).as_requests_proxies(), verify=verify
         )
         self._hooks = _HookPresence.of(self._pm)
         self._event_impls = list(reversed(self.hook.pristine_on_event.get_hookimpls()))
@@ -180,6 +180,15 @@ class Client:
             )
         return Secret(key)
 
+    def _pool_specs(self) -> dict[str, PoolSpec]:
+        """Manifest pools with ``config={"pools": {name: {"connections": n}}}`` applied."""
+        specs = dict(self.manifest.pools)
+        for name, override in (self.config.get("pools") or {}).items():
+            if isinstance(override, Mapping) and "connections" in override:
+                base = specs.get(name, PoolSpec())
+                specs[name] = attrs.evolve(base, connections=int(override["connections"]))
+        return specs
+
     def _collect_middleware(self) -> list[Middleware]:
         collected: list[Middleware] = []
         for result in self.hook.pristine_dispatch_middleware(client=self):
@@ -220,6 +229,34 @@ class Client:
     def endpoint(self, qualified_name: str) -> EndpointMethod:
         """The endpoint method for ``resource.endpoint`` (``KeyError`` when unknown)."""
         return self._methods[qualified_name]
+
+    def fetch_url(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        stream: bool = True,
+        timeout_s: float | None = None,
+        pool: str = "default",
+        send_api_key: bool = False,
+    ) -> Response:
+        """Fetch a URL outside the manifest (e.g. a presigned download link) in one attempt.
+
+        The response is returned whatever its status and, with ``stream=True``, is read lazily
+        (``iter_bytes``). The API key is sent only when ``send_api_key`` is true.
+        """
+        base = self._base_headers if send_api_key else self._anonymous_headers
+        request = Request(
+            method=method,
+            url=url,
+            headers={**base, **dict(headers or {})},
+            body=None,
+            timeout_s=timeout_s or self.timeout_s,
+            pool=pool,
+            stream=stream,
+        )
+        return self.transport.send(request)
 
     def option(self, key: str, default: Any = None) -> Any:
         """A value from the ``config`` mapping given to the constructor."""

@@ -141,12 +141,14 @@ class EndpointMethod:
             call.wire_body = self.client.types.dump(ep.request, call.body)
 
     def _encode(self, call: Call) -> EncodedBody | None:
-        if call.wire_body is None:
+        if call.wire_body is None and not call.endpoint.multipart:
             return None
         if self.client._hooks.encode_body:
             encoded = self.client.hook.pristine_encode_body(call=call)
             if encoded is not None:
                 return encoded  # type: ignore[no-any-return]
+        if call.wire_body is None:
+            return None
         data = json.dumps(call.wire_body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         return EncodedBody(data, "application/json", len(data))
 

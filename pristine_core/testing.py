@@ -146,6 +146,7 @@ class _QuietServer(ThreadingHTTPServer):
     """Client disconnects are part of the tests; do not print tracebacks for them."""
 
     daemon_threads = True
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return

@@ -181,3 +181,14 @@ def test_closed_client_refuses(petstore: dict[str, Any], server: LoopbackServer)
     assert client.closed
     with pytest.raises(pc.APIConnectionError, match="closed"):
         client.pets.get(pet_id="1")
+
+
+def test_fetch_url_streams_without_key(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """fetch_url reads a non-manifest URL lazily; the key is sent only when asked."""
+    server.handler = lambda r: Reply(200, iter([b"abc", b"def"]), {"Content-Type": "application/octet-stream"})
+    with make(petstore, server) as client:
+        response = client.fetch_url(f"{server.url}/download/x.tar")
+        assert b"".join(response.iter_bytes(2)) == b"abcdef"
+        client.fetch_url(f"{server.url}/private", send_api_key=True, stream=False)
+    assert server.requests[0].header("X-API-Key") is None
+    assert server.requests[1].header("X-API-Key") == "pk-test-secret-1"

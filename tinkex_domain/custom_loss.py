@@ -14,6 +14,7 @@ server-side gradient then equals the custom one.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -29,6 +30,7 @@ LossFn = Callable[..., Any]
 ALLOWED_KEYS = ("target_tokens", "weights")
 
 
+@functools.lru_cache(maxsize=1)
 def _torch() -> Any:
     try:
         return importlib.import_module("torch")

@@ -139,6 +139,7 @@ def build_manifest(
 def _prepare(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Normalise methods to upper case and reject loader-owned endpoint keys."""
     out = dict(data)
+    out.pop("$schema", None)  # editors' pointer to manifest.schema.json
     problems: list[tuple[str, str]] = []
     resources = out.get("resources")
     if isinstance(resources, dict):

@@ -25,7 +25,9 @@ event without a per-line loop.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Iterator
+from itertools import chain, compress, repeat
 from typing import Any, NamedTuple
 
 __all__ = ["SSEDecoder", "SSEEvent", "iter_sse"]
@@ -56,6 +58,9 @@ class SSEEvent(NamedTuple):
 
 
 _new_tuple = tuple.__new__
+_after_data = operator.itemgetter(slice(6, None))  # the value of a "data: <value>" line
+_has_lf = operator.contains
+_LFS = repeat("\n")
 
 
 class SSEDecoder:
@@ -147,29 +152,37 @@ class SSEDecoder:
     def _process(self, text: str) -> list[SSEEvent]:
         """Handle ``text``: whole lines, each ending with LF (line endings already normalised)."""
         events: list[SSEEvent] = []
-        append = events.append
-        # Every "\n\n" is the end of a line followed by an empty line, i.e. a dispatch.
+        # Every "\n\n" is the end of a line followed by an empty line, i.e. a dispatch: the
+        # pieces before the last one are complete blocks, the last one is a block in progress.
         pieces = text.split("\n\n")
         last = pieces.pop()
-        id_buffer = self._id_buffer
-        fast = 0
-        for piece in pieces:
-            if piece.startswith("data:") and not self._dirty and "\n" not in piece:
-                # The common case, without a per-line loop: a block that is one data line.
-                value = piece[6:] if piece.startswith(" ", 5) else piece[5:]
-                append(_new_tuple(SSEEvent, ("message", value, id_buffer, None)))
-                fast += 1
-                continue
-            if piece:
-                self._lines(piece.split("\n"), events)
-            self._dispatch(events)
-            id_buffer = self._id_buffer
-        if fast:
-            self.dispatched += fast
-            self.last_event_id = id_buffer
+        if pieces:
+            self._blocks(pieces, events)
         if last:
             self._lines(last[:-1].split("\n"), events)
         return events
+
+    def _blocks(self, pieces: list[str], events: list[SSEEvent]) -> None:
+        """Dispatch complete blocks; runs of one-line ``data: `` blocks become events in bulk."""
+        count = len(pieces)
+        # simple[i]: starts with "data: " and has no other line (computed without a Python loop).
+        simple = list(map(operator.gt, map(str.startswith, pieces, repeat("data: ")), map(_has_lf, pieces, _LFS)))
+        if self._dirty:
+            simple[0] = False  # it continues a block begun in an earlier chunk
+        start = 0
+        for stop in chain(compress(range(count), map(operator.not_, simple)), (count,)):
+            if stop > start:
+                id_buffer = self._id_buffer
+                fields = zip(repeat("message"), map(_after_data, pieces[start:stop]), repeat(id_buffer), repeat(None))
+                events.extend(map(_new_tuple, repeat(SSEEvent), fields))
+                self.dispatched += stop - start
+                self.last_event_id = id_buffer
+            if stop < count:
+                piece = pieces[stop]
+                if piece:
+                    self._lines(piece.split("\n"), events)
+                self._dispatch(events)
+            start = stop + 1
 
     def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
         data = self._data

@@ -14,6 +14,7 @@ import attrs
 from .clock import Clock
 
 PollHook = Callable[[], None]
+SWEEP_EVERY = 1000  # futures created between two sweeps of expired ones
 
 
 @attrs.define
@@ -63,6 +64,7 @@ class FutureStore:
         self._cond = threading.Condition()
         self._entries: dict[str, FutureEntry] = {}
         self._closed = False
+        self._created = 0
 
     def create(self, endpoint: str, poll_hook: PollHook | None = None) -> str:
         """Register a pending future and return its request id."""
@@ -71,6 +73,10 @@ class FutureStore:
         entry = FutureEntry(request_id, endpoint, now, now + self.queue_delay_s, poll_hook)
         with self._cond:
             self._entries[request_id] = entry
+            self._created += 1
+            sweep_now = self._created % SWEEP_EVERY == 0
+        if sweep_now:  # keeps memory bounded without a janitor thread
+            self.sweep()
         return request_id
 
     def set_poll_hook(self, request_id: str, hook: PollHook | None) -> None:

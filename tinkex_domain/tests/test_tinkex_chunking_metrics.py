@@ -11,7 +11,8 @@ from tinkex_domain.types import Datum, ForwardBackwardOutput, ImageChunk, ModelI
 
 
 def _datum(n_tokens: int) -> Datum:
-    return Datum(model_input=ModelInput.from_ints(range(n_tokens)), loss_fn_inputs={"target_tokens": list(range(n_tokens))})
+    tokens = list(range(n_tokens))
+    return Datum(model_input=ModelInput.from_ints(tokens), loss_fn_inputs={"target_tokens": tokens})
 
 
 def test_datum_byte_estimate() -> None:

@@ -70,7 +70,9 @@ def test_tensor_data_numpy_round_trip() -> None:
 
 
 def test_sparse_tensor_densifies() -> None:
-    td = T.TensorData(data=[5.0, 7.0], dtype="float32", shape=[2, 3], sparse_crow_indices=[0, 1, 2], sparse_col_indices=[2, 0])
+    td = T.TensorData(
+        data=[5.0, 7.0], dtype="float32", shape=[2, 3], sparse_crow_indices=[0, 1, 2], sparse_col_indices=[2, 0]
+    )
     np.testing.assert_array_equal(td.to_numpy(), np.array([[0, 0, 5], [7, 0, 0]], dtype=np.float32))
 
 
@@ -109,7 +111,8 @@ def test_adam_params_validation_names_the_field(kwargs: dict, field: str) -> Non
 
 def test_adam_defaults_match_tinker() -> None:
     a = T.AdamParams()
-    assert (a.learning_rate, a.beta1, a.beta2, a.eps, a.weight_decay, a.grad_clip_norm) == (1e-4, 0.9, 0.95, 1e-12, 0, 0)
+    values = (a.learning_rate, a.beta1, a.beta2, a.eps, a.weight_decay, a.grad_clip_norm)
+    assert values == (1e-4, 0.9, 0.95, 1e-12, 0, 0)
 
 
 @pytest.mark.parametrize(

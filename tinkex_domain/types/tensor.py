@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -32,12 +35,12 @@ def _optional_ints(field: str) -> Any:
     return convert
 
 
+@functools.lru_cache(maxsize=1)
 def _torch() -> Any:
     try:
-        import torch
+        return importlib.import_module("torch")
     except ImportError:  # optional dependency
         return None
-    return torch
 
 
 def public_dtype(array: np.ndarray, field: str = "data") -> TensorDtype:
@@ -145,7 +148,7 @@ def to_tensor(key: str, value: Any, type_name: str = "Datum") -> TensorData:
         return value
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         return TensorData.from_numpy(value)
-    torch = _torch()
+    torch = sys.modules.get("torch")  # a torch tensor means torch is imported already
     if torch is not None and isinstance(value, torch.Tensor):
         return TensorData.from_torch(value)
     if isinstance(value, Mapping) and "data" in value and "dtype" in value:

@@ -44,13 +44,13 @@ class ThreadSampler:
         self._thread.join(5)
 
 
-def held_reply(release: threading.Event, reply: Reply, arrived: threading.Event | None = None):
-    """A scripted step that blocks (bounded) until ``release`` is set."""
+def held_reply(release: threading.Event, reply: Reply, arrived: threading.Event | None = None, limit_s: float = 5.0):
+    """A scripted step that blocks (at most ``limit_s``) until ``release`` is set."""
 
     def step(request: SeenRequest) -> Reply:
         if arrived is not None:
             arrived.set()
-        release.wait(5)
+        release.wait(limit_s)
         return reply
 
     return step
@@ -59,13 +59,15 @@ def held_reply(release: threading.Event, reply: Reply, arrived: threading.Event 
 def test_thousand_futures_share_a_bounded_pool(future_server, make_client, plugin, capsys):
     workers = 16
     client = make_client(
-        future_server.url, futures={"max_workers": workers}, pools={"default": {"connections": workers}}
+        future_server.url,
+        futures={"max_workers": workers, "poll_timeout_s": 60},
+        pools={"default": {"connections": workers}},
     )
     count = 1000
     gate = threading.Event()
     # Every first poll is a long poll held until all futures exist, so all 1000 are pending at once.
     for i in range(1, count + 1):
-        future_server.script(f"r{i}", held_reply(gate, json_reply({"type": "try_again", "request_id": f"r{i}"})))
+        future_server.script(f"r{i}", held_reply(gate, json_reply({"type": "try_again"}), limit_s=40))
     before = threading.active_count()
     with ThreadSampler() as sampler:
         futures = [client.jobs.submit(x=i) for i in range(count)]
@@ -78,7 +80,7 @@ def test_thousand_futures_share_a_bounded_pool(future_server, make_client, plugi
     assert sum(len(p) for p in future_server.polls.values()) == 2 * count
     pool = plugin(client).scheduler.pool
     assert 1 <= pool.peak_threads <= workers
-    assert sampler.peak_ours <= workers
+    assert sampler.peak_ours <= workers + 1  # the workers, plus the timer thread if a back-off happened
     with capsys.disabled():
         print(
             f"\n[futures] {count} concurrent futures: peak plugin threads {pool.peak_threads}"

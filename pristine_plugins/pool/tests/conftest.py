@@ -199,9 +199,6 @@ def meter() -> Meter:
 def server(meter: Meter) -> Iterator[LoopbackServer]:
     """A loopback server answering through :func:`meter`."""
     with LoopbackServer(meter) as srv:
-        # The stdlib server listens with a backlog of 5, which resets connections when many
-        # clients connect at once; widen it (see core-requests.md).
-        srv._server.socket.listen(128)
         yield srv
 
 

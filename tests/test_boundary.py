@@ -1,0 +1,130 @@
+"""Architecture rule: the Tinkex domain holds no transport, retry, polling or threading machinery.
+
+It gets HTTP, retries, pools, sessions, future polling, SSE and telemetry from Pristine and
+its plugins. An AST scan of every module under ``tinkex_domain`` (the emulator, which is the
+other side of the wire, and the tests aside) enforces it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "tinkex_domain"
+EXCLUDED_DIRS = {"emulator", "tests", "build"}
+
+#: Modules the domain must not import (top-level name or dotted prefix).
+FORBIDDEN_MODULES = (
+    "requests", "urllib3", "http", "httpx", "aiohttp", "socket", "ssl", "urllib.request",
+    "asyncio", "concurrent.futures", "sched", "multiprocessing", "selectors",
+)
+#: Attribute or function names whose use means waiting, polling or spawning threads.
+FORBIDDEN_CALLS = {"sleep", "Thread", "Timer", "ThreadPoolExecutor", "ProcessPoolExecutor", "Event", "Condition",
+                   "wait_for", "urlopen", "create_connection"}
+
+
+def domain_modules() -> list[Path]:
+    """Every Python file of the domain package outside the excluded folders."""
+    return sorted(
+        p for p in ROOT.rglob("*.py") if not EXCLUDED_DIRS.intersection(p.relative_to(ROOT).parts[:-1])
+    )
+
+
+def _forbidden(module: str) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in FORBIDDEN_MODULES)
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    """True when a handler body leaves the loop (raise, return or break) on every path's end."""
+    return bool(body) and isinstance(body[-1], (ast.Raise, ast.Return, ast.Break))
+
+
+def _is_retry_loop(loop: ast.For | ast.While) -> bool:
+    """A ``while`` loop, or a ``for`` over ``range(...)``, that swallows an exception and goes round."""
+    counting = isinstance(loop, ast.While) or (
+        isinstance(loop.iter, ast.Call) and isinstance(loop.iter.func, ast.Name) and loop.iter.func.id == "range"
+    )
+    if not counting:
+        return False
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Try):
+            for handler in node.handlers:
+                has_continue = any(isinstance(n, ast.Continue) for n in ast.walk(handler))
+                if has_continue or not _exits(handler.body):
+                    return True
+    return False
+
+
+def violations(path: Path, root: Path = ROOT) -> list[str]:
+    """Every boundary violation in one file, as ``file:line: message``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    where = path.relative_to(root.parent)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"{where}:{node.lineno}: imports {a.name}" for a in node.names if _forbidden(a.name)]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if _forbidden(node.module):
+                found.append(f"{where}:{node.lineno}: imports from {node.module}")
+            found += [
+                f"{where}:{node.lineno}: imports {node.module}.{a.name}"
+                for a in node.names
+                if _forbidden(f"{node.module}.{a.name}") or a.name in FORBIDDEN_CALLS
+            ]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            if name in FORBIDDEN_CALLS:
+                found.append(f"{where}:{node.lineno}: calls {name}()")
+        elif isinstance(node, (ast.For, ast.While)) and _is_retry_loop(node):
+            found.append(f"{where}:{node.lineno}: a retry loop (exception swallowed inside a loop)")
+    return found
+
+
+def test_the_domain_package_is_scanned() -> None:
+    names = {p.name for p in domain_modules()}
+    assert {"training_client.py", "sampling_client.py", "service_client.py", "plugin.py"} <= names
+    assert not any("emulator" in p.parts for p in domain_modules())
+
+
+@pytest.mark.parametrize("path", domain_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_transport_retry_or_polling_code(path: Path) -> None:
+    assert violations(path) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import requests",
+        "from urllib3.util import Retry",
+        "import http.client",
+        "from socket import socket",
+        "import time\ntime.sleep(1)",
+        "import threading\nthreading.Thread(target=print).start()",
+        "def f(g):\n    while True:\n        try:\n            return g()\n        except OSError:\n            pass",
+        "def f(g):\n    for _ in range(3):\n        try:\n            return g()\n"
+        "        except OSError:\n            continue",
+    ],
+)
+def test_the_scanner_catches_violations(source: str, tmp_path: Path) -> None:
+    root = tmp_path / "tinkex_domain"
+    root.mkdir()
+    probe = root / "probe.py"
+    probe.write_text(source, encoding="utf-8")
+    assert violations(probe, root), source
+
+
+def test_the_scanner_allows_plain_loops_and_locks(tmp_path: Path) -> None:
+    root = tmp_path / "tinkex_domain"
+    root.mkdir()
+    probe = root / "probe.py"
+    probe.write_text(
+        "import threading\nlock = threading.Lock()\n"
+        "def pages(get):\n    while True:\n        page = get()\n        if not page:\n            return\n"
+        "def first(items):\n    for item in items:\n        try:\n            return int(item)\n"
+        "        except ValueError:\n            raise\n",
+        encoding="utf-8",
+    )
+    assert violations(probe, root) == []
