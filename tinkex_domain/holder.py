@@ -14,10 +14,24 @@ from typing import Any
 
 from pristine_core import Client, PristineError, RequestOptions
 from pristine_core.config import env_list, env_str
+from tinkex_domain.plugin import TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")
 PROJECT_ENV = "TINKER_PROJECT_ID"
 TAGS_ENV = "TINKER_TAGS"
+
+
+def _with_domain_plugin(plugins: Iterable[Any] | None, disabled: Iterable[str] | None) -> tuple[list[Any], list[str]]:
+    """Register the Tinkex domain plugin explicitly (installed or not) instead of through its
+    entry point, unless the caller passed a plugin object of that name."""
+    items = list(plugins) if plugins is not None else []
+    names = [item for item in items if isinstance(item, str)]
+    objects = [item for item in items if not isinstance(item, str)]
+    if not any(getattr(obj, "name", None) == TinkexPlugin.name for obj in objects):
+        objects.append(TinkexPlugin())
+    deny = [*list(disabled or ()), TinkexPlugin.name]
+    # An allow-list of names stays an allow-list; objects are always registered.
+    return [*names, *objects], deny
 
 
 class Holder:
@@ -51,7 +65,18 @@ class Holder:
         if session_id is not None:
             session = config.get("session")
             config["session"] = {**(session if isinstance(session, Mapping) else {}), "session_id": session_id}
-        self.client = Client(MANIFEST, api_key=api_key, base_url=base_url, config=config, **client_kwargs)
+        plugins, disabled = _with_domain_plugin(
+            client_kwargs.pop("plugins", None), client_kwargs.pop("disable_plugins", None)
+        )
+        self.client = Client(
+            MANIFEST,
+            api_key=api_key,
+            base_url=base_url,
+            config=config,
+            plugins=plugins,
+            disable_plugins=disabled,
+            **client_kwargs,
+        )
 
     def call(
         self, endpoint: str, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any

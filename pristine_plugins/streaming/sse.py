@@ -60,7 +60,6 @@ class SSEEvent(NamedTuple):
 _new_tuple = tuple.__new__
 _after_data = operator.itemgetter(slice(6, None))  # the value of a "data: <value>" line
 _has_lf = operator.contains
-_LFS = repeat("\n")
 
 
 class SSEDecoder:
@@ -166,7 +165,7 @@ class SSEDecoder:
         """Dispatch complete blocks; runs of one-line ``data: `` blocks become events in bulk."""
         count = len(pieces)
         # simple[i]: starts with "data: " and has no other line (computed without a Python loop).
-        simple = list(map(operator.gt, map(str.startswith, pieces, repeat("data: ")), map(_has_lf, pieces, _LFS)))
+        simple = list(map(operator.gt, map(str.startswith, pieces, repeat("data: ")), map(_has_lf, pieces, repeat("\n"))))
         if self._dirty:
             simple[0] = False  # it continues a block begun in an earlier chunk
         start = 0
@@ -178,11 +177,40 @@ class SSEDecoder:
                 self.dispatched += stop - start
                 self.last_event_id = id_buffer
             if stop < count:
-                piece = pieces[stop]
-                if piece:
-                    self._lines(piece.split("\n"), events)
-                self._dispatch(events)
+                if stop == 0 and self._dirty:
+                    self._lines(pieces[0].split("\n"), events)
+                    self._dispatch(events)
+                else:
+                    self._block(pieces[stop], events)
             start = stop + 1
+
+    def _block(self, piece: str, events: list[SSEEvent]) -> None:
+        """Parse and dispatch one complete block, starting from clean buffers."""
+        # Leading LFs are empty lines right after a dispatch: they would dispatch nothing.
+        lines = (piece.lstrip("\n") if piece.startswith("\n") else piece).split("\n")
+        data: list[str] = []
+        event = ""
+        retry: int | None = None
+        for line in lines:
+            field, colon, value = line.partition(":")
+            if colon and value.startswith(" "):
+                value = value[1:]
+            if field == "data":
+                data.append(value)
+            elif not field:
+                continue  # a comment (or the empty remains of a piece that was all LFs)
+            elif field == "id":
+                if "\x00" not in value:
+                    self._id_buffer = value
+            elif field == "event":
+                event = value
+            elif field == "retry":
+                if value.isascii() and value.isdigit():
+                    self.retry_ms = retry = int(value)
+        self.last_event_id = self._id_buffer
+        if data:
+            self.dispatched += 1
+            events.append(_new_tuple(SSEEvent, (event or "message", "\n".join(data), self._id_buffer, retry)))
 
     def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
         data = self._data
