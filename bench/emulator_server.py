@@ -18,7 +18,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinkex_domain.emulator import Emulator, EmulatorConfig, FaultConfig  # noqa: E402
+from tinkex_domain.emulator import Emulator, EmulatorConfig, FaultConfig
 
 BATCH, LENGTH, WARMUP, ROUNDS = 8, 128, 3, 20
 

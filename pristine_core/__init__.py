@@ -6,9 +6,9 @@ objects plugins see, ``hookimpl`` for implementing hooks, and the priority bands
 
 __version__ = "0.1.0"
 
-from pristine_core.client import Client, Resource  # noqa: E402
-from pristine_core.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock  # noqa: E402
-from pristine_core.errors import (  # noqa: E402
+from pristine_core.client import Client, Resource
+from pristine_core.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
+from pristine_core.errors import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -31,9 +31,9 @@ from pristine_core.errors import (  # noqa: E402
     UnprocessableEntityError,
     ValidationError,
 )
-from pristine_core.hookspecs import hookimpl  # noqa: E402
-from pristine_core.manifest import Manifest, load_manifest  # noqa: E402
-from pristine_core.pipeline import (  # noqa: E402
+from pristine_core.hookspecs import hookimpl
+from pristine_core.manifest import Manifest, load_manifest
+from pristine_core.pipeline import (
     Call,
     EncodedBody,
     Event,

@@ -20,7 +20,7 @@ from pristine_core.plugins import PluginSelection, build_plugin_manager
 
 def _plugins(args: argparse.Namespace) -> int:
     try:
-        pm, records, failures = build_plugin_manager(PluginSelection.resolve())
+        _pm, records, failures = build_plugin_manager(PluginSelection.resolve())
     except PluginLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -49,7 +49,7 @@ def _validate(args: argparse.Namespace) -> int:
     validators = []
     if not args.no_plugins:
         try:
-            pm, _, _ = build_plugin_manager(PluginSelection.resolve())
+            pm, _records, _failures = build_plugin_manager(PluginSelection.resolve())
         except PluginLoadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -18,7 +18,7 @@ from pristine_core.errors import PristineError
 from pristine_core.manifest.loader import load_manifest
 from pristine_core.manifest.models import Endpoint, Manifest, PoolSpec
 from pristine_core.pipeline import Call, Event, Middleware, Request, Response, compose
-from pristine_core.plugins import PluginFailure, PluginRecord, PluginSelection, build_plugin_manager
+from pristine_core.plugins import PluginRecord, PluginSelection, build_plugin_manager
 from pristine_core.secrets import Secret
 from pristine_core.transport import Transport
 from pristine_core.typesystem import TypeRegistry
@@ -101,9 +101,7 @@ class Client:
         self.config: dict[str, Any] = dict(config or {})
         self.state: dict[str, Any] = {}
         plugin_list = list(plugins) if plugins is not None else None
-        selection = PluginSelection.resolve(
-            plugin_list, disable_plugins, strict_plugins, autoload_plugins, environ
-        )
+        selection = PluginSelection.resolve(plugin_list, disable_plugins, strict_plugins, autoload_plugins, environ)
         extra = [p for p in (plugin_list or []) if not isinstance(p, str)]
         self._pm, self._plugin_records, self.plugin_failures = build_plugin_manager(selection, extra)
         self.hook = self._pm.hook
@@ -175,9 +173,7 @@ class Client:
         if key is None:
             return None
         if auth.key_prefixes and not key.startswith(tuple(auth.key_prefixes)):
-            raise PristineError(
-                f"the API key must start with {' or '.join(repr(p) for p in auth.key_prefixes)}"
-            )
+            raise PristineError(f"the API key must start with {' or '.join(repr(p) for p in auth.key_prefixes)}")
         return Secret(key)
 
     def _pool_specs(self) -> dict[str, PoolSpec]:
@@ -271,7 +267,7 @@ class Client:
         for impl in self._event_impls:
             try:
                 impl.function(event=event)
-            except Exception as exc:  # noqa: BLE001 - observers never break a call
+            except Exception as exc:
                 log.warning(
                     "pristine.event_hook_failed",
                     event_name=name,
@@ -292,7 +288,7 @@ class Client:
         for impl in reversed(self._pm.hook.pristine_client_closing.get_hookimpls()):
             try:
                 impl.function(client=self)
-            except Exception as exc:  # noqa: BLE001 - every plugin gets its turn
+            except Exception as exc:
                 log.warning("pristine.close_hook_failed", plugin=impl.plugin_name, error=f"{type(exc).__name__}: {exc}")
         self.transport.close()
 

@@ -49,9 +49,7 @@ def env_int(name: str, default: int | None = None, environ: Mapping[str, str] | 
         raise ValueError(f"environment variable {name}: expected an integer, got {value!r}") from None
 
 
-def env_float(
-    name: str, default: float | None = None, environ: Mapping[str, str] | None = None
-) -> float | None:
+def env_float(name: str, default: float | None = None, environ: Mapping[str, str] | None = None) -> float | None:
     """A float, or ``default``; a non-number is an error naming the variable."""
     value = env_str(name, None, environ)
     if value is None:
@@ -62,9 +60,7 @@ def env_float(
         raise ValueError(f"environment variable {name}: expected a number, got {value!r}") from None
 
 
-def env_list(
-    name: str, default: list[str] | None = None, environ: Mapping[str, str] | None = None
-) -> list[str] | None:
+def env_list(name: str, default: list[str] | None = None, environ: Mapping[str, str] | None = None) -> list[str] | None:
     """A comma-separated list with blanks dropped, or ``default`` when unset."""
     value = env_str(name, None, environ)
     if value is None:

@@ -106,7 +106,7 @@ class Request:
 class Response:
     """An HTTP response: status, headers, body, timing and how many attempts it took."""
 
-    __slots__ = ("status_code", "headers", "_content", "_raw", "elapsed_s", "attempts", "request", "url")
+    __slots__ = ("_content", "_raw", "attempts", "elapsed_s", "headers", "request", "status_code", "url")
 
     def __init__(
         self,

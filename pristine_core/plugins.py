@@ -143,7 +143,7 @@ def discover(selection: PluginSelection) -> tuple[list[_Candidate], list[PluginF
         version = ep.dist.version if ep.dist is not None else None
         try:
             obj = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken third-party plugin must not break the client
+        except Exception as exc:
             failure = PluginFailure(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
             if selection.strict:
                 raise PluginLoadError(
@@ -209,7 +209,7 @@ def build_plugin_manager(
             priority = plugin_priority(instance)
         except PluginLoadError:
             raise
-        except Exception as exc:  # noqa: BLE001 - same isolation as a failed import
+        except Exception as exc:
             failure = PluginFailure(cand.name, cand.distribution, cand.version, f"{type(exc).__name__}: {exc}")
             if selection.strict:
                 raise PluginLoadError(f"plugin {cand.name!r} failed to start: {failure.error}") from exc
@@ -218,7 +218,7 @@ def build_plugin_manager(
         entries.append((priority, cand.name, instance, cand))
     effective = sorted(entries, key=lambda e: (-e[0], e[1]))
     pm = new_plugin_manager()
-    for priority, name, instance, _ in reversed(effective):
+    for _priority, name, instance, _ in reversed(effective):
         pm.register(instance, name=name)
     pm.check_pending()
     records = [

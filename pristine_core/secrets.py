@@ -47,10 +47,7 @@ def redact(text: str) -> str:
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Copy ``headers`` with the values of secret-bearing headers (and known secrets) redacted."""
-    return {
-        name: REDACTED if name.lower() in SECRET_HEADERS else redact(str(value))
-        for name, value in headers.items()
-    }
+    return {name: REDACTED if name.lower() in SECRET_HEADERS else redact(str(value)) for name, value in headers.items()}
 
 
 class Secret:

@@ -71,7 +71,7 @@ class LoopbackServer:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _serve(self) -> None:
@@ -121,8 +121,8 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> LoopbackServer:
         """Start serving in a background thread."""
@@ -163,7 +163,7 @@ def _to_bytes(data: Any) -> bytes:
 
 
 def _read_chunked(rfile: Any) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int(rfile.readline().strip().split(b";")[0], 16)
         if size == 0:

@@ -20,7 +20,12 @@ PETSTORE: dict[str, Any] = {
     "pools": {"default": {"connections": 4}, "bulk": {"connections": 2}},
     "resources": {
         "pets": {
-            "get": {"method": "GET", "path": "/pets/{pet_id}", "response": "Pet", "query": {"verbose": {"type": "boolean"}}},
+            "get": {
+                "method": "GET",
+                "path": "/pets/{pet_id}",
+                "response": "Pet",
+                "query": {"verbose": {"type": "boolean"}},
+            },
             "list": {
                 "method": "GET",
                 "path": "/pets",
@@ -29,7 +34,13 @@ PETSTORE: dict[str, Any] = {
             },
             "create": {"method": "POST", "path": "/pets", "request": "NewPet", "response": "Pet", "pool": "bulk"},
             "delete": {"method": "DELETE", "path": "/pets/{pet_id}"},
-            "rename": {"method": "PUT", "path": "/pets/{pet_id}/name", "request": "Rename", "response": "Pet", "timeout_s": 2},
+            "rename": {
+                "method": "PUT",
+                "path": "/pets/{pet_id}/name",
+                "request": "Rename",
+                "response": "Pet",
+                "timeout_s": 2,
+            },
             "photo_url": {"method": "GET", "path": "/pets/{pet_id}/photo", "response": "Link", "redirects": "return"},
         },
         "health": {"ping": {"method": "GET", "path": "/healthz", "auth": False}},
@@ -66,11 +77,24 @@ PETSTORE: dict[str, Any] = {
             },
             "required": ["name"],
         },
-        "Ball": {"type": "object", "properties": {"type": {"type": "string", "const": "ball"}, "size": {"type": "number"}}},
-        "Bone": {"type": "object", "properties": {"type": {"type": "string", "const": "bone"}, "meaty": {"type": "boolean"}}},
+        "Ball": {
+            "type": "object",
+            "properties": {"type": {"type": "string", "const": "ball"}, "size": {"type": "number"}},
+        },
+        "Bone": {
+            "type": "object",
+            "properties": {"type": {"type": "string", "const": "bone"}, "meaty": {"type": "boolean"}},
+        },
         "Toy": {"oneOf": [{"$ref": "Ball"}, {"$ref": "Bone"}], "discriminator": "type"},
         "Rename": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
-        "Link": {"type": "object", "properties": {"url": {"type": "string"}, "status": {"type": "integer"}, "expires": {"type": "string", "nullable": True}}},
+        "Link": {
+            "type": "object",
+            "properties": {
+                "url": {"type": "string"},
+                "status": {"type": "integer"},
+                "expires": {"type": "string", "nullable": True},
+            },
+        },
     },
 }
 

@@ -17,19 +17,38 @@ EXCLUDED_DIRS = {"emulator", "tests", "build"}
 
 #: Modules the domain must not import (top-level name or dotted prefix).
 FORBIDDEN_MODULES = (
-    "requests", "urllib3", "http", "httpx", "aiohttp", "socket", "ssl", "urllib.request",
-    "asyncio", "concurrent.futures", "sched", "multiprocessing", "selectors",
+    "requests",
+    "urllib3",
+    "http",
+    "httpx",
+    "aiohttp",
+    "socket",
+    "ssl",
+    "urllib.request",
+    "asyncio",
+    "concurrent.futures",
+    "sched",
+    "multiprocessing",
+    "selectors",
 )
 #: Attribute or function names whose use means waiting, polling or spawning threads.
-FORBIDDEN_CALLS = {"sleep", "Thread", "Timer", "ThreadPoolExecutor", "ProcessPoolExecutor", "Event", "Condition",
-                   "wait_for", "urlopen", "create_connection"}
+FORBIDDEN_CALLS = {
+    "sleep",
+    "Thread",
+    "Timer",
+    "ThreadPoolExecutor",
+    "ProcessPoolExecutor",
+    "Event",
+    "Condition",
+    "wait_for",
+    "urlopen",
+    "create_connection",
+}
 
 
 def domain_modules() -> list[Path]:
     """Every Python file of the domain package outside the excluded folders."""
-    return sorted(
-        p for p in ROOT.rglob("*.py") if not EXCLUDED_DIRS.intersection(p.relative_to(ROOT).parts[:-1])
-    )
+    return sorted(p for p in ROOT.rglob("*.py") if not EXCLUDED_DIRS.intersection(p.relative_to(ROOT).parts[:-1]))
 
 
 def _forbidden(module: str) -> bool:

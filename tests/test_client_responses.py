@@ -26,7 +26,9 @@ def test_calls_and_typed_results(petstore: dict[str, Any]) -> None:
         json={"id": "10", "name": "Bo"},
         match=[matchers.json_params_matcher({"name": "Bo", "kind": "dog", "toy": {"type": "ball", "size": 1.5}})],
     )
-    responses.put(f"{BASE}/pets/10/name", json={"id": "10", "name": "Bob"}, match=[matchers.json_params_matcher({"name": "Bob"})])
+    responses.put(
+        f"{BASE}/pets/10/name", json={"id": "10", "name": "Bob"}, match=[matchers.json_params_matcher({"name": "Bob"})]
+    )
     with pc.Client(petstore, base_url=BASE, api_key="pk-abc-12345", autoload_plugins=False) as client:
         fin = client.pets.get(pet_id=9)
         bo = client.pets.create(body={"name": "Bo", "kind": "dog"}, toy={"type": "ball", "size": 1.5})

@@ -74,9 +74,10 @@ def test_api_key_never_shows(petstore: dict[str, Any], caplog: Any) -> None:
     }
     with LoopbackServer(lambda r: json_reply({"echo": r.header("X-API-Key")}, status=401)) as server:
         caplog.set_level(logging.DEBUG)
-        with structlog.testing.capture_logs() as logs, pc.Client(
-            petstore, base_url=server.url, api_key=key, autoload_plugins=False
-        ) as client:
+        with (
+            structlog.testing.capture_logs() as logs,
+            pc.Client(petstore, base_url=server.url, api_key=key, autoload_plugins=False) as client,
+        ):
             with pytest.raises(pc.AuthenticationError) as info:
                 client.pets.get(pet_id="1")
             assert key not in repr(client) and key not in repr(client.api_key)

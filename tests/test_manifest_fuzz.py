@@ -12,7 +12,22 @@ from pristine_core import ManifestError, load_manifest
 
 from .conftest import PETSTORE
 
-JUNK: list[Any] = [None, 0, -1, 3.5, True, "", "x", "GET", "/p/{", [], [1, "a"], {}, {"type": "object"}, {"$ref": "Nope"}]
+JUNK: list[Any] = [
+    None,
+    0,
+    -1,
+    3.5,
+    True,
+    "",
+    "x",
+    "GET",
+    "/p/{",
+    [],
+    [1, "a"],
+    {},
+    {"type": "object"},
+    {"$ref": "Nope"},
+]
 TOP_KEYS = set(PETSTORE) | {"$", "retry_policies", "circuit_breakers", "features"}
 
 
@@ -60,7 +75,9 @@ def test_random_mutations_raise_only_manifest_errors(seed: int) -> None:
             assert exc.problems
             for path, message in exc.problems:
                 assert path and message
-                assert path == "$" or path.split(".")[0].split("[")[0] in TOP_KEYS or path.startswith(
-                    tuple(f"{k}." for k in TOP_KEYS)
+                assert (
+                    path == "$"
+                    or path.split(".")[0].split("[")[0] in TOP_KEYS
+                    or path.startswith(tuple(f"{k}." for k in TOP_KEYS))
                 ), path
     assert rejected > 100

@@ -38,7 +38,9 @@ def test_method_case_is_normalised(petstore: dict[str, Any]) -> None:
 def test_bad_method_names_its_path(petstore: dict[str, Any]) -> None:
     """The example from the issue: a bad method names resources.<r>.<e>.method."""
     petstore["resources"]["pets"]["create"]["method"] = "FETCH"
-    assert problems(petstore) == [("resources.pets.create.method", "must be one of GET, POST, PUT, PATCH, DELETE, HEAD")]
+    assert problems(petstore) == [
+        ("resources.pets.create.method", "must be one of GET, POST, PUT, PATCH, DELETE, HEAD")
+    ]
 
 
 def test_all_problems_reported_together(petstore: dict[str, Any]) -> None:
@@ -91,7 +93,10 @@ def test_type_problems(petstore: dict[str, Any]) -> None:
 
 def test_duplicate_keys_and_bad_json() -> None:
     """Duplicate JSON keys are errors with their path; broken JSON names line and column."""
-    text = '{"name": "x", "resources": {"a": {"e": {"method": "GET", "path": "/a"}, "e": {"method": "GET", "path": "/b"}}}}'
+    text = (
+        '{"name": "x", "resources": {"a": {"e": {"method": "GET", "path": "/a"}, '
+        '"e": {"method": "GET", "path": "/b"}}}}'
+    )
     with pytest.raises(ManifestError) as info:
         parse_json(text)
     assert info.value.problems == [("resources.a.e", "duplicate key")]

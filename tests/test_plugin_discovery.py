@@ -43,7 +43,13 @@ def fake_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
             f"        call.context.setdefault('order', []).append({name!r})\n"
         )
         _write_dist(tmp_path, f"fake-{name}", f"fake_{name}", source, {name: f"fake_{name}:Plugin"})
-    _write_dist(tmp_path, "fake-broken", "fake_broken", "raise ImportError('missing native lib')\n", {"broken": "fake_broken:Plugin"})
+    _write_dist(
+        tmp_path,
+        "fake-broken",
+        "fake_broken",
+        "raise ImportError('missing native lib')\n",
+        {"broken": "fake_broken:Plugin"},
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     for var in ("PRISTINE_PLUGINS", "PRISTINE_DISABLE_PLUGINS", "PRISTINE_STRICT_PLUGINS"):
         monkeypatch.delenv(var, raising=False)

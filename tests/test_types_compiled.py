@@ -10,7 +10,7 @@ from pristine_core import load_manifest
 from pristine_core.manifest.models import TypeSchema
 from pristine_core.typesystem.compiled import Compiler, Fail
 from pristine_core.typesystem.registry import TypeRegistry
-from pristine_core.typesystem.wire import MISSING, from_wire, to_wire
+from pristine_core.typesystem.wire import from_wire, to_wire
 
 from .conftest import PETSTORE
 

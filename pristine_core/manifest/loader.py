@@ -64,7 +64,9 @@ def parse_json(text: str, source: str = "manifest") -> dict[str, Any]:
     try:
         data = json.loads(text, object_pairs_hook=_pairs_hook)
     except json.JSONDecodeError as exc:
-        raise ManifestError([("$", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")], source) from None
+        raise ManifestError(
+            [("$", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")], source
+        ) from None
     duplicates = _duplicate_problems(data)
     if duplicates:
         raise ManifestError(duplicates, source)
@@ -120,7 +122,7 @@ def build_manifest(
     prepared, early = _prepare(data)
     try:
         manifest = CONVERTER.structure(prepared, models.Manifest)
-    except Exception as exc:  # noqa: BLE001 - every structuring failure becomes a path + message
+    except Exception as exc:
         raise ManifestError(early + problems_from(exc), name) from None
     if early:
         raise ManifestError(early, name)
@@ -129,7 +131,7 @@ def build_manifest(
     for validator in validators:
         try:
             problems.extend(validator(manifest))
-        except Exception as exc:  # noqa: BLE001 - a broken validator must not hide the report
+        except Exception as exc:
             problems.append(("features", f"validator {validator!r} failed: {exc}"))
     if problems:
         raise ManifestError(problems, name)

@@ -173,7 +173,8 @@ class Endpoint:
 
 
 def _placeholders(path: str) -> list[str]:
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while True:
         start = path.find("{", i)
         if start < 0:

@@ -19,12 +19,19 @@ def attr_name(prop: str) -> str:
     return prop + "_" if keyword.iskeyword(prop) else prop
 
 
+def _copier(value: Any) -> Any:
+    def make() -> Any:
+        return copy.deepcopy(value)
+
+    return make
+
+
 def _default(schema: TypeSchema) -> Any:
     value = schema.default if schema.default is not NO_DEFAULT else schema.const
     if value is NO_DEFAULT:
         return None
     if isinstance(value, (list, dict)):
-        return attrs.Factory(lambda v=value: copy.deepcopy(v))
+        return attrs.Factory(_copier(value))
     return value
 
 

@@ -175,7 +175,9 @@ class Compiler:
         item_schema = schema.items or TypeSchema(type="any")
         minimum = schema.min_length
         simple = item_schema.ref is None and not item_schema.nullable and item_schema.enum is None
-        simple = simple and item_schema.const is NO_DEFAULT and item_schema.minimum is None and item_schema.maximum is None
+        simple = (
+            simple and item_schema.const is NO_DEFAULT and item_schema.minimum is None and item_schema.maximum is None
+        )
         if simple and item_schema.type == "number":
 
             def numbers_only(value: Any) -> list[Any]:
@@ -219,7 +221,9 @@ class Compiler:
         return array
 
     def _map(self, schema: TypeSchema) -> Conv:
-        item = self.compile(schema.additional_properties) if isinstance(schema.additional_properties, TypeSchema) else None
+        item = (
+            self.compile(schema.additional_properties) if isinstance(schema.additional_properties, TypeSchema) else None
+        )
 
         def mapping(value: Any) -> dict[str, Any]:
             if not isinstance(value, Mapping):
@@ -263,10 +267,10 @@ class Compiler:
                     if isinstance(value, cls):
                         return conv(value)
                 raise _Fail
-            conv = by_tag.get(tag) if type(tag) is str else None
-            if conv is None:
+            chosen = by_tag.get(tag) if type(tag) is str else None
+            if chosen is None:
                 raise _Fail
-            return conv(value)
+            return chosen(value)
 
         return union
 
@@ -282,7 +286,9 @@ class Compiler:
             elif sub.const is not NO_DEFAULT:
                 fallback = sub.const
             keep_null = (not strict) or sub.explicit_null or prop in schema.required
-            fields.append((prop, attr_name(prop), self.compile(sub), fallback, prop in schema.required, nullable, keep_null))
+            fields.append(
+                (prop, attr_name(prop), self.compile(sub), fallback, prop in schema.required, nullable, keep_null)
+            )
         known = frozenset(schema.properties)
         extra = schema.additional_properties
         extra_conv = self.compile(extra) if isinstance(extra, TypeSchema) else None
@@ -299,7 +305,7 @@ class Compiler:
             else:
                 raise _Fail
             out: dict[str, Any] = {}
-            for prop, attr, conv, fallback, required, nullable, keep_null in fields:
+            for prop, _attr, conv, fallback, required, nullable, keep_null in fields:
                 raw = get(prop, _MISSING)
                 if raw is None and not nullable:
                     raw = _MISSING

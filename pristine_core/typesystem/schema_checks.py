@@ -19,8 +19,14 @@ def type_problems(types: Mapping[str, TypeSchema]) -> list[tuple[str, str]]:
     return problems
 
 
-def _check(types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: list[tuple[str, str]], top: bool = False) -> None:
-    kinds = [k for k, present in (("type", s.type is not None), ("$ref", s.ref is not None), ("oneOf", bool(s.one_of))) if present]
+def _check(
+    types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: list[tuple[str, str]], top: bool = False
+) -> None:
+    kinds = [
+        k
+        for k, present in (("type", s.type is not None), ("$ref", s.ref is not None), ("oneOf", bool(s.one_of)))
+        if present
+    ]
     if not kinds:
         out.append((at, "needs one of 'type', '$ref' or 'oneOf'"))
         return
@@ -50,7 +56,11 @@ def _check(types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: list[tu
         if not s.enum:
             out.append((f"{at}.enum", "must not be empty"))
         for i, value in enumerate(s.enum):
-            _, errors = to_wire(types, TypeSchema(type=s.type), value) if s.type in ("string", "integer", "number", "boolean") else (None, [])
+            _, errors = (
+                to_wire(types, TypeSchema(type=s.type), value)
+                if s.type in ("string", "integer", "number", "boolean")
+                else (None, [])
+            )
             if errors:
                 out.append((f"{at}.enum[{i}]", errors[0][1]))
     if s.default is not NO_DEFAULT and s.default is not None and s.type not in (None, "any"):

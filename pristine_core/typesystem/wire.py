@@ -155,7 +155,9 @@ class Walker:
         if not schema.properties and schema.additional_properties is not False:
             return self._map(schema, value, path, errors)
         is_mapping = isinstance(value, Mapping)
-        if not is_mapping and not (hasattr(value, "__attrs_attrs__") or hasattr(value, "__dict__") or hasattr(value, "__slots__")):
+        if not is_mapping and not (
+            hasattr(value, "__attrs_attrs__") or hasattr(value, "__dict__") or hasattr(value, "__slots__")
+        ):
             errors.append((path, f"expected an object, got {_describe(value)}"))
             return _MISSING
         out: dict[str, Any] = {}
