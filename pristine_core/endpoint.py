@@ -58,6 +58,7 @@ class EndpointMethod:
         self.client = client
         self.endpoint = endpoint
         self._path_params = endpoint.path_params
+        self._reserved = endpoint.reserved_params
         self._path = endpoint.path
         self.__doc__ = endpoint.description or f"{endpoint.method} {endpoint.path}"
         self.__name__ = endpoint.name
@@ -126,6 +127,8 @@ class EndpointMethod:
                 errors.append((name, "required path parameter is missing"))
             elif not isinstance(value, (str, int)) or isinstance(value, bool):
                 errors.append((name, "path parameters must be strings or integers"))
+            elif name in self._reserved and any(seg in ("", ".", "..") for seg in str(value).split("/")):
+                errors.append((name, "must not contain empty, '.' or '..' segments"))
         for name, spec in ep.query.items():
             value = call.query.get(name)
             if value is None:
@@ -158,7 +161,11 @@ class EndpointMethod:
         ep = self.endpoint
         path = self._path
         for name in self._path_params:
-            path = path.replace("{" + name + "}", urllib.parse.quote(str(call.path_params[name]), safe=""))
+            value = str(call.path_params[name])
+            if name in self._reserved:
+                path = path.replace("{+" + name + "}", urllib.parse.quote(value, safe="/"))
+            else:
+                path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
         params: dict[str, Any] = dict(client._default_query)
         for name, spec in ep.query.items():
             if spec.default is not NO_DEFAULT:

@@ -154,7 +154,10 @@ class Response:
             return
         raw = self._raw.raw
         while True:
-            chunk = raw.read1(chunk_size) if hasattr(raw, "read1") else raw.read(chunk_size)
+            if hasattr(raw, "read1"):
+                chunk = raw.read1(chunk_size, decode_content=True)
+            else:
+                chunk = raw.read(chunk_size, decode_content=True)
             if not chunk:
                 break
             yield chunk

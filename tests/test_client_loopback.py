@@ -192,3 +192,14 @@ def test_fetch_url_streams_without_key(petstore: dict[str, Any], server: Loopbac
         client.fetch_url(f"{server.url}/private", send_api_key=True, stream=False)
     assert server.requests[0].header("X-API-Key") is None
     assert server.requests[1].header("X-API-Key") == "pk-test-secret-1"
+
+
+def test_reserved_expansion_keeps_slashes(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """``{+name}`` keeps '/' in the value (other characters still quoted); traversal is refused."""
+    petstore["resources"]["pets"]["file"] = {"method": "GET", "path": "/files/{+file_path}/meta"}
+    server.handler = lambda r: json_reply({})
+    with make(petstore, server) as client:
+        client.pets.file(file_path="weights/step 1")
+        with pytest.raises(pc.ValidationError, match="file_path: must not contain"):
+            client.pets.file(file_path="weights/../secrets")
+    assert server.requests[0].path == "/files/weights/step%201/meta?lang=en"

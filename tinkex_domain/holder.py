@@ -59,7 +59,7 @@ class Holder:
         project = project_id or env_str(PROJECT_ENV, None, environ)
         if project:
             config.setdefault("project_id", project)
-        tag_list = list(tags) if tags is not None else sorted(set(env_list(TAGS_ENV, [], environ)))
+        tag_list = list(tags) if tags is not None else sorted(set(env_list(TAGS_ENV, [], environ) or []))
         if tag_list:
             config.setdefault("tags", tag_list)
         if session_id is not None:

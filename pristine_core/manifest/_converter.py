@@ -27,7 +27,7 @@ def _structure_any(value: Any, _: Any) -> Any:
 
 def _build() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    conv.register_structure_hook(Any, _structure_any)
+    conv.register_structure_hook_func(lambda t: t is Any, _structure_any)
 
     def structure_bool(value: Any, _: Any) -> bool:
         if not isinstance(value, bool):

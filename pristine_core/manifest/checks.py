@@ -110,6 +110,7 @@ def _path_problems(at: str, path: str) -> list[tuple[str, str]]:
     stripped = _PLACEHOLDER.sub("", path)
     if "{" in stripped or "}" in stripped:
         problems.append((at, "unbalanced '{' or '}'"))
+    names = [n[1:] if n.startswith("+") else n for n in names]
     for name in names:
         if not _IDENT.match(name):
             problems.append((at, f"path parameter {{{name}}} must be an identifier"))

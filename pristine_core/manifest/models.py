@@ -161,8 +161,16 @@ class Endpoint:
 
     @property
     def path_params(self) -> tuple[str, ...]:
-        """The ``{name}`` placeholders of :attr:`path`, in order."""
-        return tuple(part[1:-1] for part in _placeholders(self.path))
+        """The names of the ``{name}`` / ``{+name}`` placeholders of :attr:`path`, in order.
+
+        ``{+name}`` is RFC 6570 reserved expansion: the value may contain ``/``.
+        """
+        return tuple(part[1:-1].lstrip("+") for part in _placeholders(self.path))
+
+    @property
+    def reserved_params(self) -> frozenset[str]:
+        """Path parameters declared ``{+name}`` (slashes kept)."""
+        return frozenset(part[2:-1] for part in _placeholders(self.path) if part.startswith("{+"))
 
     @property
     def is_idempotent(self) -> bool:

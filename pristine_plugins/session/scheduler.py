@@ -11,6 +11,7 @@ return at once and spin), woken early whenever jobs change.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -133,6 +134,13 @@ class HeartbeatScheduler:
             worker = self._worker
         return worker is not None and worker.thread is not None and worker.thread.is_alive()
 
+    def reset_after_fork(self) -> None:
+        """Forget the parent's jobs and thread in a forked child (they belong to the parent)."""
+        self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        self._jobs = []
+        self._worker = None
+
     def wake(self) -> None:
         """Make the thread re-check due times now (after a clock jump, for instance)."""
         with self._lock:
@@ -212,6 +220,8 @@ class HeartbeatScheduler:
 
 
 _DEFAULT = HeartbeatScheduler()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_DEFAULT.reset_after_fork)
 
 
 def default_scheduler() -> HeartbeatScheduler:

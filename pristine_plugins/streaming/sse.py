@@ -18,8 +18,10 @@ The rules (HTML Living Standard, "Server-sent events", section "Parsing an event
 
 :class:`SSEDecoder` never holds more than the current incomplete line and the event being
 built. The common case is handled in bulk: each chunk's complete lines are decoded in one
-call, split on blank lines in one call, and a block that is a single ``data:`` line becomes an
-event without a per-line loop.
+call and split into blocks on blank lines in one call; then runs of the two usual block shapes
+(a lone ``data: x`` line, or ``id: n`` + ``data: x``) are classified and turned into events with
+C-level ``map`` calls, without a per-line Python loop. Other blocks go through the general
+line-by-line path.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Iterable, Iterator
-from itertools import chain, compress, repeat
+from itertools import groupby, repeat
 from typing import Any, NamedTuple
 
 __all__ = ["SSEDecoder", "SSEEvent", "iter_sse"]
@@ -59,7 +61,33 @@ class SSEEvent(NamedTuple):
 
 _new_tuple = tuple.__new__
 _after_data = operator.itemgetter(slice(6, None))  # the value of a "data: <value>" line
-_has_lf = operator.contains
+_after_id = operator.itemgetter(slice(4, None))  # the value of an "id: <value>" line
+_first = operator.itemgetter(0)
+_third = operator.itemgetter(2)
+
+# Block shapes that are decoded in bulk (see _shapes).
+_OTHER, _DATA, _ID_DATA = 0, 1, 2
+
+
+def _shapes(pieces: list[str], ids_allowed: bool) -> list[int]:
+    """Classify complete blocks without a Python-level loop (every step is a C-level ``map``).
+
+    ``_DATA``: a single ``data: <value>`` line. ``_ID_DATA``: ``id: <id>`` then ``data: <value>``
+    (only when the text has no NUL, so every id is valid). ``_OTHER``: anything else.
+    """
+    data = map(operator.gt, map(str.startswith, pieces, repeat("data: ")), map(operator.contains, pieces, repeat("\n")))
+    if not ids_allowed:
+        return list(map(int, data))
+    id_data = map(
+        operator.and_,
+        map(
+            operator.and_,
+            map(str.startswith, pieces, repeat("id: ")),
+            map(operator.eq, map(str.count, pieces, repeat("\n")), repeat(1)),
+        ),
+        map(operator.ge, map(str.find, pieces, repeat("\ndata: ")), repeat(0)),
+    )
+    return list(map(operator.add, data, map(operator.mul, id_data, repeat(_ID_DATA))))
 
 
 class SSEDecoder:
@@ -156,33 +184,40 @@ class SSEDecoder:
         pieces = text.split("\n\n")
         last = pieces.pop()
         if pieces:
-            self._blocks(pieces, events)
+            self._blocks(pieces, _shapes(pieces, "\x00" not in text), events)
         if last:
             self._lines(last[:-1].split("\n"), events)
         return events
 
-    def _blocks(self, pieces: list[str], events: list[SSEEvent]) -> None:
-        """Dispatch complete blocks; runs of one-line ``data: `` blocks become events in bulk."""
-        count = len(pieces)
-        # simple[i]: starts with "data: " and has no other line (computed without a Python loop).
-        simple = list(map(operator.gt, map(str.startswith, pieces, repeat("data: ")), map(_has_lf, pieces, repeat("\n"))))
+    def _blocks(self, pieces: list[str], shapes: list[int], events: list[SSEEvent]) -> None:
+        """Dispatch complete blocks: runs of the two common shapes in bulk, others one by one."""
         if self._dirty:
-            simple[0] = False  # it continues a block begun in an earlier chunk
+            shapes[0] = _OTHER  # it continues a block begun in an earlier chunk
         start = 0
-        for stop in chain(compress(range(count), map(operator.not_, simple)), (count,)):
-            if stop > start:
+        for shape, group in groupby(shapes):
+            stop = start + len(list(group))
+            run = pieces[start:stop]
+            if shape == _DATA:
                 id_buffer = self._id_buffer
-                fields = zip(repeat("message"), map(_after_data, pieces[start:stop]), repeat(id_buffer), repeat(None))
+                fields = zip(repeat("message"), map(_after_data, run), repeat(id_buffer), repeat(None))
                 events.extend(map(_new_tuple, repeat(SSEEvent), fields))
-                self.dispatched += stop - start
                 self.last_event_id = id_buffer
-            if stop < count:
-                if stop == 0 and self._dirty:
-                    self._lines(pieces[0].split("\n"), events)
-                    self._dispatch(events)
-                else:
-                    self._block(pieces[stop], events)
-            start = stop + 1
+                self.dispatched += len(run)
+            elif shape == _ID_DATA:
+                halves = list(map(str.partition, run, repeat("\n")))
+                ids = list(map(_after_id, map(_first, halves)))
+                fields = zip(repeat("message"), map(_after_data, map(_third, halves)), ids, repeat(None))
+                events.extend(map(_new_tuple, repeat(SSEEvent), fields))
+                self.last_event_id = self._id_buffer = ids[-1]
+                self.dispatched += len(run)
+            else:
+                for index, piece in enumerate(run, start):
+                    if index == 0 and self._dirty:
+                        self._lines(piece.split("\n"), events)
+                        self._dispatch(events)
+                    else:
+                        self._block(piece, events)
+            start = stop
 
     def _block(self, piece: str, events: list[SSEEvent]) -> None:
         """Parse and dispatch one complete block, starting from clean buffers."""

@@ -144,9 +144,11 @@ class Telemetry:
                 self._wake.set()
             elif self._send_lock.acquire(timeout=limit):
                 try:
-                    self._drain(deadline)
+                    drained = self._drain(deadline)
                 finally:
                     self._send_lock.release()
+                if not drained:
+                    return False  # nobody else will send: waiting would only cost the caller
             if not wait:
                 return True
             with self._progress:

@@ -8,6 +8,7 @@ import pytest
 
 from tinkex_domain import ServiceClient, types
 from tinkex_domain.emulator import Emulator, EmulatorConfig
+from tinkex_domain.holder import close_shadow_holders
 
 BASE_MODEL = "tinkex/tiny-byte-lm"
 API_KEY = "tml-tinkex-tests"
@@ -20,6 +21,7 @@ def emulator() -> Iterator[Emulator]:
     try:
         yield emu
     finally:
+        close_shadow_holders()  # clients unpickled in tests talk to this emulator
         emu.stop()
 
 

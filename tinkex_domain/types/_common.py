@@ -21,8 +21,9 @@ def as_int(type_name: str, field: str, value: Any) -> int:
         fail(type_name, field, f"expected an integer, got {type(value).__name__}")
     if isinstance(value, numbers.Integral):
         return int(value)
-    if float(value).is_integer():
-        return int(value)
+    number = float(value)
+    if number.is_integer():
+        return int(number)
     fail(type_name, field, f"expected an integer, got {value!r}")
 
 

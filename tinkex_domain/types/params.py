@@ -57,22 +57,20 @@ class SamplingParams:
             fail("SamplingParams", "top_p", "must be in (0, 1]")
 
 
-def _adam(name: str) -> Any:
-    return lambda v: as_float("AdamParams", name, v)
-
-
 @attrs.frozen(kw_only=True)
 class AdamParams:
     """Adam(W) hyper-parameters; ``grad_clip_norm`` 0 means no clipping."""
 
-    learning_rate: float = attrs.field(default=1e-4, converter=_adam("learning_rate"))
-    beta1: float = attrs.field(default=0.9, converter=_adam("beta1"))
-    beta2: float = attrs.field(default=0.95, converter=_adam("beta2"))
-    eps: float = attrs.field(default=1e-12, converter=_adam("eps"))
-    weight_decay: float = attrs.field(default=0.0, converter=_adam("weight_decay"))
-    grad_clip_norm: float = attrs.field(default=0.0, converter=_adam("grad_clip_norm"))
+    learning_rate: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-12
+    weight_decay: float = 0.0
+    grad_clip_norm: float = 0.0
 
     def __attrs_post_init__(self) -> None:
+        for field in attrs.fields(AdamParams):
+            object.__setattr__(self, field.name, as_float("AdamParams", field.name, getattr(self, field.name)))
         rules = (
             ("learning_rate", self.learning_rate > 0, "must be > 0"),
             ("beta1", 0 <= self.beta1 < 1, "must be in [0, 1)"),
@@ -86,25 +84,20 @@ class AdamParams:
                 fail("AdamParams", name, message)
 
 
-def _bool(name: str) -> Any:
-    def convert(value: Any) -> bool:
-        if not isinstance(value, bool):
-            fail("LoraConfig", name, f"expected true or false, got {type(value).__name__}")
-        return value
-
-    return convert
-
-
 @attrs.frozen(kw_only=True)
 class LoraConfig:
     """LoRA adapter settings: ``rank`` and which parts of the model train."""
 
     rank: int = attrs.field(default=32, converter=lambda v: as_int("LoraConfig", "rank", v))
     seed: int | None = attrs.field(default=None, converter=lambda v: optional_int("LoraConfig", "seed", v))
-    train_mlp: bool = attrs.field(default=True, converter=_bool("train_mlp"))
-    train_attn: bool = attrs.field(default=True, converter=_bool("train_attn"))
-    train_unembed: bool = attrs.field(default=True, converter=_bool("train_unembed"))
+    train_mlp: bool = True
+    train_attn: bool = True
+    train_unembed: bool = True
 
     def __attrs_post_init__(self) -> None:
+        for name in ("train_mlp", "train_attn", "train_unembed"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                fail("LoraConfig", name, f"expected true or false, got {type(value).__name__}")
         if self.rank < 1:
             fail("LoraConfig", "rank", "must be >= 1")

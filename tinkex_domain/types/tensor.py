@@ -28,11 +28,16 @@ KNOWN_INPUT_DTYPES: dict[str, TensorDtype] = {
 }
 
 
-def _optional_ints(field: str) -> Any:
-    def convert(value: Any) -> tuple[int, ...] | None:
-        return None if value is None else int_tuple("TensorData", field, value)
+def _shape(value: Any) -> tuple[int, ...] | None:
+    return None if value is None else int_tuple("TensorData", "shape", value)
 
-    return convert
+
+def _crow(value: Any) -> tuple[int, ...] | None:
+    return None if value is None else int_tuple("TensorData", "sparse_crow_indices", value)
+
+
+def _col(value: Any) -> tuple[int, ...] | None:
+    return None if value is None else int_tuple("TensorData", "sparse_col_indices", value)
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,15 +66,11 @@ class TensorData:
     for an array. Sparse CSR tensors carry ``sparse_crow_indices``/``sparse_col_indices``.
     """
 
-    data: list[Any] = attrs.field(repr=lambda d: f"<{len(d)} values>")
+    data: Any = attrs.field(repr=lambda d: f"<{len(d)} values>")
     dtype: TensorDtype = attrs.field()
-    shape: tuple[int, ...] | None = attrs.field(default=None, converter=_optional_ints("shape"))
-    sparse_crow_indices: tuple[int, ...] | None = attrs.field(
-        default=None, converter=_optional_ints("sparse_crow_indices"), repr=False
-    )
-    sparse_col_indices: tuple[int, ...] | None = attrs.field(
-        default=None, converter=_optional_ints("sparse_col_indices"), repr=False
-    )
+    shape: tuple[int, ...] | None = attrs.field(default=None, converter=_shape)
+    sparse_crow_indices: tuple[int, ...] | None = attrs.field(default=None, converter=_crow, repr=False)
+    sparse_col_indices: tuple[int, ...] | None = attrs.field(default=None, converter=_col, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.dtype not in DTYPES:

@@ -74,7 +74,7 @@ def test_exhausted_budget_parks_the_next_fetch_until_bytes_return(future_server,
     assert (budget.in_use, budget.waiting) == (0, 0)
 
 
-def test_cancel_and_close_give_bytes_back(future_server, make_client, plugin):
+def test_cancel_gives_bytes_back_to_parked_fetches(future_server, make_client, plugin):
     client = make_client(future_server.url, futures={"response_budget_bytes": 100})
     budget = plugin(client).budget
     release = threading.Event()

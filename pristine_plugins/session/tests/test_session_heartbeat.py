@@ -10,7 +10,7 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from pristine_core import Client, FakeClock, SystemClock
-from pristine_core.testing import LoopbackServer, SeenRequest
+from pristine_core.testing import SeenRequest
 from pristine_plugins.retry import RetryPlugin
 from pristine_plugins.session import HeartbeatJob, HeartbeatScheduler, default_scheduler, session_of
 
@@ -133,11 +133,13 @@ def test_private_scheduler_runs_jobs_without_a_client() -> None:
     scheduler.add(job)
     try:
         assert scheduler.running
-        assert scheduler.run_pending() == 0
+        scheduler.run_pending()
+        assert calls == []
         clock.advance(2)
-        assert scheduler.run_pending() == 1
+        # The background thread may fire the due beat first; either way it fires exactly once.
+        scheduler.run_pending()
+        assert calls == ["beat"] and job.beats == 1
         assert scheduler.next_delay_s() == 2
-        assert job.beats == 1 and calls == ["beat"]
     finally:
         assert scheduler.remove(job)
     assert not scheduler.running

@@ -256,8 +256,18 @@ def _lines(draw: Any) -> bytes:
 
 
 @st.composite
+def _common_blocks(draw: Any) -> bytes:
+    """Whole blocks of the shapes the decoder handles in bulk, with awkward values."""
+    value = draw(_VALUE_TEXT).encode()
+    eol = draw(st.sampled_from([b"\n", b"\r\n"]))
+    if draw(st.booleans()):
+        return b"data: " + value + eol + eol
+    return b"id: " + draw(_VALUE_TEXT).encode() + eol + b"data: " + value + eol + eol
+
+
+@st.composite
 def _streams(draw: Any) -> bytes:
-    body = b"".join(draw(st.lists(_lines(), max_size=30)))
+    body = b"".join(draw(st.lists(st.one_of(_lines(), _common_blocks()), max_size=30)))
     if draw(st.booleans()):
         body += draw(st.sampled_from([b"data: tail", b"id: 9", b"\r", b""]))
     if draw(st.booleans()):

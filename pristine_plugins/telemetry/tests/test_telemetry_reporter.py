@@ -92,13 +92,19 @@ def test_transient_failure_requeues_and_permanent_failure_discards() -> None:
 
 
 def test_requeue_respects_the_cap() -> None:
-    sent = Recorder()
-    telemetry = reporter(sent, queue_cap=12, batch_size=10)
-    for _ in range(12):
-        telemetry.log("e")
-    sent.error = APIConnectionError("down")
+    telemetry: Telemetry
+
+    def refill_then_fail(events: list[dict[str, Any]], timeout_s: float | None) -> None:
+        for _ in range(5):  # others log while the batch is out: the queue fills up again
+            telemetry.log("meanwhile")
+        raise APIConnectionError("down")
+
+    telemetry = Telemetry(refill_then_fail, clock=FakeClock(), batch_size=10, queue_cap=12)
+    for i in range(12):
+        telemetry.log("e", {"i": i})
     telemetry.flush(timeout=0.1)
-    assert telemetry.pending <= 12
+    assert telemetry.pending == 12
+    assert telemetry.dropped == 5
 
 
 def test_session_events_and_duration_follow_the_injected_clock() -> None:
