@@ -69,14 +69,15 @@ _third = operator.itemgetter(2)
 _OTHER, _DATA, _ID_DATA = 0, 1, 2
 
 
-def _shapes(pieces: list[str], ids_allowed: bool) -> list[int]:
+def _shapes(pieces: list[str], with_ids: bool) -> list[int]:
     """Classify complete blocks without a Python-level loop (every step is a C-level ``map``).
 
-    ``_DATA``: a single ``data: <value>`` line. ``_ID_DATA``: ``id: <id>`` then ``data: <value>``
-    (only when the text has no NUL, so every id is valid). ``_OTHER``: anything else.
+    ``_DATA``: a single ``data: <value>`` line. ``_ID_DATA``: ``id: <id>`` then ``data: <value>``,
+    looked for only when ``with_ids`` (the text has ``id:`` lines and no NUL, so every id in it
+    is valid). ``_OTHER``: anything else.
     """
     data = map(operator.gt, map(str.startswith, pieces, repeat("data: ")), map(operator.contains, pieces, repeat("\n")))
-    if not ids_allowed:
+    if not with_ids:
         return list(map(int, data))
     id_data = map(
         operator.and_,
@@ -95,7 +96,8 @@ class SSEDecoder:
 
     ``last_event_id`` is the id to send as ``Last-Event-ID`` when reconnecting; ``retry_ms``
     is the reconnection time the server asked for (None until it sends ``retry:``). Both may
-    be seeded from an earlier connection of the same logical stream.
+    be seeded from an earlier connection of the same logical stream. ``dispatched`` counts the
+    events produced so far.
     """
 
     __slots__ = (
@@ -184,7 +186,7 @@ class SSEDecoder:
         pieces = text.split("\n\n")
         last = pieces.pop()
         if pieces:
-            self._blocks(pieces, _shapes(pieces, "\x00" not in text), events)
+            self._blocks(pieces, _shapes(pieces, "id: " in text and "\x00" not in text), events)
         if last:
             self._lines(last[:-1].split("\n"), events)
         return events

@@ -59,6 +59,16 @@ MANIFEST: dict[str, Any] = {
 }
 
 
+class Dropped(Exception):
+    """Raised inside a server body generator to cut the connection mid-stream."""
+
+
+def cut_after(*chunks: bytes) -> Iterator[bytes]:
+    """Send ``chunks``, then drop the connection without ending the chunked body."""
+    yield from chunks
+    raise Dropped("connection cut by the test server")
+
+
 @pytest.fixture
 def manifest() -> dict[str, Any]:
     """A fresh copy of the test manifest (tests may edit it)."""

@@ -15,7 +15,7 @@ from pristine_core.errors import APIConnectionError
 from pristine_core.testing import LoopbackServer, Reply
 from pristine_plugins.streaming import ByteStream, stream_to_file
 
-from .test_streaming_stream import cut_after
+from .conftest import cut_after
 
 MakeClient = Callable[..., pc.Client]
 

@@ -16,19 +16,9 @@ from pristine_core.errors import APIConnectionError, APIResponseValidationError,
 from pristine_core.testing import LoopbackServer, Reply, SeenRequest
 from pristine_plugins.streaming import SSEEvent, Stream, StreamingPlugin, StreamInterruptedError
 
-from .conftest import MANIFEST, SSE_HEADERS
+from .conftest import MANIFEST, SSE_HEADERS, cut_after
 
 MakeClient = Callable[..., pc.Client]
-
-
-class Dropped(Exception):
-    """Raised inside a server body generator to cut the connection mid-stream."""
-
-
-def cut_after(*chunks: bytes) -> Iterator[bytes]:
-    """Send ``chunks``, then drop the connection without ending the chunked body."""
-    yield from chunks
-    raise Dropped("connection cut by the test server")
 
 
 def sse_reply(body: Any) -> Reply:
@@ -155,6 +145,28 @@ def test_reconnect_keeps_path_and_query(make_client: MakeClient, server: Loopbac
     assert [r.path for r in server.requests] == ["/events/a%2Fb?since=7"] * 2
     assert clock.sleeps == [1.5]
     assert stream.last_event_id == ""  # the resumed connection's event carried no id, per the rules
+
+
+def test_read_timeout_mid_stream_reconnects(make_client: MakeClient, server: LoopbackServer) -> None:
+    """A server that goes silent past the read timeout is treated like a drop and resumed."""
+    release = threading.Event()
+
+    def stalled() -> Iterator[bytes]:
+        yield b"id: 1\ndata: a\n\n"
+        release.wait(10)  # silent until the test ends
+
+    def handler(request: SeenRequest) -> Reply:
+        if request.header("Last-Event-ID") is None:
+            return sse_reply(stalled())
+        return sse_reply([b"id: 2\ndata: b\n\n"])
+
+    server.handler = handler
+    try:
+        stream = make_client().events.watch(topic="t", request_options={"timeout_s": 0.3})
+        assert [e.data for e in stream] == ["a", "b"]
+        assert stream.reconnects == 1 and server.requests[1].header("Last-Event-ID") == "1"
+    finally:
+        release.set()
 
 
 def test_events_without_id_cannot_resume(make_client: MakeClient, server: LoopbackServer) -> None:
