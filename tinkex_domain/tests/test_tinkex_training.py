@@ -14,7 +14,7 @@ from tinkex_domain.tokenizer import ByteTokenizer
 
 from .conftest import BASE_MODEL, text_datum
 
-LR = types.AdamParams(learning_rate=0.05)
+LR = types.AdamParams(learning_rate=0.01)
 TEXT = ["the cat sat on the mat", "a dog ran in the park", "tinkex trains tiny models"]
 
 
@@ -35,7 +35,7 @@ def test_pipelined_forward_backward_and_optim_step_lower_the_loss(service: Servi
 
 
 def test_chunked_forward_backward_combines_to_the_unchunked_result(service: ServiceClient, emulator: Emulator) -> None:
-    data = [text_datum(f"sample {i % 97} text") for i in range(3000)]
+    data = [text_datum(f"{i % 97}:x") for i in range(3000)]
     tc = service.create_lora_training_client(BASE_MODEL, rank=4, seed=7)
     before = emulator.stats().get("forward")
     count_before = before.count if before is not None else 0
@@ -91,7 +91,7 @@ def test_sampling_client_from_saved_weights_samples_what_was_trained(service: Se
     data = [text_datum("ab" * 12)]
     for _ in range(25):
         tc.forward_backward(data, "cross_entropy")
-        tc.optim_step(types.AdamParams(learning_rate=0.1))
+        tc.optim_step(LR)
     saved = tc.save_weights_for_sampler("abab").result(timeout=60)
     assert saved.path == f"tinker://{tc.model_id}/sampler_weights/abab"
     greedy = types.SamplingParams(max_tokens=6, temperature=0.0)

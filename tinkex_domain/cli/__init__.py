@@ -1,0 +1,152 @@
+"""The ``tinkex`` command line.
+
+    tinkex demo [--steps N] [--plot PATH]          train the bundled corpus on an embedded emulator
+    tinkex emulator serve [--port N] ...           run a local Tinker emulator
+    tinkex checkpoint list|info|download|delete|publish|unpublish|set-ttl ...
+    tinkex run list|info ...                       training runs
+    tinkex sample --base-model M --prompt TEXT     sample from a model
+    tinkex version
+
+Connection options (before or after the command): ``--base-url`` (else ``TINKER_BASE_URL``),
+``--api-key`` (else ``TINKER_API_KEY``), ``--timeout``; output ``-f/--format table|json``.
+Exit status: 0 success, 1 error (printed as ``Error: ...`` on stderr), 2 usage error, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from pristine_core.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    PristineError,
+    RateLimitError,
+    ValidationError,
+)
+from tinkex_domain.checkpoint_download import CheckpointDownloadError
+from tinkex_domain.cli import checkpoint, runs
+from tinkex_domain.cli.context import CommandError, Context, ServiceFactory
+
+__all__ = ["CommandError", "Context", "build_parser", "friendly_error", "main"]
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """Connection/format options; sub-parsers use SUPPRESS so a value given earlier survives."""
+    parser = argparse.ArgumentParser(add_help=False)
+    d: Callable[[Any], Any] = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+    parser.add_argument("-f", "--format", choices=("table", "json"), default=d("table"),
+                        help="output format (default table)")
+    parser.add_argument("--json", dest="format", action="store_const", const="json", default=d("table"),
+                        help="same as --format json")
+    parser.add_argument("--base-url", default=d(None), help="API base URL (default: $TINKER_BASE_URL)")
+    parser.add_argument("--api-key", default=d(None), help="API key (default: $TINKER_API_KEY)")
+    parser.add_argument("--timeout", type=float, default=d(None), help="request timeout in seconds")
+    return parser
+
+
+def _demo_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    from tinkex_domain import demo
+
+    p = subparsers.add_parser("demo", parents=[common], help="train a tiny model on an embedded emulator",
+                              description=demo.__doc__.splitlines()[0] if demo.__doc__ else None)
+    demo.add_arguments(p)
+
+    def run(ctx: Context) -> int:
+        return demo.run_from_args(ctx.args, out=ctx.stdout)
+
+    p.set_defaults(func=run)
+
+
+def _emulator_parser(subparsers: Any) -> None:
+    from tinkex_domain.emulator import cli as emulator_cli
+
+    p = subparsers.add_parser("emulator", help="run a local Tinker emulator",
+                              description="Local Tinker-compatible service emulator.")
+    emulator_cli.add_subcommands(p.add_subparsers(dest="subcommand", metavar="<command>", required=True))
+    # The emulator's commands take their parsed args directly, not a Context.
+    p.set_defaults(raw_args=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``tinkex`` parser."""
+    parser = argparse.ArgumentParser(
+        prog="tinkex", parents=[_common_options(True)],
+        description="Tinkex: the Tinker fine-tuning SDK command line (checkpoints, runs, emulator, demo).",
+    )
+    parser.add_argument("--version", action="store_true", help="show the version and exit")
+    common = _common_options(False)
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    _demo_parser(sub, common)
+    _emulator_parser(sub)
+    checkpoint.add_parser(sub, common)
+    runs.add_parsers(sub, common)
+    return parser
+
+
+def friendly_error(exc: BaseException) -> str:
+    """A one-line message for an error (never includes secrets: errors carry none)."""
+    if isinstance(exc, (CommandError, CheckpointDownloadError)):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        details = "; ".join(f"{path or '<root>'}: {message}" for path, message in exc.errors)
+        return f"invalid input: {details}"
+    if isinstance(exc, NotFoundError):
+        return f"not found: {exc}"
+    if isinstance(exc, AuthenticationError):
+        return "authentication failed: check --api-key / TINKER_API_KEY"
+    if isinstance(exc, PermissionDeniedError):
+        return f"permission denied: {exc}"
+    if isinstance(exc, RateLimitError):
+        return "rate limited by the server; try again later"
+    if isinstance(exc, APIStatusError):
+        kind = "internal server error" if exc.status_code >= 500 else "invalid request"
+        return f"{kind} (status {exc.status_code}): {exc}"
+    if isinstance(exc, APITimeoutError):
+        return f"request timed out: {exc}"
+    if isinstance(exc, APIConnectionError):
+        return f"connection failed: {exc} (is --base-url / TINKER_BASE_URL right?)"
+    return str(exc) or type(exc).__name__
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None,
+    stdin: TextIO | None = None, service_factory: ServiceFactory | None = None, now: Any = None,
+) -> int:
+    """Run the CLI; returns the exit status (streams and the ServiceClient factory are injectable)."""
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.version:
+        args.func = runs.cmd_version
+    if getattr(args, "func", None) is None:
+        parser.print_help(out)
+        return 0
+    if getattr(args, "raw_args", False):
+        return int(args.func(args))
+    ctx = Context(args, out, err, stdin or sys.stdin, service_factory, now)
+    try:
+        return int(args.func(ctx))
+    except KeyboardInterrupt:
+        print("Interrupted", file=err)
+        return 130
+    except (PristineError, CommandError, OSError, ValueError) as exc:
+        print(f"Error: {friendly_error(exc)}", file=err)
+        return 1
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
