@@ -61,7 +61,7 @@ class DemoResult:
 def load_corpus() -> str:
     """The bundled corpus (``tinkex_domain/data/tiny_corpus.txt``), or a short built-in text."""
     try:
-        return resources.files("tinkex_domain").joinpath("data", "tiny_corpus.txt").read_text(encoding="utf-8")
+        return resources.files("tinkex_domain").joinpath("data").joinpath("tiny_corpus.txt").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
         return _FALLBACK_CORPUS
 

@@ -19,6 +19,8 @@ from tinkex_domain.plugin import TinkexPlugin
 MANIFEST = ("tinkex_domain", "manifest.json")
 PROJECT_ENV = "TINKER_PROJECT_ID"
 TAGS_ENV = "TINKER_TAGS"
+#: Plugins Tinkex cannot work without: futures resolve training/sampling calls, session owns ids.
+REQUIRED_PLUGINS = ("futures", "session")
 
 
 def _with_domain_plugin(plugins: Iterable[Any] | None, disabled: Iterable[str] | None) -> tuple[list[Any], list[str]]:
@@ -77,6 +79,13 @@ class Holder:
             disable_plugins=disabled,
             **client_kwargs,
         )
+        missing = [name for name in REQUIRED_PLUGINS if self.client.plugin(name) is None]
+        if missing:
+            self.client.close()
+            raise PristineError(
+                f"Tinkex needs the pristine plugin(s) {', '.join(missing)} "
+                f"(pip install {' '.join('pristine-' + m for m in missing)}; check PRISTINE_DISABLE_PLUGINS)"
+            )
 
     def call(
         self, endpoint: str, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any

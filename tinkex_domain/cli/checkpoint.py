@@ -102,8 +102,10 @@ def cmd_publish(ctx: Context) -> int:
     path, action = ctx.args.path, ctx.args.action
     _parse(path)
     rest = ctx.rest()
-    call = rest.publish_checkpoint_from_tinker_path if action == "publish" else rest.unpublish_checkpoint_from_tinker_path
-    call(path).result()
+    if action == "publish":
+        rest.publish_checkpoint_from_tinker_path(path).result()
+    else:
+        rest.unpublish_checkpoint_from_tinker_path(path).result()
     ctx.emit({"action": action, "path": path}, f"{action.capitalize()}ed {path}")
     return 0
 

@@ -102,3 +102,25 @@ def test_every_endpoint_answers_on_the_emulator(service: ServiceClient, emulator
                 request_ids.append(response.json()["request_id"])
         finally:
             response.close()
+
+
+def test_byte_estimates_reach_the_request(service: ServiceClient) -> None:
+    from pristine_core import RequestOptions
+    from tinkex_domain.chunking import data_bytes
+
+    client = service.holder.client
+    asample = client.endpoint("sampling.asample")
+    prompt = types.ModelInput.from_ints(list(range(50)))
+    call = asample.prepare(RequestOptions(), {"prompt": prompt, "sampling_params": types.SamplingParams()})
+    assert asample.build_request(call).byte_size == 10 * 50
+
+    forward = client.endpoint("training.forward_backward")
+    data = [text_datum("estimate me"), text_datum("and me")]
+    body = {"model_id": "m", "seq_id": 1, "forward_backward_input": {"data": data, "loss_fn": "cross_entropy"}}
+    call = forward.prepare(RequestOptions(), body)
+    assert forward.build_request(call).byte_size == data_bytes(data)
+
+
+def test_the_domain_plugin_leaves_other_manifests_alone() -> None:
+    other = load_manifest({"name": "petstore", "types": {"ModelInput": {"type": "object", "properties": {}}}})
+    assert TinkexPlugin().pristine_type_classes(manifest=other) is None

@@ -58,3 +58,8 @@ def test_closing_fails_unresolved_futures(emulator: Emulator) -> None:
             future.result(timeout=30)
     finally:
         emulator.set_queue_state("active")
+
+
+def test_missing_required_plugins_are_named(emulator: Emulator) -> None:
+    with pytest.raises(PristineError, match="futures"):
+        ServiceClient(api_key=API_KEY, base_url=emulator.base_url, disable_plugins=["futures"])
