@@ -282,7 +282,9 @@ class Telemetry:
                 keep = batch[-room:] if 0 < room < len(batch) else (batch if room > 0 else [])
                 lost = len(batch) - len(keep)
                 self._queue.extendleft(reversed(keep))
-                self.dropped += lost
+                # Accepted events that no longer fit are lost after acceptance: discarded, not dropped
+                # (``dropped`` counts only events refused at the door, so accepted + dropped == logged).
+                self.discarded += lost
             else:
                 lost = len(batch)
                 self.discarded += lost

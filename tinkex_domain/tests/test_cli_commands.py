@@ -71,7 +71,7 @@ def test_checkpoint_list_for_a_run_and_for_the_user(cli: Run, trained: TrainingC
     data = cli.json("checkpoint", "list", "--run-id", trained.model_id)
     assert {c["tinker_path"] for c in data["checkpoints"]} == {weights, sampler}
     assert data["run_id"] == trained.model_id and data["total"] == data["shown"] == 2
-    code, out, _ = cli("checkpoint", "list", "--run-id", trained.model_id)
+    _code, out, _ = cli("checkpoint", "list", "--run-id", trained.model_id)
     assert out.startswith(f"Checkpoints for {trained.model_id} (2/2)")
     assert "Checkpoint ID" in out and "sampler_weights/cli-s" in out
     everything = cli.json("checkpoint", "list", "--limit", "0")

@@ -103,7 +103,7 @@ def test_paginate_limit_zero_fetches_everything_with_progress() -> None:
     items, total = paginate(pages, limit=0, offset=0, page_size=10, label="things", progress=progress)
     assert items == list(range(25)) and total == 25
     assert pages.requests == [(10, 0), (10, 10), (10, 20)]
-    assert progress.getvalue().splitlines() == ["Fetching things: 10/25", "Fetching things: 20/25", "Fetching things: 25/25"]
+    assert progress.getvalue().splitlines() == [f"Fetching things: {n}/25" for n in (10, 20, 25)]
 
 
 def test_paginate_stops_at_the_limit_and_honours_the_offset() -> None:

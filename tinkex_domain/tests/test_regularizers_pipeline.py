@@ -248,3 +248,21 @@ def test_user_regularizers_may_return_metrics_or_results() -> None:
     assert out.regularizers["with_metrics"].custom == {"peak": 3.0}
     assert out.regularizers["with_result"].grad_norm == pytest.approx(math.sqrt(2))
     assert out.regularizers["with_metrics"].grad_norm == pytest.approx(1.0, rel=1e-4)  # d max/dx = e_argmax
+
+
+def test_a_pipeline_drives_forward_backward_custom_on_the_emulator(service: Any) -> None:
+    from .conftest import BASE_MODEL, text_datum
+
+    training = service.create_lora_training_client(BASE_MODEL, rank=4, seed=5)
+    data = [text_datum("regularised training on the emulator"), text_datum("a second, shorter one")]
+    pipeline = Pipeline(
+        cross_entropy_loss,
+        [RegularizerSpec(fn=L2(), weight=0.001), RegularizerSpec(fn=Entropy(mode="maximize"), weight=0.01)],
+    )
+    output = training.forward_backward_custom(data, pipeline.loss_fn(), backend="numpy").result()
+    training.optim_step(types.AdamParams(learning_rate=1e-2)).result()
+    assert output.metrics["custom_loss:sum"] == pytest.approx(output.metrics["loss_total"])
+    assert output.metrics["l2_weight_decay:contribution"] > 0
+    # the regularised total differs from the plain cross-entropy by exactly the contributions
+    contributions = output.metrics["l2_weight_decay:contribution"] + output.metrics["entropy:contribution"]
+    assert output.metrics["loss_total"] == pytest.approx(output.metrics["base_loss"] + contributions)

@@ -104,7 +104,9 @@ def test_requeue_respects_the_cap() -> None:
         telemetry.log("e", {"i": i})
     telemetry.flush(timeout=0.1)
     assert telemetry.pending == 12
-    assert telemetry.dropped == 5
+    # 10 in flight + 2 left + 5 logged meanwhile = 17 > 12: five accepted events cannot go back.
+    assert telemetry.discarded == 5 and telemetry.dropped == 0
+    assert telemetry.accepted == 17
 
 
 def test_session_events_and_duration_follow_the_injected_clock() -> None:
