@@ -91,3 +91,24 @@ def test_each_plugin_can_be_removed_alone(wheelhouse: Path, tmp_path: Path) -> N
         result = env.script("smoke.py")
         assert result == {"plugins": remaining, "leftover_threads": []}, name
         env.install(f"pristine-{name}")
+
+
+def test_tinkex_wheel_holds_every_package_and_the_manifest(tmp_path: Path) -> None:
+    """The tinkex wheel lists every sub-package of the source tree, the manifest and the corpus."""
+    import zipfile
+
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    _run(*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", tmp_path, ROOT / "tinkex_domain")
+    wheel = next(tmp_path.glob("tinkex-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    source = ROOT / "tinkex_domain"
+    expected = {
+        "tinkex_domain/" + str(init.relative_to(source))
+        for init in source.rglob("__init__.py")
+        if "tests" not in init.parts and "build" not in init.parts
+    }
+    assert expected <= names
+    assert "tinkex_domain/manifest.json" in names and "tinkex_domain/data/tiny_corpus.txt" in names
+    assert not any("/tests/" in name for name in names)
+    manifest = json.loads(zipfile.ZipFile(wheel).read("tinkex_domain/manifest.json"))
+    assert manifest == json.loads((ROOT / "manifest.json").read_text())

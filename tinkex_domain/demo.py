@@ -55,7 +55,7 @@ class DemoResult:
     def summary(self) -> str:
         """``demo: loss X -> Y (-Z%)``."""
         change = (self.last_loss - self.first_loss) / self.first_loss * 100 if self.first_loss else 0.0
-        return f"demo: loss {self.first_loss:.3f} -> {self.last_loss:.3f} ({change:+.1f}%)".replace("+-", "-")
+        return f"demo: loss {self.first_loss:.3f} -> {self.last_loss:.3f} ({change:+.1f}%)"
 
 
 def load_corpus() -> str:
@@ -211,20 +211,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _quiet_logs() -> None:
-    """The demo is an application: keep library info logs off its output (unless configured)."""
-    try:
-        structlog = importlib.import_module("structlog")
-    except ImportError:
-        return
-    if not structlog.is_configured():
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
-
-
-def run_from_args(args: argparse.Namespace, out: TextIO | None = None, quiet_logs: bool = False) -> int:
+def run_from_args(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run with parsed arguments; returns the exit status."""
-    if quiet_logs:
-        _quiet_logs()
     run_demo(
         args.steps, args.plot, out=out, base_url=getattr(args, "base_url", None),
         api_key=getattr(args, "api_key", None), base_model=args.base_model, batch_size=args.batch_size,
@@ -239,7 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     parser.add_argument("--base-url", help="use this Tinker server instead of an embedded emulator")
     parser.add_argument("--api-key")
-    return run_from_args(parser.parse_args(argv), quiet_logs=True)
+    args = parser.parse_args(argv)
+    if argv is None:
+        from tinkex_domain.cli import configure_logging
+
+        configure_logging()
+    return run_from_args(args)
 
 
 if __name__ == "__main__":

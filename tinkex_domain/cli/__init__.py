@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -35,7 +37,7 @@ from tinkex_domain.checkpoint_download import CheckpointDownloadError
 from tinkex_domain.cli import checkpoint, runs
 from tinkex_domain.cli.context import CommandError, Context, ServiceFactory
 
-__all__ = ["CommandError", "Context", "build_parser", "friendly_error", "main"]
+__all__ = ["CommandError", "Context", "build_parser", "configure_logging", "friendly_error", "main"]
 
 
 def _common_options(defaults: bool) -> argparse.ArgumentParser:
@@ -116,11 +118,30 @@ def friendly_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def configure_logging() -> None:
+    """For the console command: library logs at WARNING and above, on stderr (stdout stays clean
+    for ``--format json``). Left alone when the application configured structlog already."""
+    try:
+        structlog = importlib.import_module("structlog")
+    except ImportError:
+        return
+    if not structlog.is_configured():
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        )
+
+
 def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None,
     stdin: TextIO | None = None, service_factory: ServiceFactory | None = None, now: Any = None,
 ) -> int:
-    """Run the CLI; returns the exit status (streams and the ServiceClient factory are injectable)."""
+    """Run the CLI; returns the exit status (streams and the ServiceClient factory are injectable).
+
+    Called without ``argv`` (the console script), it also quiets library logs (:func:`configure_logging`).
+    """
+    if argv is None:
+        configure_logging()
     out, err = stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
     try:

@@ -133,9 +133,10 @@ def paginate(
         page, total = fetch(want, cursor)
         items.extend(page)
         cursor += len(page)
-        target = (total - offset if total is not None else None) if limit == 0 else limit
+        target: int | None = None if limit == 0 else limit
         if total is not None:
-            target = min(target, total - offset) if target is not None else total - offset
+            remaining = max(total - offset, 0)
+            target = remaining if target is None else min(target, remaining)
         done = not page or len(page) < want or (target is not None and len(items) >= target)
         if progress is not None and (not done or cursor - offset > page_size):
             shown_total = target if target is not None else "?"

@@ -166,3 +166,9 @@ def test_the_emulator_commands_are_mounted() -> None:
     out = io.StringIO()
     assert main(["emulator", "serve", "--help"], stdout=out) == 0
     assert "--faults" in out.getvalue() and "--port" in out.getvalue()
+
+
+def test_paginate_past_the_end_returns_nothing() -> None:
+    pages = Pages(5)
+    items, total = paginate(pages, limit=0, offset=10, page_size=10, label="x", progress=io.StringIO())
+    assert items == [] and total == 5

@@ -86,7 +86,8 @@ def token_losses(loss_fn: str, config: Mapping[str, float], logp: np.ndarray,
         beta = config["beta"]
         diff = logp - q
         return -(logp * adv - 0.5 * beta * diff * diff), -(adv - beta * diff), no_clip
-    ratio = np.exp(logp - q)
+    with np.errstate(over="ignore"):  # an absurd q may overflow the ratio to inf; that is the loss
+        ratio = np.exp(logp - q)
     if loss_fn == "importance_sampling":
         return -ratio * adv, -ratio * adv, no_clip
     lo, hi = config["clip_low_threshold"], config["clip_high_threshold"]

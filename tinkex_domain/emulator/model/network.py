@@ -19,15 +19,17 @@ import numpy as np
 from .attention import AttnCache, attn_backward, attn_forward, attn_step
 from .types import Dims
 
+
 def rms_norm(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """(x / rms(x), rms(x)) over the last axis."""
-    r = np.sqrt((x * x).mean(axis=-1, keepdims=True) + eps)
+    r = np.sqrt(np.einsum("...i,...i->...", x, x)[..., None] * (1.0 / x.shape[-1]) + eps)
     return x / r, r
 
 
 def rms_norm_backward(d_n: np.ndarray, n: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Gradient through ``n = x / rms(x)``."""
-    return (d_n - n * (d_n * n).mean(axis=-1, keepdims=True)) / r
+    dot = np.einsum("...i,...i->...", d_n, n)[..., None] * (1.0 / n.shape[-1])
+    return (d_n - n * dot) / r
 
 
 def silu(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +147,9 @@ class Network:
         dims, w = self.dims, self.w
         h0 = self.embed[tokens]
         n1, _ = rms_norm(h0, dims.norm_eps)
-        q, k, v = np.split(n1 @ self.qkv, 3, axis=-1)
+        qkv = n1 @ self.qkv
+        d = dims.d_model
+        q, k, v = qkv[:, :d], qkv[:, d:2 * d], qkv[:, 2 * d:]
         slot = pos % dims.window
         keys[:, slot] = k
         values[:, slot] = v

@@ -44,9 +44,11 @@ def choose(logp: np.ndarray, temperature: float, top_k: int, top_p: float,
         return np.argmax(logp, axis=-1)
     n, vocab = logp.shape
     z = logp.astype(np.float64) / temperature
-    order = np.argsort(-z, axis=-1, kind="stable")
-    z_sorted = np.take_along_axis(z, order, axis=-1)
-    probs = np.exp(z_sorted - z_sorted[:, :1])
+    filtered = 0 < top_k < vocab or top_p < 1.0
+    order = np.argsort(-z, axis=-1, kind="stable") if filtered else None
+    if order is not None:
+        z = np.take_along_axis(z, order, axis=-1)
+    probs = np.exp(z - z.max(axis=-1, keepdims=True))
     if 0 < top_k < vocab:
         probs[:, top_k:] = 0.0
     probs /= probs.sum(axis=-1, keepdims=True)
@@ -56,10 +58,9 @@ def choose(logp: np.ndarray, temperature: float, top_k: int, top_p: float,
         probs /= probs.sum(axis=-1, keepdims=True)
     cdf = np.cumsum(probs, axis=-1)
     draws = rng.random(n) * cdf[:, -1]
+    # first index whose cdf reaches the draw: it always has positive mass
     rank = np.minimum((cdf < draws[:, None]).sum(axis=-1), vocab - 1)
-    while np.any(probs[np.arange(n), rank] == 0):  # a draw landing exactly on a zero-mass edge
-        rank = np.where(probs[np.arange(n), rank] == 0, rank - 1, rank)
-    return order[np.arange(n), rank]
+    return rank if order is None else order[np.arange(n), rank]
 
 
 def _ends_with_stop(tokens: list[int], stops: list[list[int]]) -> bool:
@@ -78,9 +79,9 @@ def sample(net: Network, prompt: np.ndarray, *, max_tokens: int, temperature: fl
     length, window = prompt.size, net.dims.window
     keys = np.zeros((num_samples, window, net.dims.d_model), dtype=cache.k.dtype)
     values = np.zeros_like(keys)
-    for p in range(max(0, length - window), length):  # the prompt's visible tail, in ring slots
-        keys[:, p % window] = cache.k[0, p]
-        values[:, p % window] = cache.v[0, p]
+    tail = np.arange(max(0, length - window), length)  # the prompt's visible tail, in ring slots
+    keys[:, tail % window] = cache.k[0, tail]
+    values[:, tail % window] = cache.v[0, tail]
     logp = np.repeat(cache.logprobs[0, -1:], num_samples, axis=0)
     out_tokens: list[list[int]] = [[] for _ in range(num_samples)]
     out_lps: list[list[float]] = [[] for _ in range(num_samples)]

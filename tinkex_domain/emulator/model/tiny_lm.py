@@ -11,8 +11,8 @@ import numpy as np
 from . import sampling
 from .adam import AdamHyper, adam_step
 from .batching import Batch, check_datums, make_batches, token_ids
-from .losses import resolve_config, token_losses
 from .lora import adapter_grads, effective_weights
+from .losses import resolve_config, token_losses
 from .network import Network
 from .state import TrainState
 from .types import (

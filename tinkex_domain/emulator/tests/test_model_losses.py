@@ -158,7 +158,8 @@ def test_forward_only_accumulates_nothing_and_backward_accumulates_sum(lm: TinyL
     ("cross_entropy", {"beta": 0.1}, None, "loss_fn_config.beta"),
     ("ppo", {"clip_low_threshold": 1.5}, None, "loss_fn_config.clip_low_threshold"),
     ("dro", None, {"drop": "advantages"}, "data[1].loss_fn_inputs.advantages"),
-    ("cross_entropy", None, {"short": "target_tokens"}, "data[1].loss_fn_inputs.target_tokens: length 7 != model_input length 8"),
+    ("cross_entropy", None, {"short": "target_tokens"},
+     "data[1].loss_fn_inputs.target_tokens: length 7 != model_input length 8"),
     ("cross_entropy", None, {"short": "weights"}, "data[1].loss_fn_inputs.weights"),
     ("cross_entropy", None, {"bad_target": 300}, "data[1].loss_fn_inputs.target_tokens"),
     ("cross_entropy", None, {"bad_token": -1}, "data[1].model_input"),
@@ -199,7 +200,7 @@ def _valid_inputs(loss_fn: str) -> dict[str, np.ndarray]:
 
 
 def test_empty_data_and_empty_datum_rejected(lm: TinyLM) -> None:
-    with pytest.raises(UserInputError, match="^data"):
+    with pytest.raises(UserInputError, match=r"^data"):
         lm.forward_backward([], "cross_entropy", None, False)
     empty = DatumArrays(np.zeros(0, dtype=np.int64), {"target_tokens": np.zeros(0, dtype=np.int64)})
     with pytest.raises(UserInputError, match=r"^data\[0\]\.model_input"):
