@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -34,7 +35,11 @@ class TinyLM:
     """
 
     def __init__(self, base_model: str, lora: LoraSpec, dims: Dims, dtype: np.dtype) -> None:
-        if not isinstance(lora.rank, int) or lora.rank < 1:
+        try:
+            rank = operator.index(lora.rank)
+        except TypeError:
+            rank = 0
+        if rank < 1:
             raise UserInputError(f"lora_config.rank: must be an integer >= 1, got {lora.rank!r}")
         self.base_model = base_model
         self.lora = lora
@@ -43,7 +48,7 @@ class TinyLM:
         self._base = base_weights(base_model, dims, self.dtype)
         self._state = TrainState.fresh(init_lora(base_model, lora, dims, self.dtype))
         self._groups = frozenset(TARGETS[t][0] for t in trained_targets(lora))
-        self._scale = dims.lora_alpha / lora.rank
+        self._scale = dims.lora_alpha / rank
         self._net: Network | None = None
 
     @classmethod
