@@ -20,6 +20,7 @@ from pristine_core.manifest.models import Endpoint, Manifest, PoolSpec
 from pristine_core.pipeline import Call, Event, Middleware, Request, Response, compose
 from pristine_core.plugins import PluginRecord, PluginSelection, build_plugin_manager
 from pristine_core.secrets import Secret
+from pristine_core.tenancy import Tenant
 from pristine_core.transport import Transport
 from pristine_core.typesystem import TypeRegistry
 
@@ -109,6 +110,7 @@ class Client:
         self.types = TypeRegistry(self.manifest.types, self._type_overrides())
         self.base_url = self._resolve_base_url(base_url, environ)
         self._api_key = self._resolve_api_key(api_key, environ)
+        self.tenant = Tenant.of(self.base_url, self._api_key.reveal() if self._api_key else None)
         self.timeout_s = timeout_s or self.manifest.defaults.timeout_s
         self._default_query = {**self.manifest.defaults.query, **dict(default_query or {})}
         self._anonymous_headers = {

@@ -84,3 +84,17 @@ def test_api_key_never_shows(petstore: dict[str, Any], caplog: Any) -> None:
     assert key not in str(info.value) and key not in repr(info.value.args)
     assert info.value.body == {"echo": "[REDACTED]"}
     assert key not in str(logs) and key not in caplog.text
+
+
+def test_tenant_identifies_server_and_key_without_holding_it(petstore: dict[str, Any]) -> None:
+    """Same server and key give the same tenant; the key itself is not in it."""
+    key = "pk-tenant-secret-77"
+
+    def tenant(base_url: str, api_key: str) -> Any:
+        with pc.Client(petstore, base_url=base_url, api_key=api_key, autoload_plugins=False) as client:
+            return client.tenant
+
+    first = tenant("HTTP://Pets.Test:80/v1/", key)
+    assert first == tenant("http://pets.test", key)
+    assert first != tenant("http://pets.test", "pk-other-key-1") and first != tenant("http://pets.test:8080", key)
+    assert first.server == "http://pets.test" and key not in repr(first)

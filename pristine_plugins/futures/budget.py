@@ -9,12 +9,11 @@ the whole budget still goes through (alone).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import deque
 from collections.abc import Callable
 
-from pristine_core.secrets import Secret
+from pristine_core.tenancy import Tenant
 
 Grant = Callable[[], None]
 
@@ -83,15 +82,9 @@ _registry: dict[tuple[str, str], ResponseBudget] = {}
 _registry_lock = threading.Lock()
 
 
-def _key_hash(api_key: Secret | None) -> str:
-    if api_key is None:
-        return ""
-    return hashlib.sha256(api_key.reveal().encode("utf-8")).hexdigest()[:32]
-
-
-def shared_budget(base_url: str, api_key: Secret | None, capacity: int) -> ResponseBudget:
-    """The budget for this (base URL, API key hash); the first caller's ``capacity`` wins."""
-    key = (base_url.rstrip("/").lower(), _key_hash(api_key))
+def shared_budget(tenant: Tenant, capacity: int) -> ResponseBudget:
+    """The budget of this tenant (server + API key digest); the first caller's ``capacity`` wins."""
+    key = (tenant.server, tenant.key_digest)
     with _registry_lock:
         budget = _registry.get(key)
         if budget is None:

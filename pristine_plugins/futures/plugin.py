@@ -60,7 +60,7 @@ class FuturesPlugin:
         """Read the settings: the manifest block overridden by ``client.config["futures"]``."""
         self._client = client
         self._settings = from_manifest(client.manifest, client.option("futures"))
-        self._budget = shared_budget(client.base_url, client.api_key, self._settings.response_budget_bytes)
+        self._budget = shared_budget(client.tenant, self._settings.response_budget_bytes)
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:

@@ -10,20 +10,18 @@ a weak registry, so they disappear with the last client that uses them.
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import math
 import threading
-import urllib.parse
 import weakref
 from collections.abc import Mapping
 
 import attrs
 
 from pristine_core.clock import Clock
+from pristine_core.tenancy import Tenant
 
 #: How often (real seconds) a throttled waiter re-checks whether the throttle window has ended.
 _RECHECK_S = 0.05
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @attrs.frozen
@@ -34,26 +32,6 @@ class TenantKey:
     key_digest: str
     pool: str
     clock_id: int
-
-
-def normalize_server(base_url: str) -> str:
-    """``scheme://host[:port]`` with the host lower-cased and default ports dropped (no path)."""
-    parts = urllib.parse.urlsplit(base_url)
-    scheme = (parts.scheme or "http").lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    if port is None or port == _DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
-
-
-def key_digest(api_key: str | None) -> str:
-    """A short one-way digest of an API key (``"anonymous"`` without a key)."""
-    if not api_key:
-        return "anonymous"
-    return hashlib.blake2b(api_key.encode("utf-8"), digest_size=16, person=b"pristine-pool").hexdigest()
 
 
 class BackoffState:
@@ -128,13 +106,13 @@ _registry_lock = threading.Lock()
 _registry: weakref.WeakValueDictionary[TenantKey, BackoffState] = weakref.WeakValueDictionary()
 
 
-def shared_state(base_url: str, api_key: str | None, pool: str, clock: Clock) -> BackoffState:
+def shared_state(tenant: Tenant, pool: str, clock: Clock) -> BackoffState:
     """The :class:`BackoffState` of this tenant and pool, created on first use.
 
     Clients share it when server, key, pool and clock object are the same; deadlines on
     different clocks could not be compared, so different clocks never share.
     """
-    key = TenantKey(normalize_server(base_url), key_digest(api_key), pool, id(clock))
+    key = TenantKey(tenant.server, tenant.key_digest, pool, id(clock))
     with _registry_lock:
         state = _registry.get(key)
         # A state keeps its clock alive, so the clock id in the key cannot be reused meanwhile.

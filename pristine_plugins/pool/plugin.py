@@ -56,8 +56,7 @@ class _PoolRuntime:
         self.bucket = TokenBucket(rate.rate, rate.burst, client.clock) if rate is not None else None
         self.shared: BackoffState | None = None
         if spec.backpressure is not None:
-            key = client.api_key.reveal() if client.api_key is not None else None
-            self.shared = shared_state(client.base_url, key, name, client.clock)
+            self.shared = shared_state(client.tenant, name, client.clock)
 
     def stats(self) -> PoolStats:
         shared = self.shared

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from pristine_core.secrets import Secret
+from pristine_core.tenancy import Tenant
 from pristine_core.testing import Reply, SeenRequest, json_reply
 from pristine_plugins.futures import FutureClosedError, ResponseBudget, shared_budget
 
@@ -145,8 +145,8 @@ def test_budget_overdraws_while_positive_and_grants_in_order():
 
 
 def test_budget_is_shared_per_base_url_and_key():
-    first = shared_budget("http://budget.test/", Secret("key-a"), 10)
-    assert shared_budget("http://BUDGET.test", Secret("key-a"), 99) is first
+    first = shared_budget(Tenant.of("http://budget.test/", "key-a"), 10)
+    assert shared_budget(Tenant.of("http://BUDGET.test", "key-a"), 99) is first
     assert first.capacity == 10
-    assert shared_budget("http://budget.test", Secret("key-b"), 10) is not first
-    assert shared_budget("http://other.test", Secret("key-a"), 10) is not first
+    assert shared_budget(Tenant.of("http://budget.test", "key-b"), 10) is not first
+    assert shared_budget(Tenant.of("http://other.test", "key-a"), 10) is not first
