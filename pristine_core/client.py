@@ -8,13 +8,13 @@ from typing import Any
 
 import attrs
 import pluggy
-import structlog
 
 from pristine_core import __version__
 from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.config import ProxySettings, env_str
 from pristine_core.endpoint import EndpointMethod
 from pristine_core.errors import PristineError
+from pristine_core.logs import get_logger
 from pristine_core.manifest.loader import load_manifest
 from pristine_core.manifest.models import Endpoint, Manifest, PoolSpec
 from pristine_core.pipeline import Call, Event, Middleware, Request, Response, compose
@@ -24,7 +24,7 @@ from pristine_core.tenancy import Tenant
 from pristine_core.transport import Transport
 from pristine_core.typesystem import TypeRegistry
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @attrs.frozen

@@ -16,13 +16,13 @@ from typing import Any
 
 import attrs
 import pluggy
-import structlog
 
 from pristine_core import hookspecs
 from pristine_core.config import env_bool, env_list
 from pristine_core.errors import PluginLoadError
+from pristine_core.logs import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ENTRY_POINT_GROUP = "pristine.plugins"
 

@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import structlog
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.errors import SERVER, PristineError, ValidationError
+from pristine_core.logs import get_logger
 from pristine_core.manifest.models import CircuitBreakerSpec
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 CLOSED = "closed"
 OPEN = "open"

@@ -7,9 +7,9 @@ import threading
 from typing import TYPE_CHECKING
 
 import attrs
-import structlog
 
 from pristine_core.errors import APIConnectionError, APITimeoutError
+from pristine_core.logs import get_logger
 from pristine_core.manifest.models import CircuitBreakerSpec, RetryPolicy
 from pristine_core.pipeline import Call, CallNext, Request, Response
 from pristine_plugins.retry.breaker import FAILURE, NEUTRAL, SUCCESS, BreakerRegistry
@@ -18,7 +18,7 @@ from pristine_plugins.retry.policy import PolicyResolver, backoff_delay, server_
 if TYPE_CHECKING:
     from pristine_core.client import Client
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: A deadline never shrinks an attempt's timeout below this (seconds).
 MIN_ATTEMPT_TIMEOUT_S = 0.1

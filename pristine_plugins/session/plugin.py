@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import structlog
 
 from pristine_core import hookimpl
 from pristine_core.errors import APIResponseValidationError, PristineError
+from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest, TypeSchema
 from pristine_core.pipeline import Call, RequestOptions
 from pristine_core.plugins import SESSION
@@ -22,7 +22,7 @@ from pristine_plugins.session.settings import SessionSettings, block_problems, o
 if TYPE_CHECKING:
     from pristine_core.client import Client
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 FEATURE = "session"
 #: Key of ``client.state`` holding this client's :class:`SessionHandle`.

@@ -15,11 +15,10 @@ import os
 import threading
 from collections.abc import Callable
 
-import structlog
-
 from pristine_core.clock import Clock
+from pristine_core.logs import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 THREAD_NAME = "pristine-session-heartbeat"
 _MIN_WAIT_S = 0.005

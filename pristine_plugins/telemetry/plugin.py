@@ -8,10 +8,9 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from pristine_core import hookimpl
 from pristine_core.errors import PristineError
+from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest, TypeSchema
 from pristine_core.pipeline import Event, RequestOptions
 from pristine_core.plugins import TELEMETRY
@@ -23,7 +22,7 @@ from pristine_plugins.telemetry.settings import TelemetrySettings, block_problem
 if TYPE_CHECKING:
     from pristine_core.client import Client
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 FEATURE = "telemetry"
 _RETRYABLE_STATUSES = (408, 409, 429)

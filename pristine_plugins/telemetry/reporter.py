@@ -18,12 +18,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from pristine_core.clock import Clock
+from pristine_core.logs import get_logger
 from pristine_plugins.telemetry.events import EventFactory
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: ``send(events, timeout_s)`` delivers one batch or raises; ``retryable`` on the error says
 #: whether the same batch may succeed later.
