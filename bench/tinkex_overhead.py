@@ -176,7 +176,9 @@ def main() -> None:
         mean_latency = statistics.mean(latencies)
         print(
             f"samples: {args.samples} with {args.workers} threads: mean latency {mean_latency * 1e3:.2f} ms, "
-            f"compute {per_call_compute * 1e3:.2f} ms/call, latency - compute {(mean_latency - per_call_compute) * 1e3:.2f} ms/call (includes waiting behind other samples at the emulator)"
+            f"compute {per_call_compute * 1e3:.2f} ms/call, "
+            f"latency - compute {(mean_latency - per_call_compute) * 1e3:.2f} ms/call "
+            "(includes waiting behind other samples at the emulator)"
         )
         service.close()
         bare.http.close()
