@@ -305,9 +305,8 @@ class Client:
 
     # -- the pipeline ---------------------------------------------------------------------
 
-    def _execute(self, call: Call) -> Response:
+    def _execute(self, call: Call, request: Request) -> Response:
         endpoint: Endpoint = call.endpoint
-        request = self._methods[endpoint.qualified_name].build_request(call)
         if self._hooks.on_event:
             self.emit("request.start", endpoint=endpoint.qualified_name, method=request.method)
         try:

@@ -68,13 +68,13 @@ class EndpointMethod:
 
     def __call__(self, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         call = self.prepare(_options(request_options), kwargs)
-        response = self.client._execute(call)
+        response = self.client._execute(call, self.build_request(call))
         return response_handling.finish(call, response)
 
     def raw(self, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> Response:
         """Make the call and return the response itself (any status), not the parsed result."""
         call = self.prepare(_options(request_options), kwargs)
-        return self.client._execute(call)
+        return self.client._execute(call, self.build_request(call))
 
     def prepare(self, options: RequestOptions, kwargs: dict[str, Any]) -> Call:
         """Bind and validate arguments into a :class:`Call` ready to send; no network."""

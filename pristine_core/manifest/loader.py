@@ -20,8 +20,6 @@ from pristine_core.manifest import models
 from pristine_core.manifest._converter import CONVERTER, problems_from
 from pristine_core.manifest.checks import semantic_problems
 
-ManifestSource = "str | os.PathLike[str] | Mapping[str, Any] | models.Manifest"
-
 #: Extra validators (plugins' ``pristine_validate_manifest``): manifest -> problems.
 FeatureValidator = Callable[[models.Manifest], Iterable[tuple[str, str]]]
 

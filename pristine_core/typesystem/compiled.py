@@ -25,10 +25,6 @@ class _Fail(Exception):
     """The fast path gave up; the walker will explain why."""
 
 
-def _fail(*_: Any) -> Any:
-    raise _Fail
-
-
 def _number(value: Any) -> Any:
     kind = type(value)
     if kind is float or kind is int:

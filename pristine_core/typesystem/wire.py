@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pristine_core.manifest.models import NO_DEFAULT, TypeSchema
+from pristine_core.typesystem.classes import attr_name
 
 Errors = list[tuple[str, str]]
 #: Builds an instance of a named object type from validated field values (or None: keep a dict).
@@ -41,7 +42,7 @@ def _describe(value: Any) -> str:
 def _get(value: Any, name: str) -> Any:
     if isinstance(value, Mapping):
         return value.get(name, _MISSING)
-    return getattr(value, _attr_name(name), _MISSING)
+    return getattr(value, attr_name(name), _MISSING)
 
 
 def _resolve(types: Mapping[str, TypeSchema], schema: TypeSchema) -> TypeSchema:
@@ -198,7 +199,7 @@ class Walker:
                         out[key] = value[key]
         if cls is not None and not self.strict:
             try:
-                return cls(**{_attr_name(k): v for k, v in out.items() if k in schema.properties})
+                return cls(**{attr_name(k): v for k, v in out.items() if k in schema.properties})
             except (TypeError, ValueError) as exc:
                 errors.append((path, f"cannot build {cls.__name__}: {exc}"))
                 return _MISSING
@@ -219,12 +220,6 @@ class Walker:
                 continue
             out[key] = raw if item is None else self.convert(item, raw, _join(path, key), errors)
         return out
-
-
-def _attr_name(prop: str) -> str:
-    import keyword
-
-    return prop + "_" if keyword.iskeyword(prop) else prop
 
 
 def to_wire(types: Mapping[str, TypeSchema], schema: TypeSchema, value: Any, path: str = "") -> tuple[Any, Errors]:

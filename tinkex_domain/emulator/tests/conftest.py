@@ -1,6 +1,6 @@
 """Fixtures for the emulator server tests: a tiny model test double and HTTP helpers.
 
-The double follows the model contract (``/tmp/team/emulator_model_api.md``) with the smallest
+The double follows the model contract (the real model's value types are reused) with the smallest
 real math that still makes training, Adam state and save/load observable: logits =
 base[token] + bias, a trainable bias vector per model.
 """
@@ -13,49 +13,22 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
 import numpy as np
 import pytest
 import requests
 
 from tinkex_domain.emulator import Emulator, EmulatorConfig, FaultConfig
+from tinkex_domain.emulator.model import (
+    DatumArrays,
+    ForwardResult,
+    LoraSpec,
+    SampledSequence,
+    UserInputError,
+)
 
 KEY = "tml-test-key"
 HEADERS = {"X-API-Key": KEY}
 V = 256
-
-
-class UserInputError(ValueError):
-    """Bad model input."""
-
-
-@attrs.frozen
-class LoraSpec:
-    rank: int
-    seed: int | None = None
-    train_mlp: bool = True
-    train_attn: bool = True
-    train_unembed: bool = True
-
-
-@attrs.frozen
-class DatumArrays:
-    tokens: np.ndarray
-    loss_fn_inputs: dict[str, np.ndarray]
-
-
-@attrs.frozen
-class ForwardResult:
-    loss_fn_outputs: list[dict[str, np.ndarray]]
-    metrics: dict[str, float]
-    compute_seconds: float
-
-
-@attrs.frozen
-class SampledSequence:
-    tokens: list[int]
-    logprobs: list[float]
-    stop_reason: str
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
