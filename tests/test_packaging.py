@@ -20,8 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "packaging"
-PLUGINS = ["retry", "pool", "multipart", "futures", "session", "streaming", "telemetry"]
-DEPENDENCIES = ["pluggy", "requests", "attrs", "cattrs", "structlog", "urllib3"]
+PLUGINS = ["retry", "pool", "multipart", "futures", "session", "streaming", "telemetry", "metrics", "otel"]
+DEPENDENCIES = ["pluggy", "requests", "attrs", "cattrs", "structlog", "urllib3", "opentelemetry-api"]
 
 
 def _run(*args: str | os.PathLike[str], cwd: Path | None = None) -> str:

@@ -1,0 +1,102 @@
+"""The metrics plugin: one dispatch middleware timing every call, outside the retry loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pristine_core import hookimpl
+from pristine_core.errors import PristineError
+from pristine_core.manifest.models import Manifest
+from pristine_core.pipeline import CallNext, Middleware, Request, Response
+from pristine_core.plugins import TELEMETRY
+from pristine_plugins.metrics.registry import MetricsRegistry
+from pristine_plugins.metrics.reporter import Reporter
+from pristine_plugins.metrics.settings import MetricsSettings, problems_of
+
+if TYPE_CHECKING:
+    from pristine_core.client import Client
+
+FEATURE = "metrics"
+STATE_KEY = "metrics"
+#: Just outside telemetry and retry: one sample per logical call, retries and waits included.
+PRIORITY = TELEMETRY + 10
+
+
+class MetricsPlugin:
+    """Counts calls per endpoint (requests, successes, failures, statuses) and times them."""
+
+    name = "metrics"
+    priority = PRIORITY
+
+    def __init__(self) -> None:
+        self.settings: MetricsSettings | None = None
+        self.registry: MetricsRegistry | None = None
+        self.reporter: Reporter | None = None
+
+    @hookimpl
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
+        """Check ``features.metrics`` when present."""
+        block = manifest.feature(FEATURE)
+        return [] if block is None else problems_of(block, "features.metrics")
+
+    @hookimpl
+    def pristine_configure(self, client: Client) -> None:
+        """Build the settings and the registry (no thread yet)."""
+        settings = MetricsSettings.build(client.manifest.feature(FEATURE), client.option(FEATURE))
+        if not settings.enabled:
+            return
+        self.settings = settings
+        self.registry = MetricsRegistry(settings.buckets_ms, settings.max_samples)
+        client.state[STATE_KEY] = self.registry
+        if settings.report_interval_s is not None:
+            self.reporter = Reporter(
+                self.registry, clock=client.clock, interval_s=settings.report_interval_s, level=settings.report_level
+            )
+
+    @hookimpl
+    def pristine_client_started(self, client: Client) -> None:
+        """Start the periodic reporter when one is configured."""
+        if self.reporter is not None:
+            self.reporter.start()
+
+    @hookimpl
+    def pristine_dispatch_middleware(self, client: Client) -> Middleware | None:
+        """Time each call from the outside of the retry loop."""
+        registry, settings = self.registry, self.settings
+        if registry is None or settings is None:
+            return None
+        ignored = frozenset(settings.ignore_endpoints)
+        clock = client.clock
+
+        def measure(request: Request, call_next: CallNext) -> Response:
+            name = request.call.endpoint.qualified_name if request.call is not None else "(raw)"
+            if name in ignored:
+                return call_next(request)
+            started = clock.monotonic()
+            try:
+                response = call_next(request)
+            except PristineError as exc:
+                elapsed = (clock.monotonic() - started) * 1000
+                status = getattr(exc, "status_code", None) or type(exc).__name__
+                registry.record_call(name, ok=False, elapsed_ms=elapsed, status=status)
+                raise
+            elapsed = (clock.monotonic() - started) * 1000
+            registry.record_call(name, ok=response.status_code < 400, elapsed_ms=elapsed, status=response.status_code)
+            return response
+
+        return Middleware("metrics", PRIORITY, measure)
+
+    @hookimpl
+    def pristine_client_closing(self, client: Client) -> None:
+        """Stop the reporter thread (after one last summary)."""
+        if self.reporter is not None:
+            self.reporter.stop()
+            self.reporter.report()
+
+
+def metrics_of(client: Client) -> MetricsRegistry:
+    """The metrics registry of ``client`` (``LookupError`` when the plugin is off or absent)."""
+    registry = client.state.get(STATE_KEY)
+    if not isinstance(registry, MetricsRegistry):
+        raise LookupError("the metrics plugin is not active on this client")
+    return registry

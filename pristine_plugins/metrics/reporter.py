@@ -1,0 +1,92 @@
+"""A background thread that logs a metrics summary every ``interval_s`` (by the client's clock)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from pristine_core.clock import Clock
+from pristine_core.logs import get_logger
+from pristine_plugins.metrics.registry import MetricsRegistry, MetricsSnapshot
+
+log = get_logger(__name__)
+
+THREAD_NAME = "pristine-metrics-reporter"
+
+
+def summary_lines(snapshot: MetricsSnapshot) -> list[dict[str, object]]:
+    """One log record per endpoint: counts and latency percentiles (ms, rounded to 0.1)."""
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value, 1)
+
+    lines: list[dict[str, object]] = []
+    for name, stats in snapshot.endpoints.items():
+        lat = stats.latency
+        lines.append(
+            {
+                "endpoint": name,
+                "requests": stats.requests,
+                "successes": stats.successes,
+                "failures": stats.failures,
+                "p50_ms": ms(lat.p50_ms),
+                "p95_ms": ms(lat.p95_ms),
+                "p99_ms": ms(lat.p99_ms),
+                "max_ms": ms(lat.max_ms),
+            }
+        )
+    return lines
+
+
+class Reporter:
+    """Log :func:`summary_lines` of ``registry`` every ``interval_s``; ``report()`` does it now.
+
+    ``sink`` receives each record (default: the library logger at ``level``, event
+    ``pristine.metrics.summary``). The thread waits with ``clock.wait`` so tests drive it with
+    an injected clock.
+    """
+
+    def __init__(
+        self,
+        registry: MetricsRegistry,
+        *,
+        clock: Clock,
+        interval_s: float,
+        level: str = "info",
+        sink: Callable[[dict[str, object]], None] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._clock = clock
+        self._interval_s = interval_s
+        self._sink = sink or (lambda record: getattr(log, level)("pristine.metrics.summary", **record))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reports = 0
+
+    def report(self) -> None:
+        """Log one summary now (nothing when no call was recorded yet)."""
+        snapshot = self._registry.snapshot(self._clock.time())
+        for record in summary_lines(snapshot):
+            try:
+                self._sink(record)
+            except Exception as exc:  # a broken sink must not kill the thread
+                log.warning("pristine.metrics.sink_failed", error=f"{type(exc).__name__}: {exc}")
+        self.reports += 1
+
+    def start(self) -> None:
+        """Start the background thread (idempotent)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._clock.wait(self._stop, self._interval_s):
+            self.report()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread and wait for it (bounded)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
