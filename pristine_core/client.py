@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from pristine_core import __version__
+from pristine_core import __version__, environment
 from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.config import ProxySettings, env_str
 from pristine_core.endpoint import EndpointMethod
@@ -106,17 +106,28 @@ class Client:
         extra = [p for p in (plugin_list or []) if not isinstance(p, str)]
         self._pm, self._plugin_records, self.plugin_failures = build_plugin_manager(selection, extra)
         self.hook = self._pm.hook
-        self.manifest: Manifest = load_manifest(manifest, validators=[self._plugin_problems])
+        self.manifest: Manifest = load_manifest(
+            manifest, validators=[self._plugin_problems, environment.manifest_problems]
+        )
+        self.environ = environ
+        env = self.environment = environment.resolve(
+            self.manifest.feature(environment.FEATURE), environ, frozenset(self.manifest.pools)
+        )
+        if env.default_pool:
+            self.manifest = environment.reroute_default_pool(self.manifest, env.default_pool)
+        self.config = env.merged_config(self.config)
+        environment.apply_log_levels(env.log_levels)
         self.types = TypeRegistry(self.manifest.types, self._type_overrides())
         self.base_url = self._resolve_base_url(base_url, environ)
         self._api_key = self._resolve_api_key(api_key, environ)
         self.tenant = Tenant.of(self.base_url, self._api_key.reveal() if self._api_key else None)
-        self.timeout_s = timeout_s or self.manifest.defaults.timeout_s
-        self._default_query = {**self.manifest.defaults.query, **dict(default_query or {})}
+        self.timeout_s = timeout_s or env.timeout_s or self.manifest.defaults.timeout_s
+        self._default_query = {**self.manifest.defaults.query, **env.query, **dict(default_query or {})}
         self._anonymous_headers = {
             "Accept": "application/json",
             "User-Agent": f"pristine/{__version__} python/{platform.python_version()}",
             **self.manifest.defaults.headers,
+            **env.headers,
             **dict(default_headers or {}),
         }
         self._base_headers = dict(self._anonymous_headers)
@@ -125,7 +136,11 @@ class Client:
             value = self._api_key.reveal()
             self._base_headers[auth.header] = f"{auth.scheme} {value}" if auth.scheme else value
         self.transport = Transport(
-            self._pool_specs(), proxies=ProxySettings.from_env(environ).as_requests_proxies(), verify=verify
+            self._pool_specs(),
+            proxies=env.requests_proxies() or ProxySettings.from_env(environ).as_requests_proxies(),
+            verify=verify,
+            proxy_headers=env.proxy_headers,
+            host_pools=env.host_pools,
         )
         self._hooks = _HookPresence.of(self._pm)
         self._event_impls = list(reversed(self.hook.pristine_on_event.get_hookimpls()))
@@ -181,6 +196,8 @@ class Client:
     def _pool_specs(self) -> dict[str, PoolSpec]:
         """Manifest pools with ``config={"pools": {name: {"connections": n}}}`` applied."""
         specs = dict(self.manifest.pools)
+        if self.environment.pool_connections is not None:
+            specs = {n: attrs.evolve(s, connections=self.environment.pool_connections) for n, s in specs.items()}
         for name, override in (self.config.get("pools") or {}).items():
             if isinstance(override, Mapping) and "connections" in override:
                 base = specs.get(name, PoolSpec())
@@ -327,6 +344,8 @@ class Client:
     def _send(self, request: Request) -> Response:
         if self._hooks.prepare_attempt:
             self.hook.pristine_prepare_attempt(request=request)
+        if self.environment.dump_headers:
+            environment.dump_request(request.method, request.url, request.safe_headers(), request.attempt)
         response = self.transport.send(request)
         response.attempts = request.attempt + 1
         return response

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -34,8 +35,12 @@ class Transport:
         proxies: Mapping[str, str] | None = None,
         verify: bool | str = True,
         connect_timeout_s: float = 5.0,
+        proxy_headers: Mapping[str, str] | None = None,
+        host_pools: int | None = None,
     ) -> None:
         self._pools = dict(pools)
+        self._proxy_headers = dict(proxy_headers or {})
+        self._host_pools = host_pools or 4
         self._proxies = dict(proxies or {})
         self._verify = verify
         self._connect_timeout_s = connect_timeout_s
@@ -58,8 +63,9 @@ class Transport:
                 session.trust_env = False
                 session.proxies.update(self._proxies)
                 session.verify = self._verify
-                adapter = HTTPAdapter(
-                    pool_connections=4,
+                adapter = _Adapter(
+                    self._proxy_headers,
+                    pool_connections=self._host_pools,
                     pool_maxsize=spec.connections,
                     max_retries=NO_RETRIES,
                     pool_block=False,
@@ -113,3 +119,17 @@ class Transport:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
+
+
+class _Adapter(HTTPAdapter):
+    """An adapter that also sends configured headers to the proxy (CONNECT or absolute-form)."""
+
+    def __init__(self, extra_proxy_headers: Mapping[str, str], **kwargs: Any) -> None:
+        self._extra_proxy_headers = dict(extra_proxy_headers)
+        super().__init__(**kwargs)
+
+    def proxy_headers(self, proxy: str) -> dict[str, str]:
+        """``requests``' own proxy headers plus the configured ones."""
+        headers: dict[str, str] = dict(super().proxy_headers(proxy))
+        headers.update(self._extra_proxy_headers)
+        return headers

@@ -133,6 +133,7 @@ class Poller:
         self.retrieve = client.endpoint(spec.settings.retrieve_endpoint or "")
         self.iteration = 0
         self.backoffs = 0
+        self.slow_polls = 0
         self.blank_400s = 0
         self.metadata_only = spec.settings.allow_metadata_only
         self.last_state: tuple[QueueState, str | None] | None = None
@@ -208,10 +209,10 @@ class Poller:
         self.blank_400s = 0
         if status == 408:
             self._queue_state(body_of(response))
-            self._again(0.0)
+            self._again(self._slow_poll_delay())
         elif status >= 500:
             response.content  # noqa: B018 - read the body so the connection is released
-            self._again(0.0)
+            self._again(self._slow_poll_delay())
         elif status == 410:
             raise self._expired(response)
         elif status >= 300:
@@ -219,7 +220,16 @@ class Poller:
         else:
             self._payload(response)
 
+    def _slow_poll_delay(self) -> float:
+        """0 s, or with ``poll_backoff`` 1, 2, 4... s (capped) across consecutive 408/5xx polls."""
+        if not self.spec.settings.poll_backoff:
+            return 0.0
+        exponent = min(self.slow_polls, _MAX_EXPONENT)
+        self.slow_polls += 1
+        return min(float(2**exponent), self.spec.settings.backoff_cap_s)
+
     def _payload(self, response: Response) -> None:
+        self.slow_polls = 0
         try:
             data = response.json()
         except (ValueError, UnicodeDecodeError):

@@ -26,6 +26,7 @@ PER_FUTURE_KEYS = frozenset(
         "roundtrip_header",
         "pending_delay_s",
         "allow_metadata_only",
+        "poll_backoff",
     }
 )
 
@@ -47,6 +48,7 @@ class FuturesSettings:
     allow_metadata_only: bool = True
     pending_delay_s: float = 1.0
     close_timeout_s: float = 5.0
+    poll_backoff: bool = False
     queue_state_reasons: Mapping[str, Mapping[str, str]] = attrs.Factory(dict)
 
     def with_overrides(
@@ -88,7 +90,7 @@ def _check_value(key: str, value: Any) -> str | None:
         return None if value is None or (isinstance(value, str) and value) else "expected a header name or null"
     if key in ("retrieve_endpoint", "request_id_field"):
         return None if isinstance(value, str) and value else "expected a non-empty string"
-    if key == "allow_metadata_only":
+    if key in ("allow_metadata_only", "poll_backoff"):
         return None if isinstance(value, bool) else "expected a boolean"
     if key == "queue_state_reasons":
         ok = isinstance(value, Mapping) and all(

@@ -1,0 +1,390 @@
+"""Configuration from environment variables, declared as data in ``features.environment``.
+
+The manifest says which variable feeds what; this module reads them once, at client
+construction, and the client applies the result. Explicit constructor arguments and ``config``
+entries always win over the environment, which wins over the manifest's defaults. A bad value
+is a :class:`~pristine_core.errors.ValidationError` whose path is the variable's name.
+
+Block shape::
+
+    "environment": {
+      "variables": {
+        "<VAR>": {"to": "<target>", ...target keys}
+      },
+      "platform_headers": {"<Header-Name>": "os|arch|runtime|runtime_version|python_version"}
+    }
+
+Targets:
+
+``header``          one header: ``name`` (required), ``secret`` (redact it everywhere; false)
+``headers``         a JSON object of headers (values stringified; empty names are errors)
+``query``           a JSON object of query parameters added to every call
+``proxy``           a proxy URL ``http(s)://[user:pass@]host[:port]`` for every request; the
+                    user-info becomes a ``Proxy-Authorization: Basic`` header unless
+                    ``proxy_headers`` gives one
+``proxy_headers``   a JSON array of ``[name, value]`` pairs sent to the proxy
+``dump_headers``    a boolean: log every request (method, URL, headers with secrets redacted)
+``log_level``       ``debug/info/warn/warning/error``: level of the ``loggers`` listed (the
+                    library's own loggers; no handler is added)
+``pool_connections`` a positive int: connections of every manifest pool (``config.pools`` wins)
+``host_pools``      a positive int: connection pools kept per pool session (one per host)
+``default_pool``    the manifest pool that replaces the default pool (endpoints naming another
+                    pool keep theirs)
+``profile``         one name among ``profiles`` (``{name: {"timeout_s": n, "config": {...}}}``);
+                    ``aliases`` map other spellings to a profile; ``default`` names the one used
+                    when unset
+``config``          ``key`` (a dotted path into the client ``config``) gets the value parsed
+                    as ``format``: ``str`` (default), ``bool``, ``int``, ``list`` (comma
+                    separated), ``json``; ``default`` applies when unset
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import platform
+import urllib.parse
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import attrs
+
+from pristine_core.config import env_str
+from pristine_core.errors import ValidationError
+from pristine_core.logs import get_logger
+from pristine_core.secrets import redact, register_secret
+
+log = get_logger(__name__)
+
+FEATURE = "environment"
+TARGETS = frozenset(
+    {
+        "header",
+        "headers",
+        "query",
+        "proxy",
+        "proxy_headers",
+        "dump_headers",
+        "log_level",
+        "pool_connections",
+        "host_pools",
+        "default_pool",
+        "profile",
+        "config",
+    }
+)
+_TARGET_KEYS: dict[str, frozenset[str]] = {
+    "header": frozenset({"name", "secret"}),
+    "log_level": frozenset({"loggers"}),
+    "profile": frozenset({"profiles", "aliases", "default"}),
+    "config": frozenset({"key", "format", "default"}),
+}
+_FORMATS = frozenset({"str", "bool", "int", "list", "json"})
+_PLATFORM_FACTS = frozenset({"os", "arch", "runtime", "runtime_version", "python_version"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
+           "error": logging.ERROR}
+
+
+@attrs.frozen
+class EnvironmentSettings:
+    """What the environment asked for; empty/None fields mean "not set"."""
+
+    headers: dict[str, str] = attrs.Factory(dict)
+    query: dict[str, str] = attrs.Factory(dict)
+    proxy: str | None = attrs.field(default=None, repr=False)
+    proxy_headers: dict[str, str] = attrs.field(factory=dict, repr=False)
+    dump_headers: bool = False
+    timeout_s: float | None = None
+    pool_connections: int | None = None
+    host_pools: int | None = None
+    default_pool: str | None = None
+    profile: str | None = None
+    config: dict[str, Any] = attrs.Factory(dict)
+    log_levels: dict[str, int] = attrs.Factory(dict)
+
+    def merged_config(self, explicit: Mapping[str, Any]) -> dict[str, Any]:
+        """The client ``config``: environment values under ``explicit`` ones (merged deeply)."""
+        return _deep_merge(self.config, explicit)
+
+    def requests_proxies(self) -> dict[str, str]:
+        """``requests``' proxy mapping for :attr:`proxy` (empty when unset)."""
+        return {"http": self.proxy, "https": self.proxy} if self.proxy else {}
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def platform_fact(name: str) -> str:
+    """One fact about this process's platform, as the ``platform_headers`` targets name them."""
+    if name == "os":
+        return platform.system() or "Unknown"
+    if name == "arch":
+        machine = platform.machine().lower()
+        return {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64"}.get(machine, machine or "unknown")
+    if name == "runtime":
+        return platform.python_implementation()
+    return platform.python_version()
+
+
+def block_problems(block: Any, manifest_pools: frozenset[str] | None = None) -> list[tuple[str, str]]:
+    """Every problem of a ``features.environment`` block as ``(json_path, message)`` pairs."""
+    at = f"features.{FEATURE}"
+    if not isinstance(block, Mapping):
+        return [(at, "expected an object")]
+    problems: list[tuple[str, str]] = []
+    for key in block:
+        if key not in ("variables", "platform_headers"):
+            problems.append((f"{at}.{key}", "unknown key"))
+    headers = block.get("platform_headers", {})
+    if not isinstance(headers, Mapping):
+        problems.append((f"{at}.platform_headers", "expected an object"))
+    else:
+        for name, fact in headers.items():
+            if fact not in _PLATFORM_FACTS:
+                choices = ", ".join(sorted(_PLATFORM_FACTS))
+                problems.append((f"{at}.platform_headers.{name}", f"expected one of {choices}"))
+    variables = block.get("variables", {})
+    if not isinstance(variables, Mapping):
+        return [*problems, (f"{at}.variables", "expected an object")]
+    for var, spec in variables.items():
+        path = f"{at}.variables.{var}"
+        if not isinstance(spec, Mapping) or spec.get("to") not in TARGETS:
+            problems.append((f"{path}.to", f"expected one of {', '.join(sorted(TARGETS))}"))
+            continue
+        target = spec["to"]
+        allowed = _TARGET_KEYS.get(target, frozenset()) | {"to"}
+        problems.extend((f"{path}.{key}", "unknown key") for key in spec if key not in allowed)
+        if target == "header" and not (isinstance(spec.get("name"), str) and spec["name"].strip()):
+            problems.append((f"{path}.name", "expected a header name"))
+        if target == "config":
+            if not (isinstance(spec.get("key"), str) and spec["key"]):
+                problems.append((f"{path}.key", "expected a dotted config key"))
+            if spec.get("format", "str") not in _FORMATS:
+                problems.append((f"{path}.format", f"expected one of {', '.join(sorted(_FORMATS))}"))
+        if target == "profile":
+            profiles = spec.get("profiles")
+            if not isinstance(profiles, Mapping) or not profiles:
+                problems.append((f"{path}.profiles", "expected a non-empty object"))
+                continue
+            for name, profile in profiles.items():
+                if not isinstance(profile, Mapping) or set(profile) - {"timeout_s", "config"}:
+                    problems.append((f"{path}.profiles.{name}", "expected an object with timeout_s and/or config"))
+            for alias, name in (spec.get("aliases") or {}).items():
+                if name not in profiles:
+                    problems.append((f"{path}.aliases.{alias}", f"unknown profile {name!r}"))
+            if "default" in spec and spec["default"] not in profiles:
+                problems.append((f"{path}.default", f"unknown profile {spec['default']!r}"))
+    return problems
+
+
+def _bad(var: str, message: str) -> ValidationError:
+    return ValidationError([(var, message)], "environment")
+
+
+def _bool(var: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise _bad(var, f"expected a boolean (1/true/yes/on or 0/false/no/off), got {value!r}")
+
+
+def _positive_int(var: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise _bad(var, f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise _bad(var, f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _json(var: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise _bad(var, f"expected JSON: {exc.msg} at character {exc.pos}") from None
+
+
+def _string_map(var: str, value: str) -> dict[str, str]:
+    data = _json(var, value)
+    if not isinstance(data, Mapping):
+        raise _bad(var, "expected a JSON object")
+    result: dict[str, str] = {}
+    for key, item in data.items():
+        name = str(key).strip()
+        if not name:
+            raise _bad(var, "empty name")
+        if item is None:
+            continue
+        if isinstance(item, (dict, list)):
+            raise _bad(f"{var}.{name}", "expected a string, number or boolean")
+        result[name] = str(item).lower() if isinstance(item, bool) else str(item)
+    return result
+
+
+def _pairs(var: str, value: str) -> dict[str, str]:
+    data = _json(var, value)
+    ok = isinstance(data, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in data
+    )
+    if not ok:
+        raise _bad(var, 'expected a JSON array of ["name", "value"] pairs')
+    return {name: item for name, item in data}
+
+
+def _proxy(var: str, value: str) -> tuple[str, dict[str, str]]:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad(var, "expected http(s)://[user:pass@]host[:port]")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _bad(var, "the port must be 1..65535") from None
+    if not 1 <= port <= 65535:
+        raise _bad(var, "the port must be 1..65535")
+    headers: dict[str, str] = {}
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        register_secret(parts.password)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        register_secret(token)
+        headers["Proxy-Authorization"] = f"Basic {token}"
+    clean = urllib.parse.urlunsplit((parts.scheme, f"{parts.hostname}:{port}", "", "", ""))
+    return clean, headers
+
+
+def _convert(var: str, value: str, fmt: str) -> Any:
+    if fmt == "bool":
+        return _bool(var, value)
+    if fmt == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise _bad(var, f"expected an integer, got {value!r}") from None
+    if fmt == "list":
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if fmt == "json":
+        return _json(var, value)
+    return value
+
+
+def _set_path(config: MutableMapping[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = config
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def resolve(
+    block: Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None = None,
+    pools: frozenset[str] = frozenset(),
+) -> EnvironmentSettings:
+    """Read every variable ``block`` declares from ``environ`` (default ``os.environ``)."""
+    if not block:
+        return EnvironmentSettings()
+    values: dict[str, Any] = {
+        "headers": {name: platform_fact(fact) for name, fact in (block.get("platform_headers") or {}).items()},
+        "query": {},
+        "proxy_headers": {},
+        "config": {},
+        "log_levels": {},
+    }
+    proxy_auth: dict[str, str] = {}
+    for var, spec in (block.get("variables") or {}).items():
+        target = spec["to"]
+        raw = env_str(var, None, environ)
+        if raw is None:
+            if target == "config" and "default" in spec:
+                _set_path(values["config"], spec["key"], spec["default"])
+            elif target == "profile" and "default" in spec:
+                _apply_profile(values, spec, spec["default"])
+            continue
+        if target == "header":
+            values["headers"][spec["name"]] = raw
+            if spec.get("secret"):
+                register_secret(raw)
+        elif target == "headers":
+            values["headers"].update(_string_map(var, raw))
+        elif target == "query":
+            values["query"].update(_string_map(var, raw))
+        elif target == "proxy":
+            values["proxy"], proxy_auth = _proxy(var, raw)
+        elif target == "proxy_headers":
+            values["proxy_headers"] = _pairs(var, raw)
+        elif target == "dump_headers":
+            values["dump_headers"] = _bool(var, raw)
+        elif target == "log_level":
+            level = _LEVELS.get(raw.lower())
+            if level is None:
+                raise _bad(var, f"expected one of debug, info, warn, warning, error; got {raw!r}")
+            values["log_levels"].update({name: level for name in spec.get("loggers", [])})
+        elif target in ("pool_connections", "host_pools"):
+            values[target] = _positive_int(var, raw)
+        elif target == "default_pool":
+            if pools and raw not in pools:
+                raise _bad(var, f"unknown pool {raw!r} (the manifest has {', '.join(sorted(pools))})")
+            values["default_pool"] = raw
+        elif target == "profile":
+            name = (spec.get("aliases") or {}).get(raw.lower(), raw.lower())
+            if name not in spec["profiles"]:
+                choices = sorted({*spec["profiles"], *(spec.get("aliases") or {})})
+                raise _bad(var, f"expected one of {', '.join(choices)}; got {raw!r}")
+            _apply_profile(values, spec, name)
+        elif target == "config":
+            _set_path(values["config"], spec["key"], _convert(var, raw, spec.get("format", "str")))
+    if proxy_auth and not values["proxy_headers"]:
+        values["proxy_headers"] = proxy_auth
+    return EnvironmentSettings(**values)
+
+
+def _apply_profile(values: dict[str, Any], spec: Mapping[str, Any], name: str) -> None:
+    profile = spec["profiles"][name]
+    values["profile"] = name
+    if "timeout_s" in profile:
+        values["timeout_s"] = float(profile["timeout_s"])
+    values["config"] = _deep_merge(profile.get("config") or {}, values["config"])
+
+
+def apply_log_levels(levels: Mapping[str, int]) -> None:
+    """Set the level of each named logger (handlers are the application's business)."""
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def dump_request(method: str, url: str, safe_headers: Mapping[str, str], attempt: int) -> None:
+    """Log one outgoing request at INFO (headers already redacted by the caller)."""
+    log.info("pristine.request", method=method, url=redact(url), headers=dict(safe_headers), attempt=attempt)
+
+
+def manifest_problems(manifest: Any) -> list[tuple[str, str]]:
+    """Loader validator: the problems of the manifest's ``features.environment`` block."""
+    block = manifest.feature(FEATURE)
+    return [] if block is None else block_problems(block)
+
+
+def reroute_default_pool(manifest: Any, pool: str) -> Any:
+    """A copy of ``manifest`` whose default pool is ``pool``: endpoints that used the old default
+    (or none) move to it; endpoints that name another pool keep theirs."""
+    old = manifest.defaults.pool
+    resources = {
+        rname: {
+            ename: attrs.evolve(ep, pool=pool) if ep.pool in (None, old) else ep for ename, ep in group.items()
+        }
+        for rname, group in manifest.resources.items()
+    }
+    return attrs.evolve(manifest, defaults=attrs.evolve(manifest.defaults, pool=pool), resources=resources)
