@@ -5,10 +5,11 @@
     tinkex checkpoint list|info|download|delete|publish|unpublish|set-ttl ...
     tinkex run list|info ...                       training runs
     tinkex sample --base-model M --prompt TEXT     sample from a model
-    tinkex version
+    tinkex version [--deps]                        versions (and those of the dependencies)
 
 Connection options (before or after the command): ``--base-url`` (else ``TINKER_BASE_URL``),
-``--api-key`` (else ``TINKER_API_KEY``), ``--timeout``; output ``-f/--format table|json``.
+``--api-key`` (else ``TINKER_API_KEY``), ``--timeout`` (30s, 30000ms; bare numbers are seconds),
+``-v``/``--log-level`` (library logs on stderr); output ``-f/--format table|json`` (``--json``).
 Exit status: 0 success, 1 error (printed as ``Error: ...`` on stderr), 2 usage error, 130 on Ctrl-C.
 """
 
@@ -34,7 +35,7 @@ from pristine_core.errors import (
     ValidationError,
 )
 from tinkex_domain.checkpoint_download import CheckpointDownloadError
-from tinkex_domain.cli import checkpoint, runs
+from tinkex_domain.cli import checkpoint, options, runs
 from tinkex_domain.cli.context import CommandError, Context, ServiceFactory
 
 __all__ = ["CommandError", "Context", "build_parser", "configure_logging", "friendly_error", "main"]
@@ -50,7 +51,12 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
                         help="same as --format json")
     parser.add_argument("--base-url", default=d(None), help="API base URL (default: $TINKER_BASE_URL)")
     parser.add_argument("--api-key", default=d(None), help="API key (default: $TINKER_API_KEY)")
-    parser.add_argument("--timeout", type=float, default=d(None), help="request timeout in seconds")
+    parser.add_argument("--timeout", type=options.duration, default=d(None),
+                        help="request timeout: 30s, 30000ms or 1.5m; a bare number means seconds")
+    parser.add_argument("-v", "--verbose", action="count", default=d(0),
+                        help="more library logging on stderr (-v info, -vv debug)")
+    parser.add_argument("--log-level", choices=options.LOG_LEVELS, default=d(None),
+                        help="library log level on stderr (overrides -v)")
     return parser
 
 
@@ -118,16 +124,17 @@ def friendly_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def configure_logging() -> None:
-    """For the console command: library logs at WARNING and above, on stderr (stdout stays clean
-    for ``--format json``). Left alone when the application configured structlog already."""
+def configure_logging(level: int = logging.WARNING, *, force: bool = False) -> None:
+    """For the console command: library logs at ``level`` and above, on stderr (stdout stays clean
+    for ``--format json``). Left alone when the application configured structlog already, unless
+    ``force`` (``-v``/``--log-level`` given)."""
     try:
         structlog = importlib.import_module("structlog")
     except ImportError:
         return
-    if not structlog.is_configured():
+    if force or not structlog.is_configured():
         structlog.configure(
-            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            wrapper_class=structlog.make_filtering_bound_logger(level),
             logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         )
 
@@ -149,6 +156,8 @@ def main(
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    if getattr(args, "verbose", 0) or getattr(args, "log_level", None):
+        configure_logging(options.log_level(args.verbose, args.log_level), force=True)
     if args.version:
         args.func = runs.cmd_version
     if getattr(args, "func", None) is None:

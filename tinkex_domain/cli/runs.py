@@ -108,12 +108,14 @@ def cmd_sample(ctx: Context) -> int:
     params = SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature, top_k=args.top_k,
                             top_p=args.top_p, seed=args.seed)
     reply = client.sample(ModelInput.from_ints(tokens), args.num_samples, params).result()
+    tokenizer = client.get_tokenizer()
+    data = {"sequences": [{"tokens": list(s.tokens), "logprobs": s.logprobs, "stop_reason": s.stop_reason,
+                           "text": tokenizer.decode(s.tokens)} for s in reply.sequences]}
+    if args.output:
+        Path(args.output).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if ctx.json:
-        data = {"sequences": [{"tokens": list(s.tokens), "logprobs": s.logprobs, "stop_reason": s.stop_reason}
-                              for s in reply.sequences]}
         ctx.emit(data, "")
         return 0
-    tokenizer = client.get_tokenizer()
     blocks = []
     for i, seq in enumerate(reply.sequences, 1):
         logprobs = [lp for lp in (seq.logprobs or []) if lp is not None]
@@ -143,10 +145,34 @@ def version_info() -> dict[str, str | None]:
     return {"version": version, "commit": commit}
 
 
+DEPENDENCIES = ("pristine-core", "requests", "urllib3", "pluggy", "attrs", "cattrs", "structlog", "numpy",
+                "huggingface_hub", "tokenizers", "tiktoken", "opentelemetry-api")
+
+
+def dependency_versions() -> dict[str, str | None]:
+    """Installed versions of Pristine, every ``pristine-*`` plugin and the main libraries (None: absent)."""
+    names = set(DEPENDENCIES)
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.lower().startswith("pristine-"):
+            names.add(name)
+    versions: dict[str, str | None] = {}
+    for name in sorted(names, key=str.lower):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def cmd_version(ctx: Context) -> int:
-    """``tinkex <version> (<commit>)``."""
-    info = version_info()
+    """``tinkex <version> (<commit>)``; with ``--deps`` the dependency versions too."""
+    info: dict[str, Any] = dict(version_info())
     text = f"tinkex {info['version']}" + (f" ({info['commit']})" if info["commit"] else "")
+    if getattr(ctx.args, "deps", False):
+        info["dependencies"] = dependency_versions()
+        lines = [f"  {name} {version or '(not installed)'}" for name, version in info["dependencies"].items()]
+        text = "\n".join([text, "dependencies:", *lines])
     ctx.emit(info, text)
     return 0
 
@@ -179,7 +205,9 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--num-samples", type=int, default=1)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("-o", "--output", help="also write the samples (tokens, text, logprobs) as JSON to this file")
     p.set_defaults(func=cmd_sample)
 
     p = subparsers.add_parser("version", parents=[common], help="show the version")
+    p.add_argument("--deps", action="store_true", help="also list the installed Pristine/Tinkex distributions")
     p.set_defaults(func=cmd_version)
