@@ -8,18 +8,31 @@ Transport, retries, pools, sessions, future polling, streaming and telemetry com
 Pristine plugins; this package holds the ML types and the training/sampling orchestration.
 """
 
-from pristine_core.errors import (
+from pristine_plugins.futures import APIFuture
+from tinkex_domain import types
+from tinkex_domain.errors import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    GoneError,
+    InternalServerError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
     PristineError,
+    RateLimitError,
     RequestFailedError,
+    RequestTimeoutError,
+    UnprocessableEntityError,
     ValidationError,
+    retry_after_ms,
+    user_error,
 )
-from pristine_plugins.futures import APIFuture
-from tinkex_domain import types
 from tinkex_domain.rest_client import RestClient
 from tinkex_domain.sampling_client import SamplingClient
 from tinkex_domain.service_client import ServiceClient
@@ -30,6 +43,19 @@ from tinkex_domain.types import AdamParams, Datum, LoraConfig, ModelInput, Sampl
 TinkerError = PristineError
 
 __all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "GoneError",
+    "InternalServerError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "UnprocessableEntityError",
+    "retry_after_ms",
+    "user_error",
     "APIConnectionError",
     "APIError",
     "APIFuture",
