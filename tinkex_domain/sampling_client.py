@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -182,6 +182,14 @@ class SamplingClient:
             arch = next((m.arch for m in caps.supported_models if base_model in (m.model_name, m.model_id)), None)
             self._tokenizer = get_tokenizer(base_model, None, arch)
         return self._tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        """``text`` → token ids with the base model's tokenizer (no special tokens added)."""
+        return list(self.get_tokenizer().encode(text))
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        """Token ids → text with the base model's tokenizer."""
+        return str(self.get_tokenizer().decode(list(tokens)))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         state = (

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 BYTE_LEVEL_TOKENIZER_ID = "tinkex/byte-level"
@@ -75,25 +77,33 @@ def resolve_tokenizer_id(model_name: str, tokenizer_id: str | None = None) -> st
 
 @functools.lru_cache(maxsize=32)
 def load_hf_tokenizer(repo_id: str) -> Any:
-    """A Hugging Face tokenizer for ``repo_id`` (cached); needs ``transformers`` or ``tokenizers``."""
+    """A Hugging Face tokenizer for a Hub id or a local path (cached).
+
+    With ``tinkex[hf]`` installed (``huggingface_hub``, ``tokenizers``, ``tiktoken``) this goes
+    through :func:`tinkex_domain.hf_tokenizers.load_tokenizer`; with only ``transformers``
+    installed, through ``AutoTokenizer``.
+    """
+    have = {name: importlib.util.find_spec(name) is not None for name in ("huggingface_hub", "tokenizers")}
+    if all(have.values()):
+        from tinkex_domain.hf_tokenizers import load_tokenizer
+
+        return load_tokenizer(repo_id)
     try:
         transformers = importlib.import_module("transformers")
     except ImportError:
-        transformers = None
-    if transformers is not None:
-        return transformers.AutoTokenizer.from_pretrained(repo_id, use_fast=True)
-    try:
-        tokenizers = importlib.import_module("tokenizers")
-    except ImportError:
         raise ImportError(
-            f"loading the tokenizer {repo_id!r} needs `transformers` or `tokenizers` installed "
-            "(pip install transformers)"
+            f"loading the tokenizer {repo_id!r} needs `tinkex[hf]` (huggingface_hub, tokenizers, tiktoken) "
+            "or `transformers` installed"
         ) from None
-    return tokenizers.Tokenizer.from_pretrained(repo_id)
+    return transformers.AutoTokenizer.from_pretrained(repo_id, use_fast=True)
 
 
 def get_tokenizer(model_name: str, tokenizer_id: str | None = None, arch: str | None = None) -> Any:
-    """The tokenizer for a model: byte-level for emulator models, else Hugging Face."""
+    """The tokenizer for a model: byte-level for emulator models, else Hugging Face (a local
+    directory or file given as the model or tokenizer id is loaded as it is)."""
     if is_byte_level(model_name, tokenizer_id, arch):
         return ByteTokenizer()
+    ref = tokenizer_id or model_name
+    if ref and Path(ref).expanduser().exists():
+        return load_hf_tokenizer(ref)
     return load_hf_tokenizer(resolve_tokenizer_id(model_name, tokenizer_id))

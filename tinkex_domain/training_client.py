@@ -224,6 +224,14 @@ class TrainingClient:
             self._tokenizer = get_tokenizer(name, data.tokenizer_id, data.arch)
         return self._tokenizer
 
+    def encode(self, text: str) -> list[int]:
+        """``text`` → token ids with the model's tokenizer (no special tokens added)."""
+        return list(self.get_tokenizer().encode(text))
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        """Token ids → text with the model's tokenizer."""
+        return str(self.get_tokenizer().decode(list(tokens)))
+
     # -- async twins (tinker: the coroutines return the same futures) -----------------------
 
     async def forward_async(

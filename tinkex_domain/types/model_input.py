@@ -131,6 +131,28 @@ class ModelInput:
         return cls(chunks=(EncodedTextChunk(tokens=tokens),))
 
     @classmethod
+    def from_text(
+        cls, text: str, tokenizer: Any = None, *, model_name: str | None = None, training_client: Any = None
+    ) -> ModelInput:
+        """One text chunk holding ``text`` tokenized (no chat template, no special tokens added).
+
+        The tokenizer is ``tokenizer`` (anything with ``encode``), else ``training_client``'s, else
+        the one for ``model_name`` (a Hub id or a local tokenizer path; emulator models are
+        byte-level). Exactly one of the three is needed.
+        """
+        if not isinstance(text, str):
+            fail("ModelInput", "text", "expected a string")
+        if tokenizer is None and training_client is not None:
+            tokenizer = training_client.get_tokenizer()
+        if tokenizer is None and model_name:
+            from tinkex_domain.tokenizer import get_tokenizer
+
+            tokenizer = get_tokenizer(model_name)
+        if tokenizer is None:
+            fail("ModelInput", "tokenizer", "pass a tokenizer, a training_client or a model_name")
+        return cls.from_ints(tokenizer.encode(text))
+
+    @classmethod
     def empty(cls) -> ModelInput:
         """A model input without chunks."""
         return cls(chunks=())
