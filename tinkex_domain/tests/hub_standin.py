@@ -72,6 +72,8 @@ class HubStandIn:
         match = _RESOLVE.match(path)
         if match:
             return self._resolve(request, match["repo"], match["rev"], match["path"])
+        if path == "/api/validate-yaml":
+            return json_reply({"errors": [], "warnings": []})
         if path == "/api/repos/create":
             return self._create(request)
         match = _API.match(path)
@@ -129,7 +131,8 @@ class HubStandIn:
         if repo in self.repos:
             return json_reply({"error": "You already created this model repo", "url": f"{self.url}/{repo}"}, 409)
         self.repos[repo] = {"main": {}}
-        self.private[repo] = bool(body.get("private"))
+        # huggingface_hub sends ``visibility`` (newer) or ``private`` (older).
+        self.private[repo] = body.get("visibility", "private" if body.get("private") else "public") != "public"
         return json_reply({"url": f"{self.url}/{repo}", "name": repo})
 
     def _commit(self, request: SeenRequest, repo: str, rev: str) -> Reply:

@@ -114,17 +114,20 @@ def test_sdk_identity_headers(make: Callable[..., Client], server: LoopbackServe
 # -- logging -------------------------------------------------------------------------------
 
 
-def test_dump_headers_logs_each_request_redacted(
-    make: Callable[..., Client], server: LoopbackServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="pristine_core.environment")
-    _call(make({"TINKEX_DUMP_HEADERS": "true", "CLOUDFLARE_ACCESS_CLIENT_SECRET": "cf-dumped-secret"}))
-    dumps = [r.getMessage() for r in caplog.records if "pristine.request" in r.getMessage()]
-    assert len(dumps) == 1 and "/api/v1/get_server_capabilities" in dumps[0]
-    assert KEY not in dumps[0] and "cf-dumped-secret" not in dumps[0] and "X-API-Key" in dumps[0]
-    caplog.clear()
-    _call(make({}))
-    assert not [r for r in caplog.records if "pristine.request" in r.getMessage()]
+def test_dump_headers_logs_each_request_redacted(make: Callable[..., Client], server: LoopbackServer) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        _call(make({"TINKEX_DUMP_HEADERS": "true", "CLOUDFLARE_ACCESS_CLIENT_SECRET": "cf-dumped-secret"}))
+    dumps = [entry for entry in logs if entry["event"] == "pristine.request"]
+    assert len(dumps) == 1 and dumps[0]["url"].endswith("/api/v1/get_server_capabilities")
+    assert dumps[0]["log_level"] == "info" and dumps[0]["method"] == "GET"
+    headers = dumps[0]["headers"]
+    assert headers["X-API-Key"] != KEY and headers["CF-Access-Client-Secret"] != "cf-dumped-secret"
+    assert KEY not in repr(dumps) and "cf-dumped-secret" not in repr(dumps)
+    with capture_logs() as logs:
+        _call(make({}))
+    assert not [entry for entry in logs if entry["event"] == "pristine.request"]
     _bad(make, {"TINKEX_DUMP_HEADERS": "maybe"}, "TINKEX_DUMP_HEADERS")
 
 
