@@ -7,6 +7,7 @@ from typing import Any
 
 from pristine_core.errors import PristineError
 from tinkex_domain.checkpoint_download import download_checkpoint
+from tinkex_domain.cli import checkpoint_save
 from tinkex_domain.cli.context import CommandError, Context
 from tinkex_domain.cli.formatting import (
     checkpoint_to_map,
@@ -219,3 +220,4 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=".", help="directory to extract into (default: current)")
     p.add_argument("--force", action="store_true", help="replace an existing download")
     p.set_defaults(func=cmd_download)
+    checkpoint_save.add_parsers(sub, common)

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from tinkex_domain.cli.formatting import dump_json
 
 #: Builds the ServiceClient from (api_key, base_url, timeout_s); tests may replace it.
-ServiceFactory = Callable[[str | None, str | None, float | None], Any]
+ServiceFactory = Callable[..., Any]
+"""``(api_key, base_url, timeout_s[, http_pool=...]) -> ServiceClient``; ``http_pool`` is passed only when given."""
 
 
 class CommandError(Exception):
     """A user-facing failure: printed as ``Error: <message>``; exit status 1."""
 
 
-def default_service_factory(api_key: str | None, base_url: str | None, timeout_s: float | None) -> Any:
-    """A ServiceClient (``TINKER_API_KEY`` / ``TINKER_BASE_URL`` fill what is not given)."""
+def default_service_factory(
+    api_key: str | None, base_url: str | None, timeout_s: float | None, http_pool: str | None = None
+) -> Any:
+    """A ServiceClient (``TINKER_API_KEY`` / ``TINKER_BASE_URL`` fill what is not given);
+    ``http_pool`` routes the default-pool endpoints through that manifest pool (as
+    ``TINKEX_HTTP_POOL`` does)."""
     from tinkex_domain.service_client import ServiceClient
 
     kwargs: dict[str, Any] = {"config": {"telemetry": False}}
     if timeout_s is not None:
         kwargs["timeout_s"] = timeout_s
+    if http_pool is not None:
+        kwargs["environ"] = {**os.environ, "TINKEX_HTTP_POOL": http_pool}
     return ServiceClient(api_key=api_key, base_url=base_url, **kwargs)
 
 
@@ -55,9 +63,10 @@ class Context:
     def service(self) -> Any:
         """The ServiceClient (created on first use)."""
         if self._service is None:
+            pool = getattr(self.args, "http_pool", None)
             self._service = self._factory(
                 getattr(self.args, "api_key", None), getattr(self.args, "base_url", None),
-                getattr(self.args, "timeout", None),
+                getattr(self.args, "timeout", None), **({"http_pool": pool} if pool else {}),
             )
         return self._service
 

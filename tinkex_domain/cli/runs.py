@@ -177,6 +177,14 @@ def cmd_version(ctx: Context) -> int:
     return 0
 
 
+def manifest_pools() -> list[str]:
+    """The pool names of the Tinker manifest."""
+    from importlib import resources
+
+    doc = json.loads(resources.files("tinkex_domain").joinpath("manifest.json").read_text(encoding="utf-8"))
+    return sorted(doc.get("pools", {}))
+
+
 def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Register ``run``, ``sample`` and ``version``."""
     group = subparsers.add_parser("run", help="inspect training runs", description="Inspect training runs.")
@@ -206,6 +214,7 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--num-samples", type=int, default=1)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("-o", "--output", help="also write the samples (tokens, text, logprobs) as JSON to this file")
+    p.add_argument("--http-pool", choices=manifest_pools(), help="connection pool for the default-pool endpoints")
     p.set_defaults(func=cmd_sample)
 
     p = subparsers.add_parser("version", parents=[common], help="show the version")
