@@ -3,9 +3,8 @@
     tinkex demo [--steps N] [--plot PATH]          train the bundled corpus on an embedded emulator
     tinkex emulator serve [--port N] ...           run a local Tinker emulator
     tinkex checkpoint list|info|download|delete|publish|unpublish|set-ttl|save|push-hf ...
-    tinkex sample ... [--output FILE] [--http-pool POOL]
     tinkex run list|info ...                       training runs
-    tinkex sample --base-model M --prompt TEXT     sample from a model
+    tinkex sample --base-model M --prompt TEXT     sample from a model [--output FILE] [--http-pool POOL]
     tinkex version [--deps]                        versions (and those of the dependencies)
 
 Connection options (before or after the command): ``--base-url`` (else ``TINKER_BASE_URL``),
