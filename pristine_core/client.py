@@ -324,16 +324,21 @@ class Client:
 
     def _execute(self, call: Call, request: Request) -> Response:
         endpoint: Endpoint = call.endpoint
+        # Every request event names its pool and carries config["event_metadata"] (e.g. user metadata).
+        extra = {"pool": request.pool, **(self.config.get("event_metadata") or {})} if self._hooks.on_event else {}
         if self._hooks.on_event:
-            self.emit("request.start", endpoint=endpoint.qualified_name, method=request.method)
+            self.emit("request.start", endpoint=endpoint.qualified_name, method=request.method, **extra)
         try:
             response = self._dispatch(request)
         except PristineError as exc:
-            self.emit("request.error", endpoint=endpoint.qualified_name, error=type(exc).__name__, exception=exc)
+            self.emit(
+                "request.error", endpoint=endpoint.qualified_name, error=type(exc).__name__, exception=exc, **extra
+            )
             raise
         if self._hooks.on_event:
             self.emit(
                 "request.end",
+                **extra,
                 endpoint=endpoint.qualified_name,
                 status=response.status_code,
                 attempts=response.attempts,

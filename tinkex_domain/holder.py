@@ -58,6 +58,8 @@ class Holder:
         environ = client_kwargs.get("environ")
         config: dict[str, Any] = dict(client_kwargs.pop("config", None) or {})
         config.setdefault("user_metadata", dict(user_metadata or {}))
+        if user_metadata:
+            config.setdefault("event_metadata", {"user_metadata": dict(user_metadata)})
         project = project_id or env_str(PROJECT_ENV, None, environ)
         if project:
             config.setdefault("project_id", project)
@@ -92,6 +94,13 @@ class Holder:
     ) -> Any:
         """Call ``resource.endpoint`` with body/path/query arguments; returns its result."""
         return self.client.endpoint(endpoint)(request_options=request_options, **kwargs)
+
+    def raw(
+        self, endpoint: str, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Call ``resource.endpoint`` and return the HTTP response itself (status, headers, body;
+        any status, nothing parsed): tinker's ``with_raw_response``."""
+        return self.client.endpoint(endpoint).raw(request_options=request_options, **kwargs)
 
     def _session(self) -> Any:
         plugin = self.client.plugin("session")

@@ -46,6 +46,11 @@ class RestClient:
     def __init__(self, holder: Holder) -> None:
         self.holder = holder
 
+    def raw_response(self, endpoint: str, **kwargs: Any) -> Any:
+        """The raw HTTP response of a manifest endpoint (e.g. ``"rest.list_checkpoints"``,
+        ``run_id=...``): status, headers and body, nothing parsed."""
+        return self.holder.raw(endpoint, **kwargs)
+
     def _do(self, endpoint: str, **kwargs: Any) -> APIFuture:
         return run_now(lambda: self.holder.call(endpoint, **kwargs), endpoint)
 

@@ -52,6 +52,18 @@ class ServiceClient:
         """:meth:`get_server_capabilities`, as a coroutine."""
         return self.get_server_capabilities()
 
+    def health_check(self) -> bool:
+        """True when the service answers its health endpoint with a 2xx status (never raises for
+        an error status; connection failures still raise)."""
+        response = self.holder.raw("service.healthz", request_options={"max_retries": 0})
+        response.close()
+        return bool(response.ok)
+
+    def raw_response(self, endpoint: str, **kwargs: Any) -> Any:
+        """The raw HTTP response of any manifest endpoint (``"rest.list_checkpoints"``...),
+        with ``status_code``, ``headers``, ``content``/``json()``; no result parsing."""
+        return self.holder.raw(endpoint, **kwargs)
+
     def create_lora_training_client(
         self,
         base_model: str,

@@ -96,6 +96,7 @@ class FuturesPlugin:
             observer=self._observer_for(call, request_id, settings),
             settings=settings,
             roundtrip_s=time.perf_counter() - call.started if call.started else None,
+            label=call.option("queue_state_label") or call.endpoint.extensions.get("queue_state_label"),
         )
 
     @hookimpl
@@ -140,8 +141,12 @@ class FuturesPlugin:
         observer: Any = None,
         settings: FuturesSettings | None = None,
         roundtrip_s: float | None = None,
+        label: str | None = None,
     ) -> APIFuture:
-        """Start polling for ``request_id`` (e.g. one saved earlier) and return its future."""
+        """Start polling for ``request_id`` (e.g. one saved earlier) and return its future.
+
+        ``label`` picks the ``queue_state_reasons`` entry used when the server gives no reason.
+        """
         client = self._require_client()
         settings = settings or self._settings
         if not settings.retrieve_endpoint:
@@ -155,6 +160,7 @@ class FuturesPlugin:
             settings=settings,
             observer=observer,
             roundtrip_s=roundtrip_s,
+            label=str(label) if label else None,
         )
         with self._lock:
             if self._closed:

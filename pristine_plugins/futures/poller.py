@@ -27,7 +27,7 @@ from pristine_core.responses import body_of, status_error
 from pristine_core.secrets import redact
 from pristine_plugins.futures.errors import FutureClosedError, MetadataProtocolError, PromiseExpiredError
 from pristine_plugins.futures.future import APIFuture
-from pristine_plugins.futures.queue_state import QueueState, notify
+from pristine_plugins.futures.queue_state import DEFAULT_REASONS, QueueState, notify
 from pristine_plugins.futures.settings import FuturesSettings
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ class PollSpec:
     settings: FuturesSettings
     observer: Any = None
     roundtrip_s: float | None = None
+    label: str | None = None
 
 
 def classify(data: Any) -> str:
@@ -270,6 +271,8 @@ class Poller:
         reason = raw_reason if isinstance(raw_reason, str) and raw_reason.strip() else None
         if state is QueueState.UNKNOWN and reason is None:
             return
+        if reason is None and state is not QueueState.ACTIVE:
+            reason = self._default_reason(state)
         if self.last_state == (state, reason):
             return
         self.last_state = (state, reason)
@@ -282,6 +285,12 @@ class Poller:
             state=state.value,
             reason=reason,
         )
+
+    def _default_reason(self, state: QueueState) -> str | None:
+        """``queue_state_reasons[label]`` (else ``["default"]``), else the library's text."""
+        reasons = self.spec.settings.queue_state_reasons
+        table = reasons.get(self.spec.label or "default") or reasons.get("default") or {}
+        return table.get(state.value) or DEFAULT_REASONS.get(state.value)
 
     # -- two-phase results ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pristine_core import (
 )
 from pristine_core.testing import Reply, SeenRequest, json_reply
 from pristine_plugins.futures import APIFuture, MetadataProtocolError, PromiseExpiredError
+from pristine_plugins.futures.queue_state import DEFAULT_REASONS
 
 ITERATION = "X-Test-Iteration"
 REQUEST_TYPE = "X-Test-Request-Type"
@@ -53,10 +54,12 @@ def test_try_again_twice_then_408_then_result_notifies_observer(future_server, m
     assert {p.header(REQUEST_TYPE) for p in polls} == {"submit"}
     assert all(p.json() == {"request_id": "r1", "allow_metadata_only": True} for p in polls)
     assert all(p.header("X-API-Key") == "test-key-123" for p in polls)
-    # The repeated paused state is reported once; the 408's state change is reported too.
-    assert recorder.changes == [("paused_capacity", None), ("active", "capacity back")]
+    # The repeated paused state is reported once; the 408's state change is reported too. The
+    # server gave no reason for the pause: the default text stands in.
+    fallback = DEFAULT_REASONS["paused_capacity"]
+    assert recorder.changes == [("paused_capacity", fallback), ("active", "capacity back")]
     emitted = [(e.fields["state"], e.fields["reason"], e.fields["request_id"]) for e in recorder.named("queue_state")]
-    assert emitted == [("paused_capacity", None, "r1"), ("active", "capacity back", "r1")]
+    assert emitted == [("paused_capacity", fallback, "r1"), ("active", "capacity back", "r1")]
     done = recorder.named("future.done")
     assert [(e.fields["outcome"], e.fields["polls"]) for e in done] == [("ok", 4)]
 
