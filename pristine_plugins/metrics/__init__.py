@@ -12,7 +12,7 @@ from __future__ import annotations
 from pristine_plugins.metrics.histogram import DEFAULT_BUCKETS_MS, Histogram, LatencyStats
 from pristine_plugins.metrics.plugin import MetricsPlugin, metrics_of
 from pristine_plugins.metrics.registry import ALL, EndpointStats, MetricsRegistry, MetricsSnapshot
-from pristine_plugins.metrics.reporter import THREAD_NAME, Reporter, summary_lines
+from pristine_plugins.metrics.reporter import THREAD_NAME, Reporter, console_sink, summary_lines
 from pristine_plugins.metrics.settings import MetricsSettings
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "MetricsSettings",
     "MetricsSnapshot",
     "Reporter",
+    "console_sink",
     "metrics_of",
     "summary_lines",
 ]

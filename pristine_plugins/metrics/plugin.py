@@ -10,7 +10,7 @@ from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_core.plugins import TELEMETRY
 from pristine_plugins.metrics.registry import MetricsRegistry
-from pristine_plugins.metrics.reporter import Reporter
+from pristine_plugins.metrics.reporter import Reporter, console_sink
 from pristine_plugins.metrics.settings import MetricsSettings, problems_of
 
 if TYPE_CHECKING:
@@ -50,7 +50,11 @@ class MetricsPlugin:
         client.state[STATE_KEY] = self.registry
         if settings.report_interval_s is not None:
             self.reporter = Reporter(
-                self.registry, clock=client.clock, interval_s=settings.report_interval_s, level=settings.report_level
+                self.registry,
+                clock=client.clock,
+                interval_s=settings.report_interval_s,
+                level=settings.report_level,
+                sink=console_sink() if settings.report_to == "stderr" else None,
             )
 
     @hookimpl

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
+from typing import TextIO
 
 from pristine_core.clock import Clock
 from pristine_core.logs import get_logger
@@ -36,6 +38,24 @@ def summary_lines(snapshot: MetricsSnapshot) -> list[dict[str, object]]:
             }
         )
     return lines
+
+
+def console_sink(stream: TextIO | None = None) -> Callable[[dict[str, object]], None]:
+    """A sink printing one line per record: ``metrics <endpoint> requests=.. ok=.. failed=.. p50=..ms ...``."""
+
+    def write(record: dict[str, object]) -> None:
+        def ms(key: str) -> str:
+            value = record.get(key)
+            return "-" if value is None else f"{value}ms"
+
+        line = (
+            f"metrics {record['endpoint']} requests={record['requests']} ok={record['successes']} "
+            f"failed={record['failures']} p50={ms('p50_ms')} p95={ms('p95_ms')} p99={ms('p99_ms')} "
+            f"max={ms('max_ms')}"
+        )
+        print(line, file=stream or sys.stderr, flush=True)
+
+    return write
 
 
 class Reporter:

@@ -9,6 +9,8 @@ Keys (all optional)::
     max_samples        int         samples kept per histogram for percentiles (1000)
     report_interval_s  num | null  log a summary this often from a background thread (null: never)
     report_level       str         log level of the summaries: debug/info/warning (info)
+    report_to          str         ``log`` (the library logger) or ``stderr`` (one console line
+                                   per endpoint) ("log")
     ignore_endpoints   list[str]   ``resource.endpoint`` names not recorded ([])
 
 ``config={"metrics": False}`` switches the plugin off for one client.
@@ -40,6 +42,7 @@ class MetricsSettings:
     max_samples: int = 1000
     report_interval_s: float | None = None
     report_level: str = "info"
+    report_to: str = "log"
     ignore_endpoints: tuple[str, ...] = ()
 
     @classmethod
@@ -87,6 +90,8 @@ def problems_of(block: Any, at: str) -> list[tuple[str, str]]:
             problems.append((path, "expected a positive number or null"))
         elif key == "report_level" and value not in _LEVELS:
             problems.append((path, f"expected one of {', '.join(_LEVELS)}"))
+        elif key == "report_to" and value not in ("log", "stderr"):
+            problems.append((path, "expected log or stderr"))
         elif key == "ignore_endpoints" and not (
             isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
         ):

@@ -202,6 +202,16 @@ def test_5xx_and_408_repoll_without_sleeping(future_server, make_client, fake_cl
     assert len(future_server.polls["r1"]) == 4
 
 
+def test_poll_backoff_spaces_out_408_and_5xx_polls(future_server, make_client, fake_clock):
+    client = make_client(future_server.url, futures={"poll_backoff": True, "backoff_cap_s": 3})
+    slow = json_reply({}, 408)
+    future_server.script("r1", Reply(500, b"boom"), slow, Reply(503), slow, try_again("r1"), slow,
+                         json_reply({"value": 2}))
+    assert client.jobs.submit(x=1).result(timeout=10).value == 2
+    # 1, 2, 4 capped at 3, 3; the try_again payload resets the count.
+    assert fake_clock.sleeps == [1.0, 2.0, 3.0, 3.0, 1.0]
+
+
 def test_other_4xx_fails_with_the_mapped_error(future_server, make_client):
     client = make_client(future_server.url)
     future_server.script("r1", json_reply({"detail": "no such future"}, 404))

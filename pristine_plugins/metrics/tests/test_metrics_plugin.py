@@ -176,3 +176,14 @@ def test_reporter_runs_from_the_client_and_stops_at_close(
     client.close()  # stops the thread and logs one last summary
     assert any("pristine.metrics.summary" in r.getMessage() and "things.get" in r.getMessage() for r in caplog.records)
     assert not any(t.name == "pristine-metrics-reporter" for t in threading.enumerate())
+
+
+def test_console_reporter_prints_one_line_per_endpoint(
+    make_client: Callable[..., Client], doc: Callable[..., dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = make_client(doc({"report_interval_s": 3600, "report_to": "stderr"}), clock=_TickClock())
+    client.things.get(id="1")
+    client.close()  # the final summary
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("metrics * requests=1 ok=1 failed=0 p50=")
+    assert lines[1].startswith("metrics things.get requests=1 ok=1 failed=0 p50=") and lines[1].endswith("ms")
