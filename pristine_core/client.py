@@ -130,7 +130,7 @@ class Client:
             **env.headers,
             **dict(default_headers or {}),
         }
-        self._base_headers = dict(self._anonymous_headers)
+        self._base_headers = {**self._anonymous_headers, **env.secret_headers}
         auth = self.manifest.auth
         if auth is not None and self._api_key is not None:
             value = self._api_key.reveal()

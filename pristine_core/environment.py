@@ -16,7 +16,8 @@ Block shape::
 
 Targets:
 
-``header``          one header: ``name`` (required), ``secret`` (redact it everywhere; false)
+``header``          one header: ``name`` (required), ``secret`` (redact it everywhere and send it
+                    only with the API's own requests, like the API key; false)
 ``headers``         a JSON object of headers (values stringified; empty names are errors)
 ``query``           a JSON object of query parameters added to every call
 ``proxy``           a proxy URL ``http(s)://[user:pass@]host[:port]`` for every request; the
@@ -93,6 +94,7 @@ class EnvironmentSettings:
     """What the environment asked for; empty/None fields mean "not set"."""
 
     headers: dict[str, str] = attrs.Factory(dict)
+    secret_headers: dict[str, str] = attrs.field(factory=dict, repr=False)
     query: dict[str, str] = attrs.Factory(dict)
     proxy: str | None = attrs.field(default=None, repr=False)
     proxy_headers: dict[str, str] = attrs.field(factory=dict, repr=False)
@@ -299,6 +301,7 @@ def resolve(
         return EnvironmentSettings()
     values: dict[str, Any] = {
         "headers": {name: platform_fact(fact) for name, fact in (block.get("platform_headers") or {}).items()},
+        "secret_headers": {},
         "query": {},
         "proxy_headers": {},
         "config": {},
@@ -315,9 +318,11 @@ def resolve(
                 _apply_profile(values, spec, spec["default"])
             continue
         if target == "header":
-            values["headers"][spec["name"]] = raw
             if spec.get("secret"):
                 register_secret(raw)
+                values["secret_headers"][spec["name"]] = raw
+            else:
+                values["headers"][spec["name"]] = raw
         elif target == "headers":
             values["headers"].update(_string_map(var, raw))
         elif target == "query":

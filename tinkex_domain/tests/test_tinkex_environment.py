@@ -269,3 +269,11 @@ def test_no_proxy_by_default_and_bad_values(make: Callable[..., Client], server:
     _bad(make, {"TINKEX_PROXY": "socks5://127.0.0.1:1080"}, "TINKEX_PROXY")
     _bad(make, {"TINKEX_PROXY": "http://127.0.0.1:99999"}, "TINKEX_PROXY")
     _bad(make, {"TINKEX_PROXY_HEADERS": '{"a": "b"}'}, "TINKEX_PROXY_HEADERS")
+
+
+def test_cloudflare_secret_stays_off_foreign_urls(make: Callable[..., Client], server: LoopbackServer) -> None:
+    client = make({"CLOUDFLARE_ACCESS_CLIENT_ID": "cf-id", "CLOUDFLARE_ACCESS_CLIENT_SECRET": "cf-secret-x"})
+    client.fetch_url(server.url + "/presigned/archive.tar", stream=False).close()
+    seen = server.requests[-1]
+    assert seen.header("CF-Access-Client-Secret") is None and seen.header("X-API-Key") is None
+    assert seen.header("CF-Access-Client-Id") == "cf-id"
