@@ -34,6 +34,7 @@ from tinkex_domain.errors import (
     user_error,
 )
 from tinkex_domain.rest_client import RestClient
+from tinkex_domain.retry_config import RetryConfig
 from tinkex_domain.sampling_client import SamplingClient
 from tinkex_domain.service_client import ServiceClient
 from tinkex_domain.training_client import TrainingClient
@@ -69,6 +70,7 @@ __all__ = [
     "PristineError",
     "RequestFailedError",
     "RestClient",
+    "RetryConfig",
     "SamplingClient",
     "SamplingParams",
     "ServiceClient",

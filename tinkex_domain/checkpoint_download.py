@@ -7,27 +7,48 @@ The archive URL comes from ``RestClient.get_checkpoint_archive_url_from_tinker_p
 (pre-signed) archive is fetched with the Pristine client's ``fetch_url`` (no API key sent),
 streamed to a temporary ``tinkex_checkpoint_*.tar`` next to the target (constant memory), then
 extracted: only regular files and directories, no absolute paths, no ``..``, no links or
-devices. The temporary archive is always removed; a failed extraction removes the target.
+devices, and within :class:`~tinkex_domain.archive_limits.ExtractionLimits` (total bytes, file
+count, per-file size, compression ratio; ``limits=`` or the CLI's ``--max-*`` flags raise them).
+The temporary archive is always removed; a failed or refused extraction removes the target.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from pristine_core.errors import PristineError
+from tinkex_domain.archive_limits import (
+    DEFAULT_LIMITS,
+    ArchiveLimitError,
+    ExtractionLimits,
+    extract_archive,
+    remove_tree,
+)
 from tinkex_domain.types import ParsedCheckpointTinkerPath
 
 #: ``progress(downloaded_bytes, total_bytes)``; called after each chunk when the size is known.
 Progress = Callable[[int, int], None]
 CHUNK_SIZE = 1 << 16
+#: Slack allowed on top of ``max_total_bytes`` for tar headers and padding while downloading.
+DOWNLOAD_SLACK_BYTES = 64 << 20
+
+__all__ = [
+    "ArchiveLimitError",
+    "CheckpointDownloadError",
+    "CheckpointLimitError",
+    "DownloadResult",
+    "ExtractionLimits",
+    "download_checkpoint",
+    "extract_archive",
+    "target_directory",
+]
 
 
 class CheckpointDownloadError(PristineError):
@@ -40,6 +61,23 @@ class CheckpointDownloadError(PristineError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.reason, str(self), self.status))
+
+
+class CheckpointLimitError(CheckpointDownloadError):
+    """The archive exceeds an extraction limit (``reason="limit_exceeded"``); nothing is left.
+
+    ``limit`` names the :class:`ExtractionLimits` field, ``value`` what the archive needed and
+    ``allowed`` the bound.
+    """
+
+    def __init__(self, limit: str, value: float, allowed: float, message: str) -> None:
+        self.limit = limit
+        self.value = value
+        self.allowed = allowed
+        super().__init__("limit_exceeded", message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.limit, self.value, self.allowed, str(self)))
 
 
 @attrs.frozen
@@ -64,7 +102,9 @@ def _client_of(rest_client: Any) -> Any:
     return client
 
 
-def _download(client: Any, url: str, into: Any, progress: Progress | None, timeout_s: float | None) -> int:
+def _download(
+    client: Any, url: str, into: Any, progress: Progress | None, timeout_s: float | None, max_bytes: int | None = None
+) -> int:
     try:
         response = client.fetch_url(url, stream=True, timeout_s=timeout_s)
     except PristineError as exc:
@@ -79,8 +119,12 @@ def _download(client: Any, url: str, into: Any, progress: Progress | None, timeo
         done = 0
         try:
             for chunk in response.iter_bytes(CHUNK_SIZE):
-                into.write(chunk)
                 done += len(chunk)
+                if max_bytes is not None and done > max_bytes:
+                    raise CheckpointLimitError(
+                        "max_total_bytes", done, max_bytes, f"archive download exceeds {max_bytes} bytes; refused"
+                    )
+                into.write(chunk)
                 if progress is not None and total is not None:
                     progress(done, total)
         except (OSError, PristineError) as exc:
@@ -92,78 +136,37 @@ def _download(client: Any, url: str, into: Any, progress: Progress | None, timeo
         response.close()
 
 
-def _member_target(root: Path, member: tarfile.TarInfo) -> Path | None:
-    """Where a member goes under ``root``; None for the archive root itself. Unsafe → ValueError."""
-    name = member.name.replace("\\", "/")
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-        raise ValueError(f"unsafe path in archive: {member.name!r}")
-    if not (member.isfile() or member.isdir()):
-        raise ValueError(f"archive member {member.name!r} is not a regular file or directory")
-    parts = [p for p in pure.parts if p not in ("", ".")]
-    if not parts:
-        return None
-    target = root.joinpath(*parts)
-    if os.path.commonpath([root.resolve(), target.resolve()]) != str(root.resolve()):
-        raise ValueError(f"archive member {member.name!r} escapes the target directory")
-    return target
-
-
-def extract_archive(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> list[Path]:
-    """Extract a tar (optionally compressed) into ``destination`` safely; returns the files written.
-
-    Every member is checked before anything is written; an unsafe one raises ValueError.
-    """
-    root = Path(destination)
-    written: list[Path] = []
-    with tarfile.open(archive, mode="r:*") as tar:
-        members = tar.getmembers()
-        plan = [(member, _member_target(root, member)) for member in members]
-        root.mkdir(parents=True, exist_ok=True)
-        for member, target in plan:
-            if target is None:
-                continue
-            if member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = tar.extractfile(member)
-            if source is None:
-                raise ValueError(f"cannot read archive member {member.name!r}")
-            with source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, CHUNK_SIZE)
-            written.append(target)
-    return written
-
-
 def download_checkpoint(
     rest_client: Any, tinker_path: str, *, output_dir: str | os.PathLike[str] = ".", force: bool = False,
-    progress: Progress | None = None, timeout_s: float | None = None,
+    progress: Progress | None = None, timeout_s: float | None = None, limits: ExtractionLimits = DEFAULT_LIMITS,
 ) -> DownloadResult:
     """Download and extract the checkpoint at ``tinker_path`` into ``output_dir``.
 
     An existing target raises :class:`CheckpointDownloadError` (``reason="exists"``) unless
     ``force``, which replaces it. A malformed path raises a validation error before any request.
+    An archive beyond ``limits`` raises :class:`CheckpointLimitError` and leaves nothing behind.
     """
     target = target_directory(tinker_path, output_dir)
     if target.exists() or target.is_symlink():
         if not force:
             raise CheckpointDownloadError("exists", f"{target} already exists (use force=True to replace it)")
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
+        remove_tree(target)
     client = _client_of(rest_client)
     reply = rest_client.get_checkpoint_archive_url_from_tinker_path(tinker_path).result()
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix="tinkex_checkpoint_", suffix=".tar", dir=output_dir)
     try:
         with os.fdopen(handle, "wb") as tmp:
-            size = _download(client, reply.url, tmp, progress, timeout_s)
+            size = _download(
+                client, reply.url, tmp, progress, timeout_s, limits.max_total_bytes + DOWNLOAD_SLACK_BYTES
+            )
         try:
-            extract_archive(tmp_name, target)
+            extract_archive(tmp_name, target, limits)
+        except ArchiveLimitError as exc:
+            remove_tree(target)
+            raise CheckpointLimitError(exc.limit, exc.value, exc.allowed, str(exc)) from None
         except (tarfile.TarError, ValueError, OSError) as exc:
-            shutil.rmtree(target, ignore_errors=True)
+            remove_tree(target)
             raise CheckpointDownloadError("extraction_failed", f"cannot extract the checkpoint archive: {exc}") from exc
     finally:
         Path(tmp_name).unlink(missing_ok=True)

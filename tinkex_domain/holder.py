@@ -81,6 +81,8 @@ class Holder:
             disable_plugins=disabled,
             **client_kwargs,
         )
+        #: The client-wide RetryConfig given to ServiceClient (None = the manifest's policies).
+        self.retry_config: Any = None
         missing = [name for name in REQUIRED_PLUGINS if self.client.plugin(name) is None]
         if missing:
             self.client.close()

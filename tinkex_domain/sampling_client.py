@@ -18,6 +18,7 @@ from pristine_core import RequestOptions
 from pristine_core.errors import PristineError, RequestFailedError, ValidationError
 from tinkex_domain._futures import APIFuture, failed, mapped
 from tinkex_domain.holder import Holder, shadow_holder
+from tinkex_domain.retry_config import DEFAULT_MAX_CONNECTIONS, RetryConfig, as_retry_config
 from tinkex_domain.tokenizer import get_tokenizer
 from tinkex_domain.types import ModelInput, SampleResponse, SampleStreamChunk, SamplingParams
 from tinkex_domain.types.model_input import as_model_input
@@ -39,6 +40,27 @@ def _check_model_path(model_path: str | None) -> None:
         raise ValidationError([("model_path", f"must start with 'tinker://', got {model_path!r}")], "SamplingClient")
 
 
+def _own_retry_config(holder: Holder, value: Any) -> RetryConfig | None:
+    """A sampling client's RetryConfig; its ``max_connections`` must match the client-wide pool."""
+    config = as_retry_config(value)
+    if config is None:
+        return None
+    shared = getattr(holder, "retry_config", None)
+    limit = shared.max_connections if shared is not None else DEFAULT_MAX_CONNECTIONS
+    if config.max_connections not in (limit, DEFAULT_MAX_CONNECTIONS):
+        raise ValidationError(
+            [
+                (
+                    "retry_config.max_connections",
+                    "the sampling connection limit is client-wide: pass it as "
+                    "ServiceClient(retry_config=RetryConfig(max_connections=...))",
+                )
+            ],
+            "RetryConfig",
+        )
+    return config
+
+
 class SamplingClient:
     """Samples from one sampling session (``sampling_session_id``)."""
 
@@ -50,21 +72,32 @@ class SamplingClient:
         base_model: str | None = None,
         model_path: str | None = None,
         seq_base: int = 0,
+        retry_config: Any = None,
     ) -> None:
+        self.retry_config = _own_retry_config(holder, retry_config)
         self.holder = holder
         self.sampling_session_id = sampling_session_id
         self.model_path = model_path
         self._base_model = base_model
         self._seq_lock = threading.Lock()
         self._next_seq = seq_base
-        self._options = RequestOptions(extensions={"queue_state_id": sampling_session_id})
+        extensions: dict[str, Any] = {"queue_state_id": sampling_session_id}
+        if self.retry_config is not None:
+            extensions["retry"] = self.retry_config.retry_overrides()
+        self._options = RequestOptions(extensions=extensions)
         self._tokenizer: Any = None
 
     @classmethod
     def create(
-        cls, holder: Holder, *, model_path: str | None = None, base_model: str | None = None
+        cls,
+        holder: Holder,
+        *,
+        model_path: str | None = None,
+        base_model: str | None = None,
+        retry_config: Any = None,
     ) -> SamplingClient:
         """Create a sampling session for saved weights (``model_path``) or a ``base_model``."""
+        _own_retry_config(holder, retry_config)  # bad settings fail before any request
         if not model_path and not base_model:
             raise ValidationError([("model_path", "pass model_path or base_model")], "create_sampling_client")
         _check_model_path(model_path)
@@ -76,7 +109,13 @@ class SamplingClient:
             base_model=base_model,
             model_path=model_path,
         )
-        return cls(holder, sampling_session_id=reply.sampling_session_id, base_model=base_model, model_path=model_path)
+        return cls(
+            holder,
+            sampling_session_id=reply.sampling_session_id,
+            base_model=base_model,
+            model_path=model_path,
+            retry_config=retry_config,
+        )
 
     def _seq_id(self) -> int:
         with self._seq_lock:

@@ -14,6 +14,7 @@ from typing import Any
 from pristine_core.errors import ValidationError
 from tinkex_domain.holder import Holder
 from tinkex_domain.rest_client import RestClient
+from tinkex_domain.retry_config import RetryConfig, as_retry_config
 from tinkex_domain.sampling_client import SamplingClient
 from tinkex_domain.training_client import TrainingClient
 from tinkex_domain.types import GetServerCapabilitiesResponse, LoraConfig, ParsedCheckpointTinkerPath
@@ -33,11 +34,21 @@ class ServiceClient:
         base_url: str | None = None,
         user_metadata: Mapping[str, Any] | None = None,
         project_id: str | None = None,
+        retry_config: RetryConfig | Mapping[str, Any] | None = None,
         **client_kwargs: Any,
     ) -> None:
+        config = as_retry_config(retry_config)
+        if config is not None:
+            settings = dict(client_kwargs.pop("config", None) or {})
+            settings.setdefault("retry", config.retry_overrides())
+            pools = dict(settings.get("pools") or {})
+            pools["sample"] = {**config.pool_overrides(), **dict(pools.get("sample") or {})}
+            settings["pools"] = pools
+            client_kwargs["config"] = settings
         self.holder = Holder(
             api_key=api_key, base_url=base_url, user_metadata=user_metadata, project_id=project_id, **client_kwargs
         )
+        self.holder.retry_config = config
 
     @property
     def session_id(self) -> str:
@@ -141,8 +152,14 @@ class ServiceClient:
     def create_sampling_client(
         self, model_path: str | None = None, base_model: str | None = None, retry_config: Any = None
     ) -> SamplingClient:
-        """A sampling client for saved sampler weights (``model_path``) or a ``base_model``."""
-        return SamplingClient.create(self.holder, model_path=model_path, base_model=base_model)
+        """A sampling client for saved sampler weights (``model_path``) or a ``base_model``.
+
+        ``retry_config`` (a :class:`~tinkex_domain.retry_config.RetryConfig`) governs this
+        client's sample submissions.
+        """
+        return SamplingClient.create(
+            self.holder, model_path=model_path, base_model=base_model, retry_config=retry_config
+        )
 
     async def create_sampling_client_async(
         self, model_path: str | None = None, base_model: str | None = None, retry_config: Any = None

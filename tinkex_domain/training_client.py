@@ -198,12 +198,13 @@ class TrainingClient:
                 sampling_session_id=reply.sampling_session_id,
                 base_model=self.base_model,
                 model_path=reply.path,
+                retry_config=retry_config,
             )
-        return SamplingClient.create(self.holder, model_path=reply.path)
+        return SamplingClient.create(self.holder, model_path=reply.path, retry_config=retry_config)
 
     def create_sampling_client(self, model_path: str, retry_config: Any = None) -> SamplingClient:
-        """A sampling client for saved sampler weights."""
-        return SamplingClient.create(self.holder, model_path=model_path)
+        """A sampling client for saved sampler weights (``retry_config``: its submissions' retries)."""
+        return SamplingClient.create(self.holder, model_path=model_path, retry_config=retry_config)
 
     # -- model ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from pristine_core.errors import PristineError
+from tinkex_domain.archive_limits import DEFAULT_LIMITS, ExtractionLimits
 from tinkex_domain.checkpoint_download import download_checkpoint
 from tinkex_domain.cli import checkpoint_save
 from tinkex_domain.cli.context import CommandError, Context
@@ -181,7 +182,15 @@ def cmd_download(ctx: Context) -> int:
             ctx.stderr.write(f"\rDownloading: {percent:3d}% ({format_size(done)} / {format_size(total)})")
             ctx.stderr.flush()
 
-    result = download_checkpoint(ctx.rest(), args.path, output_dir=args.output, force=args.force, progress=progress)
+    limits = ExtractionLimits(
+        max_total_bytes=args.max_total_bytes,
+        max_files=args.max_files,
+        max_file_bytes=args.max_file_bytes,
+        max_ratio=args.max_ratio,
+    )
+    result = download_checkpoint(
+        ctx.rest(), args.path, output_dir=args.output, force=args.force, progress=progress, limits=limits
+    )
     if last[0] >= 0:
         ctx.stderr.write("\n")
     data = {"path": args.path, "destination": str(result.destination), "bytes": result.bytes_downloaded}
@@ -219,5 +228,13 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("path")
     p.add_argument("-o", "--output", default=".", help="directory to extract into (default: current)")
     p.add_argument("--force", action="store_true", help="replace an existing download")
+    p.add_argument("--max-total-bytes", type=int, default=DEFAULT_LIMITS.max_total_bytes,
+                   help="refuse archives extracting to more bytes (default %(default)s)")
+    p.add_argument("--max-files", type=int, default=DEFAULT_LIMITS.max_files,
+                   help="refuse archives with more members (default %(default)s)")
+    p.add_argument("--max-file-bytes", type=int, default=DEFAULT_LIMITS.max_file_bytes,
+                   help="refuse archives with a larger member (default %(default)s)")
+    p.add_argument("--max-ratio", type=float, default=DEFAULT_LIMITS.max_ratio,
+                   help="refuse archives expanding more than this many times (default %(default)s)")
     p.set_defaults(func=cmd_download)
     checkpoint_save.add_parsers(sub, common)

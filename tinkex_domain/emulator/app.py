@@ -71,6 +71,7 @@ class App:
     def _serve(self, route: Route, params: dict[str, str], query: dict[str, list[str]],
                method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply | None:
         flags: frozenset[str] = frozenset()
+        lose_reply = False
         if route.faults:
             decision = self.faults.decide(route.endpoint)
             if decision.latency > 0:
@@ -83,6 +84,8 @@ class App:
                     return RESET
                 if rule.kind == "heartbeat_drop":
                     flags = frozenset({"heartbeat_drop"})
+                elif rule.kind == "reply_lost":
+                    lose_reply = True
                 else:
                     return _fault_reply(rule)
         if route.auth and not str(headers.get("X-API-Key") or "").startswith(API_KEY_PREFIX):
@@ -92,8 +95,10 @@ class App:
         key = headers.get("X-Idempotency-Key") if route.replay else None
         if key:
             reply, _ = self._idem.run(route.endpoint, key, lambda: self._call(route, request))
-            return reply
-        return self._call(route, request)
+        else:
+            reply = self._call(route, request)
+        # "reply_lost": the work is done (and cached for a replay) but the client never hears.
+        return RESET if lose_reply else reply
 
     def _call(self, route: Route, request: Request) -> Reply:
         try:

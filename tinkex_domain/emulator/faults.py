@@ -22,6 +22,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "server_error": ("status",),        # answer 5xx (default 500)
     "rate_limit": ("retry_after",),     # answer 429; Retry-After header only when retry_after given
     "reset": (),                        # close the connection without any reply
+    "reply_lost": (),                   # serve the request, then close without the reply
     "latency": ("delay",),              # sleep `delay` seconds (default 0.1) then serve normally
     "billing": (),                      # answer 402 (billing pause)
     "heartbeat_drop": (),               # heartbeat answered 200 but not recorded
