@@ -16,6 +16,7 @@ import attrs
 from requests.structures import CaseInsensitiveDict
 
 from pristine_core.manifest.models import Endpoint
+from pristine_core.limits import loads_bounded
 from pristine_core.secrets import redact, redact_headers
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ class Response:
     def json(self) -> Any:
         """The body parsed as JSON (``None`` for an empty body)."""
         data = self.content
-        return json.loads(data) if data.strip() else None
+        return loads_bounded(data) if data.strip() else None
 
     def iter_bytes(self, chunk_size: int = 65536) -> Iterator[bytes]:
         """Yield the body as it arrives (streamed responses) or in one piece."""

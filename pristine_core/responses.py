@@ -71,7 +71,10 @@ def finish(call: Call, response: Response) -> Any:
             return result
     if call.endpoint.stream:
         return response
+    declared = call.endpoint.response
     if not response.content.strip():
+        if declared is not None:
+            raise APIResponseValidationError(f"{call.endpoint.qualified_name}: empty body where {declared} is declared")
         return None
     try:
         data = response.json()
@@ -79,7 +82,20 @@ def finish(call: Call, response: Response) -> Any:
         raise APIResponseValidationError(
             f"{call.endpoint.qualified_name}: response is not JSON", body=response.text[:_MAX_MESSAGE_BODY]
         ) from None
+    if declared is not None and _shares_no_field(call, declared, data):
+        raise APIResponseValidationError(
+            f"{call.endpoint.qualified_name}: the body has none of the fields of {declared}", body=_scrub(data)
+        )
     return parse(call, response, data)
+
+
+def _shares_no_field(call: Call, type_name: str, data: Any) -> bool:
+    """True for an object body (``{}`` included) without any property the declared type names."""
+    schema = call.client.manifest.types.get(type_name)
+    properties = getattr(schema, "properties", None)
+    if not isinstance(data, dict) or not properties:
+        return False
+    return not any(name in data for name in properties)
 
 
 def parse(call: Call, response: Response, data: Any, type_name: str | None = None) -> Any:

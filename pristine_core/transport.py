@@ -17,11 +17,48 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pristine_core.errors import APIConnectionError, APITimeoutError
+from pristine_core.limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES_OPTION, ResponseTooLargeError
 from pristine_core.manifest.models import PoolSpec
 from pristine_core.pipeline import Request, Response
 from pristine_core.secrets import redact
 
 NO_RETRIES = Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False)
+
+
+def response_cap(request: Request) -> int:
+    """The response size cap of ``request``: per call option, endpoint, manifest default, library."""
+    call = request.call
+    if call is None:
+        return DEFAULT_MAX_RESPONSE_BYTES
+    explicit = call.option(MAX_RESPONSE_BYTES_OPTION)
+    if explicit is not None:
+        return int(explicit)
+    endpoint_cap = getattr(call.endpoint, "max_response_bytes", None)
+    if endpoint_cap is not None:
+        return int(endpoint_cap)
+    default_cap = getattr(call.client.manifest.defaults, "max_response_bytes", None)
+    return int(default_cap) if default_cap is not None else DEFAULT_MAX_RESPONSE_BYTES
+
+
+def read_capped(raw: requests.Response, cap: int, request: Request) -> bytes:
+    """Read the whole body, refusing (and dropping the connection) once it exceeds ``cap`` bytes."""
+    url = redact(request.url)
+    length = raw.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > cap:
+        raw.close()
+        raise ResponseTooLargeError(cap, method=request.method, url=url)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.iter_content(1 << 16):
+        size += len(chunk)
+        if size > cap:
+            raw.close()
+            raise ResponseTooLargeError(cap, method=request.method, url=url)
+        chunks.append(chunk)
+    content = b"".join(chunks)
+    raw._content = content  # keep requests' own accessors working
+    raw._content_consumed = True
+    return content
 
 
 class Transport:
@@ -86,10 +123,10 @@ class Transport:
                 headers=request.headers,
                 data=request.body,
                 timeout=(min(self._connect_timeout_s, request.timeout_s), request.timeout_s),
-                stream=request.stream,
+                stream=True,
                 allow_redirects=request.allow_redirects,
             )
-            content = None if request.stream else raw.content
+            content = None if request.stream else read_capped(raw, response_cap(request), request)
         except requests.Timeout as exc:
             raise APITimeoutError(
                 f"request timed out after {request.timeout_s:g}s: {request.method} {redact(request.url)}",

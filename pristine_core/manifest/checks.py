@@ -39,6 +39,8 @@ def semantic_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
             problems.append((f"pools.{name}.concurrency", "must be at least 1"))
     if manifest.defaults.timeout_s <= 0:
         problems.append(("defaults.timeout_s", "must be positive"))
+    if manifest.defaults.max_response_bytes is not None and manifest.defaults.max_response_bytes <= 0:
+        problems.append(("defaults.max_response_bytes", "must be positive"))
     return problems
 
 
@@ -94,6 +96,8 @@ def _endpoint_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
             problems.append((f"{at}.circuit_breaker", f"unknown circuit breaker {ep.circuit_breaker!r}"))
         if ep.timeout_s is not None and ep.timeout_s <= 0:
             problems.append((f"{at}.timeout_s", "must be positive"))
+        if ep.max_response_bytes is not None and ep.max_response_bytes <= 0:
+            problems.append((f"{at}.max_response_bytes", "must be positive"))
         for qname in ep.query:
             if qname in ep.path_params:
                 problems.append((f"{at}.query.{qname}", "clashes with a path parameter"))

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from pristine_core.errors import ManifestError
+from pristine_core.limits import MAX_MANIFEST_DEPTH, JSONDepthError, json_depth, loads_bounded
 from pristine_core.manifest import models
 from pristine_core.manifest._converter import CONVERTER, problems_from
 from pristine_core.manifest.checks import semantic_problems
@@ -57,10 +58,30 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def parse_json(text: str, source: str = "manifest") -> dict[str, Any]:
-    """Parse manifest JSON text, reporting syntax errors and duplicate keys as a ManifestError."""
+DOCUMENT = "<document>"
+
+
+def decode_text(raw: bytes, source: str = "manifest") -> str:
+    """Manifest bytes as text: UTF-8 without a byte-order mark, else a ManifestError."""
+    if raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        raise ManifestError([(DOCUMENT, "starts with a byte-order mark; save the manifest as UTF-8 without BOM")], source)
     try:
-        data = json.loads(text, object_pairs_hook=_pairs_hook)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError([(DOCUMENT, f"not valid UTF-8 at byte {exc.start}: {exc.reason}")], source) from None
+
+
+def parse_json(text: str | bytes, source: str = "manifest") -> dict[str, Any]:
+    """Parse manifest JSON text, reporting encoding problems, syntax errors, nesting deeper than
+    ``MAX_MANIFEST_DEPTH`` and duplicate keys as a ManifestError."""
+    if isinstance(text, bytes):
+        text = decode_text(text, source)
+    if text.startswith("\ufeff"):
+        raise ManifestError([(DOCUMENT, "starts with a byte-order mark; save the manifest as UTF-8 without BOM")], source)
+    try:
+        data = loads_bounded(text, MAX_MANIFEST_DEPTH, object_pairs_hook=_pairs_hook)
+    except JSONDepthError:
+        raise ManifestError([(DOCUMENT, f"nested deeper than {MAX_MANIFEST_DEPTH} levels")], source) from None
     except json.JSONDecodeError as exc:
         raise ManifestError(
             [("$", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")], source
@@ -91,20 +112,20 @@ def load_manifest(
         package, resource = source
         name = f"{package}:{resource}"
         try:
-            text = importlib_resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+            raw = importlib_resources.files(package).joinpath(resource).read_bytes()
         except (OSError, ModuleNotFoundError) as exc:
             raise ManifestError([("$", f"cannot read {name}: {exc}")], name) from None
-        data: Any = parse_json(text, name)
+        data: Any = parse_json(raw, name)
     elif isinstance(source, Mapping):
         data = dict(source)
     elif isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         try:
-            with open(source, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(source, "rb") as handle:
+                raw = handle.read()
         except OSError as exc:
             raise ManifestError([("$", f"cannot read {name}: {exc.strerror}")], name) from None
-        data = parse_json(text, name)
+        data = parse_json(raw, name)
     else:
         raise TypeError(f"cannot load a manifest from {type(source).__name__}")
     return build_manifest(data, name=name, validators=validators)
@@ -117,6 +138,10 @@ def build_manifest(
     validators: Iterable[FeatureValidator] = (),
 ) -> models.Manifest:
     """Validate already-parsed manifest data and build the model."""
+    if not isinstance(data, Mapping):
+        raise ManifestError([(DOCUMENT, f"the manifest must be a JSON object, not {type(data).__name__}")], name)
+    if json_depth(data) > MAX_MANIFEST_DEPTH:
+        raise ManifestError([(DOCUMENT, f"nested deeper than {MAX_MANIFEST_DEPTH} levels")], name)
     prepared, early = _prepare(data)
     try:
         manifest = CONVERTER.structure(prepared, models.Manifest)

@@ -143,6 +143,8 @@ class Endpoint:
     retry: str | None = None
     circuit_breaker: str | None = None
     timeout_s: float | None = None
+    #: Response size cap in bytes, enforced while reading (None: ``defaults.max_response_bytes``).
+    max_response_bytes: int | None = None
     idempotent: bool | None = None
     future: bool = False
     result: str | None = None
@@ -213,6 +215,8 @@ class Defaults:
     query: dict[str, str] = attrs.Factory(dict)
     retry: str | None = None
     pool: str | None = None
+    #: Response size cap in bytes for every endpoint (``pristine_core.limits`` default when None).
+    max_response_bytes: int | None = None
 
 
 @attrs.frozen
