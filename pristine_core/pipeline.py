@@ -7,7 +7,6 @@ and getting one :class:`Response` back.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from requests.structures import CaseInsensitiveDict
 
-from pristine_core.manifest.models import Endpoint
 from pristine_core.limits import loads_bounded
+from pristine_core.manifest.models import Endpoint
 from pristine_core.secrets import redact, redact_headers
 
 if TYPE_CHECKING:

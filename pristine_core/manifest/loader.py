@@ -59,12 +59,13 @@ def _join(path: str, key: str) -> str:
 
 
 DOCUMENT = "<document>"
+_BOM = "starts with a byte-order mark; save the manifest as UTF-8 without BOM"
 
 
 def decode_text(raw: bytes, source: str = "manifest") -> str:
     """Manifest bytes as text: UTF-8 without a byte-order mark, else a ManifestError."""
     if raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        raise ManifestError([(DOCUMENT, "starts with a byte-order mark; save the manifest as UTF-8 without BOM")], source)
+        raise ManifestError([(DOCUMENT, _BOM)], source)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -77,7 +78,7 @@ def parse_json(text: str | bytes, source: str = "manifest") -> dict[str, Any]:
     if isinstance(text, bytes):
         text = decode_text(text, source)
     if text.startswith("\ufeff"):
-        raise ManifestError([(DOCUMENT, "starts with a byte-order mark; save the manifest as UTF-8 without BOM")], source)
+        raise ManifestError([(DOCUMENT, _BOM)], source)
     try:
         data = loads_bounded(text, MAX_MANIFEST_DEPTH, object_pairs_hook=_pairs_hook)
     except JSONDepthError:
