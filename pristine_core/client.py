@@ -13,13 +13,13 @@ from pristine_core import __version__, environment
 from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.config import ProxySettings, env_str
 from pristine_core.endpoint import EndpointMethod
-from pristine_core.errors import PristineError
+from pristine_core.errors import PristineError, ValidationError
 from pristine_core.logs import get_logger
 from pristine_core.manifest.loader import load_manifest
 from pristine_core.manifest.models import Endpoint, Manifest, PoolSpec
 from pristine_core.pipeline import Call, Event, Middleware, Request, Response, compose
 from pristine_core.plugins import PluginRecord, PluginSelection, build_plugin_manager
-from pristine_core.secrets import Secret
+from pristine_core.secrets import Secret, SecretHeaders
 from pristine_core.tenancy import Tenant
 from pristine_core.transport import Transport
 from pristine_core.typesystem import TypeRegistry
@@ -130,11 +130,13 @@ class Client:
             **env.headers,
             **dict(default_headers or {}),
         }
-        self._base_headers = {**self._anonymous_headers, **env.secret_headers}
         auth = self.manifest.auth
+        secret_headers: dict[str, Secret] = {name: Secret(value) for name, value in env.secret_headers.items()}
         if auth is not None and self._api_key is not None:
             value = self._api_key.reveal()
-            self._base_headers[auth.header] = f"{auth.scheme} {value}" if auth.scheme else value
+            secret_headers[auth.header] = Secret(f"{auth.scheme} {value}" if auth.scheme else value)
+        #: Headers of authenticated requests; the key stays a Secret until a request is built.
+        self._base_headers = SecretHeaders(self._anonymous_headers, secret_headers)
         self.transport = Transport(
             self._pool_specs(),
             proxies=env.requests_proxies() or ProxySettings.from_env(environ).as_requests_proxies(),
@@ -180,6 +182,10 @@ class Client:
         if not url:
             hint = f" or set {env_name}" if env_name else ""
             raise PristineError(f"no base URL: pass base_url={hint}")
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValidationError(
+                [("base_url", f"must start with http:// or https:// (got {url!r}; did you mean 'http://{url}'?)")]
+            )
         return url.rstrip("/")
 
     def _resolve_api_key(self, api_key: str | None, environ: Mapping[str, str] | None) -> Secret | None:
@@ -261,7 +267,7 @@ class Client:
         The response is returned whatever its status and, with ``stream=True``, is read lazily
         (``iter_bytes``). The API key is sent only when ``send_api_key`` is true.
         """
-        base = self._base_headers if send_api_key else self._anonymous_headers
+        base = self._base_headers.reveal() if send_api_key else self._anonymous_headers
         request = Request(
             method=method,
             url=url,

@@ -176,7 +176,7 @@ class EndpointMethod:
         pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
         if pairs:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
-        headers = dict(client._base_headers if ep.auth else client._anonymous_headers)
+        headers = client._base_headers.reveal() if ep.auth else dict(client._anonymous_headers)
         if ep.headers:
             headers.update(ep.headers)
         if call.headers:

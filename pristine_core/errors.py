@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pristine_core.secrets import redact
+from pristine_core.secrets import redact, redact_headers
 
 USER = "user"
 SERVER = "server"
@@ -120,7 +120,8 @@ class APIStatusError(APIError):
     ) -> None:
         self.status_code = status_code
         self.body = body
-        self.headers = dict(headers or {})
+        #: Response headers, secret-bearing ones (and any echoed registered secret) redacted.
+        self.headers = redact_headers(headers or {})
         self.request_id = request_id
         super().__init__(message, method=method, url=url)
 

@@ -6,8 +6,10 @@ registered values out of any text before it reaches a log line, a repr or an exc
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 REDACTED = "[REDACTED]"
 
@@ -45,23 +47,40 @@ def redact(text: str) -> str:
     return text
 
 
+def echoes_secret(headers: Mapping[str, str]) -> bool:
+    """True when a header value holds a registered secret (a server or proxy echoing the key)."""
+    if not _known:
+        return False
+    return any(redact(str(value)) != str(value) for value in headers.values())
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Copy ``headers`` with the values of secret-bearing headers (and known secrets) redacted."""
     return {name: REDACTED if name.lower() in SECRET_HEADERS else redact(str(value)) for name, value in headers.items()}
 
 
-class Secret:
-    """A string that never shows itself in ``repr``/``str``; call :meth:`reveal` to use it."""
+def _mask(data: bytes, pad: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(data, pad, strict=True))
 
-    __slots__ = ("_value",)
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``; call :meth:`reveal` to use it.
+
+    The value is held XOR-masked with a random pad, so that neither ``__slots__``, a debugger's
+    view of the object nor its pickle holds the secret as plain text.
+    """
+
+    __slots__ = ("_masked", "_pad")
 
     def __init__(self, value: str) -> None:
-        self._value = value
+        data = value.encode("utf-8", "surrogatepass")
+        self._pad = os.urandom(len(data))
+        self._masked = _mask(data, self._pad)
         register_secret(value)
 
     def reveal(self) -> str:
         """Return the secret value itself."""
-        return self._value
+        return _mask(self._masked, self._pad).decode("utf-8", "surrogatepass")
 
     def __repr__(self) -> str:
         return f"Secret({REDACTED})"
@@ -69,10 +88,43 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and other.reveal() == self.reveal()
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash(self.reveal())
 
-    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
-        return (Secret, (self._value,))
+    def __reduce__(self) -> tuple[Any, tuple[bytes, bytes]]:
+        return (_unmask_secret, (self._masked, self._pad))
+
+
+def _unmask_secret(masked: bytes, pad: bytes) -> Secret:
+    return Secret(_mask(masked, pad).decode("utf-8", "surrogatepass"))
+
+
+class SecretHeaders:
+    """Request headers where the secret-bearing values are kept as :class:`Secret` objects.
+
+    :meth:`reveal` builds the plain dict for one request; the object itself (in ``vars()``,
+    reprs, debuggers and error trackers' locals) never holds a secret in clear.
+    """
+
+    __slots__ = ("_public", "_secret")
+
+    def __init__(self, public: Mapping[str, str], secret: Mapping[str, Secret] | None = None) -> None:
+        self._public = dict(public)
+        self._secret = dict(secret or {})
+
+    def reveal(self) -> dict[str, str]:
+        """A fresh plain dict of every header, secrets included (for sending only)."""
+        headers = dict(self._public)
+        for name, value in self._secret.items():
+            headers[name] = value.reveal()
+        return headers
+
+    def names(self) -> list[str]:
+        """Every header name."""
+        return [*self._public, *self._secret]
+
+    def __repr__(self) -> str:
+        shown = {**self._public, **{name: REDACTED for name in self._secret}}
+        return f"SecretHeaders({shown!r})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,7 @@ from pristine_core.errors import APIConnectionError, APITimeoutError
 from pristine_core.limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES_OPTION, ResponseTooLargeError
 from pristine_core.manifest.models import PoolSpec
 from pristine_core.pipeline import Request, Response
-from pristine_core.secrets import redact
+from pristine_core.secrets import echoes_secret, redact
 
 NO_RETRIES = Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False)
 
@@ -59,6 +60,51 @@ def read_capped(raw: requests.Response, cap: int, request: Request) -> bytes:
     raw._content = content  # keep requests' own accessors working
     raw._content_consumed = True
     return content
+
+
+_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)
+
+
+class InvalidURLError(APIConnectionError):
+    """The URL cannot be sent at all (no or unknown scheme, bad host): never retried."""
+
+    retryable = False
+    category = "user"
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when the connection was refused (nothing listens), however deeply wrapped."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ConnectionRefusedError) or "Connection refused" in str(item):
+            return True
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
+        stack.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+    return False
+
+
+def _detached(exc: BaseException) -> BaseException:
+    """A copy of a transport exception without its request/response (only a redacted message)."""
+    kind = type(exc)
+    try:
+        copy = kind(redact(str(exc)))
+    except Exception:
+        copy = OSError(f"{kind.__name__}: {redact(str(exc))}")
+    for attribute in ("request", "response"):
+        if getattr(copy, attribute, None) is not None:
+            copy = OSError(f"{kind.__name__}: {redact(str(exc))}")
+            break
+    return copy
 
 
 class Transport:
@@ -116,6 +162,7 @@ class Transport:
         """Send one request and return its response (body read unless ``request.stream``)."""
         session = self.session_for(request.pool)
         started = time.perf_counter()
+        failure: APIConnectionError | None = None
         try:
             raw = session.request(
                 request.method,
@@ -126,19 +173,41 @@ class Transport:
                 stream=True,
                 allow_redirects=request.allow_redirects,
             )
-            content = None if request.stream else read_capped(raw, response_cap(request), request)
+            if request.stream:
+                content = None
+            else:
+                echoed = echoes_secret(raw.headers)
+                connection = getattr(raw.raw, "connection", None) if echoed else None
+                content = read_capped(raw, response_cap(request), request)
+                if connection is not None:
+                    # The pooled connection keeps its last response (headers included): drop it.
+                    connection.close()
         except requests.Timeout as exc:
-            raise APITimeoutError(
+            failure = APITimeoutError(
                 f"request timed out after {request.timeout_s:g}s: {request.method} {redact(request.url)}",
                 method=request.method,
                 url=redact(request.url),
-            ) from exc
-        except (requests.RequestException, OSError) as exc:
-            raise APIConnectionError(
-                f"connection error: {request.method} {redact(request.url)}: {type(exc).__name__}",
+            )
+            cause = _detached(exc)
+        except _BAD_URL as exc:
+            failure = InvalidURLError(
+                f"invalid URL {redact(request.url)!r}: {type(exc).__name__} (base URLs look like http://host:port)",
                 method=request.method,
                 url=redact(request.url),
-            ) from exc
+            )
+            cause = _detached(exc)
+        except (requests.RequestException, OSError) as exc:
+            hint = f" (is the server running at {_origin(request.url)}?)" if _refused(exc) else ""
+            failure = APIConnectionError(
+                f"connection error: {request.method} {redact(request.url)}: {type(exc).__name__}{hint}",
+                method=request.method,
+                url=redact(request.url),
+            )
+            cause = _detached(exc)
+        if failure is not None:
+            # Raised outside the except block: neither __cause__ nor __context__ is the
+            # requests exception, which holds the request and its headers (the API key).
+            raise failure from cause
         return Response(
             raw.status_code,
             raw.headers,

@@ -16,6 +16,7 @@ import attrs
 
 from pristine_core import RequestOptions
 from pristine_core.errors import PristineError, RequestFailedError, ValidationError
+from pristine_core.secrets import Secret
 from tinkex_domain._futures import APIFuture, failed, mapped
 from tinkex_domain.holder import Holder, shadow_holder
 from tinkex_domain.retry_config import DEFAULT_MAX_CONNECTIONS, RetryConfig, as_retry_config
@@ -126,10 +127,13 @@ class SamplingClient:
     def _body(
         self, prompt: Any, num_samples: int, sampling_params: Any, prompt_logprobs: bool, topk: int
     ) -> dict[str, Any]:
+        model_input = as_model_input(prompt, "sample", "prompt")
+        if model_input.length == 0:
+            raise ValidationError([("prompt", "must hold at least one token")], "sample")
         return {
             "sampling_session_id": self.sampling_session_id,
             "seq_id": self._seq_id(),
-            "prompt": as_model_input(prompt, "sample", "prompt"),
+            "prompt": model_input,
             "sampling_params": _params(sampling_params),
             "num_samples": num_samples,
             "prompt_logprobs": bool(prompt_logprobs),
@@ -233,7 +237,7 @@ class SamplingClient:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         state = (
             self.holder.base_url,
-            self.holder.api_key(),
+            self.holder.client.api_key,  # a Secret: the pickle holds the key masked, never in clear
             self.holder.session_id,
             self.sampling_session_id,
             self._base_model,
@@ -247,13 +251,14 @@ class SamplingClient:
 
 def _unpickle(
     base_url: str,
-    api_key: str | None,
+    api_key: Secret | str | None,
     session_id: str,
     sampling_session_id: str,
     base_model: str | None,
     model_path: str | None,
 ) -> SamplingClient:
-    holder = shadow_holder(base_url, api_key, session_id)
+    key = api_key.reveal() if isinstance(api_key, Secret) else api_key
+    holder = shadow_holder(base_url, key, session_id)
     seq_base = random.randrange(1, 1000) * SHADOW_SEQ_STRIDE
     return SamplingClient(
         holder,

@@ -22,7 +22,7 @@ from tinkex_domain.ordering import BodyFn, OrderedSubmitter
 from tinkex_domain.sampling_client import SamplingClient
 from tinkex_domain.tokenizer import get_tokenizer
 from tinkex_domain.types import AdamParams, Datum, ForwardBackwardOutput, GetInfoResponse, ParsedCheckpointTinkerPath
-from tinkex_domain.types._common import as_int, float_map
+from tinkex_domain.types._common import as_int, check_checkpoint_name, float_map
 from tinkex_domain.types.params import check_loss_fn
 
 
@@ -165,6 +165,7 @@ class TrainingClient:
 
     def save_state(self, name: str, ttl_seconds: int | None = None, overwrite: bool = False) -> APIFuture:
         """Save weights and optimizer state as ``tinker://<model>/weights/<name>``."""
+        check_checkpoint_name("save_state", "name", name)
         fields = {"path": name, "ttl_seconds": _ttl(ttl_seconds), "overwrite": bool(overwrite)}
         return self._submit("weights.save_weights", fields)
 
@@ -183,6 +184,7 @@ class TrainingClient:
 
     def save_weights_for_sampler(self, name: str, ttl_seconds: int | None = None) -> APIFuture:
         """Save sampler weights as ``tinker://<model>/sampler_weights/<name>``."""
+        check_checkpoint_name("save_weights_for_sampler", "name", name)
         return self._submit("weights.save_weights_for_sampler", {"path": name, "ttl_seconds": _ttl(ttl_seconds)})
 
     def save_weights_and_get_sampling_client(self, name: str | None = None, retry_config: Any = None) -> SamplingClient:

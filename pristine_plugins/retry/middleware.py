@@ -97,8 +97,7 @@ class RetryLoop:
             reason=step.reason,
             status=step.status,
         )
-        log_fn = log.info if step.pause else log.debug
-        log_fn(
+        log.info(
             "pristine.retry", endpoint=endpoint, attempt=request.attempt + 1, delay_s=step.delay_s, reason=step.reason
         )
         self.client.clock.sleep(step.delay_s)
@@ -106,7 +105,7 @@ class RetryLoop:
     def _after_error(self, policy: RetryPolicy, exc: APIConnectionError, retries: int) -> Step | None:
         is_timeout = isinstance(exc, APITimeoutError)
         allowed = policy.retry_timeouts if is_timeout else policy.retry_connection_errors
-        if not allowed or retries >= policy.max_retries:
+        if not allowed or not exc.retryable or retries >= policy.max_retries:
             return None
         return Step(self._jittered(policy, retries), "timeout" if is_timeout else "connection error")
 

@@ -67,3 +67,37 @@ def float_map(type_name: str, field: str, value: Mapping[str, Any] | None) -> di
                 fail(type_name, f"{field}.{key}", f"expected a number, got {raw!r}")
         out[str(key)] = as_float(type_name, f"{field}.{key}", raw)
     return out
+
+
+#: Token ids are non-negative 32-bit signed integers on the wire.
+MAX_TOKEN_ID = 2**31 - 1
+#: Seeds are unsigned 64-bit integers.
+MAX_SEED = 2**64 - 1
+
+
+def token_tuple(type_name: str, field: str, values: Iterable[Any]) -> tuple[int, ...]:
+    """:func:`int_tuple` restricted to valid token ids (0 <= id < 2**31)."""
+    tokens = int_tuple(type_name, field, values)
+    for index, token in enumerate(tokens):
+        if not 0 <= token <= MAX_TOKEN_ID:
+            fail(type_name, f"{field}[{index}]", f"token ids must be in [0, 2**31), got {token}")
+    return tokens
+
+
+def optional_seed(type_name: str, field: str, value: Any) -> int | None:
+    """None, or ``value`` as an unsigned 64-bit seed."""
+    seed = optional_int(type_name, field, value)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        fail(type_name, field, f"seeds must be unsigned 64-bit integers (0 to 2**64 - 1), got {seed}")
+    return seed
+
+
+def check_checkpoint_name(type_name: str, field: str, value: Any) -> str:
+    """A checkpoint name: a non-empty string without path separators, ``..`` or control characters."""
+    if not isinstance(value, str) or not value.strip():
+        fail(type_name, field, "must be a non-empty name")
+    if "/" in value or "\\" in value or value in (".", "..") or ".." in value:
+        fail(type_name, field, f"must not contain path separators or '..', got {value!r}")
+    if any(ord(ch) < 32 for ch in value):
+        fail(type_name, field, "must not contain control characters")
+    return value

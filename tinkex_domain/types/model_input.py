@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import attrs
 
-from tinkex_domain.types._common import fail, int_tuple, optional_int
+from tinkex_domain.types._common import fail, optional_int, token_tuple
 
 ImageFormat = Literal["png", "jpeg"]
 _FORMATS = ("png", "jpeg")
@@ -49,7 +49,7 @@ def _chunk_length(chunk: Any, kind: str) -> int:
 class EncodedTextChunk:
     """A run of token ids (wire ``{"type": "encoded_text", "tokens": [...]}``)."""
 
-    tokens: tuple[int, ...] = attrs.field(converter=lambda v: int_tuple("EncodedTextChunk", "tokens", v))
+    tokens: tuple[int, ...] = attrs.field(converter=lambda v: token_tuple("EncodedTextChunk", "tokens", v))
     type: Literal["encoded_text"] = attrs.field(default="encoded_text", validator=_check_const("encoded_text"))
 
     @property

@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 import attrs
 
-from tinkex_domain.types._common import as_float, as_int, fail, optional_int
+from tinkex_domain.types._common import as_float, as_int, fail, optional_int, optional_seed
+
+#: The largest ``max_tokens`` accepted client-side (2**20: above any served context length).
+MAX_SAMPLING_TOKENS = 2**20
 
 LossFnType = Literal["cross_entropy", "importance_sampling", "ppo", "cispo", "dro"]
 LOSS_FUNCTIONS: tuple[str, ...] = ("cross_entropy", "importance_sampling", "ppo", "cispo", "dro")
@@ -40,15 +43,15 @@ class SamplingParams:
     max_tokens: int | None = attrs.field(
         default=None, converter=lambda v: optional_int("SamplingParams", "max_tokens", v)
     )
-    seed: int | None = attrs.field(default=None, converter=lambda v: optional_int("SamplingParams", "seed", v))
+    seed: int | None = attrs.field(default=None, converter=lambda v: optional_seed("SamplingParams", "seed", v))
     stop: str | tuple[str, ...] | tuple[int, ...] | None = attrs.field(default=None, converter=_stop)
     temperature: float = attrs.field(default=1.0, converter=lambda v: as_float("SamplingParams", "temperature", v))
     top_k: int = attrs.field(default=-1, converter=lambda v: as_int("SamplingParams", "top_k", v))
     top_p: float = attrs.field(default=1.0, converter=lambda v: as_float("SamplingParams", "top_p", v))
 
     def __attrs_post_init__(self) -> None:
-        if self.max_tokens is not None and self.max_tokens < 1:
-            fail("SamplingParams", "max_tokens", "must be >= 1")
+        if self.max_tokens is not None and not 1 <= self.max_tokens <= MAX_SAMPLING_TOKENS:
+            fail("SamplingParams", "max_tokens", f"must be between 1 and {MAX_SAMPLING_TOKENS}")
         if self.temperature < 0:
             fail("SamplingParams", "temperature", "must be >= 0")
         if self.top_k != -1 and self.top_k < 1:
@@ -89,7 +92,7 @@ class LoraConfig:
     """LoRA adapter settings: ``rank`` and which parts of the model train."""
 
     rank: int = attrs.field(default=32, converter=lambda v: as_int("LoraConfig", "rank", v))
-    seed: int | None = attrs.field(default=None, converter=lambda v: optional_int("LoraConfig", "seed", v))
+    seed: int | None = attrs.field(default=None, converter=lambda v: optional_seed("LoraConfig", "seed", v))
     train_mlp: bool = True
     train_attn: bool = True
     train_unembed: bool = True

@@ -176,7 +176,11 @@ def _loss_inputs(value: Any) -> dict[str, TensorData]:
         return {}
     if not isinstance(value, Mapping):
         fail("Datum", "loss_fn_inputs", "expected a mapping of names to tensors")
-    return {str(k): to_tensor(str(k), v) for k, v in value.items()}
+    tensors = {str(k): to_tensor(str(k), v) for k, v in value.items()}
+    for key, tensor in tensors.items():
+        if tensor.dtype != "int64" and tensor.data and not np.isfinite(np.asarray(tensor.data, np.float64)).all():
+            fail("Datum", f"loss_fn_inputs.{key}", "must hold finite numbers only (NaN or infinity found)")
+    return tensors
 
 
 @attrs.frozen
