@@ -119,7 +119,8 @@ def main() -> None:
                 download_checkpoint(_Rest(client, f"{base}/small.tar"), "tinker://warm/weights/up", output_dir=out)
                 before = peak_rss_mib()
                 started = time.perf_counter()
-                result = download_checkpoint(_Rest(client, f"{base}/big.tar"), "tinker://run/weights/big", output_dir=out)
+                big = _Rest(client, f"{base}/big.tar")
+                result = download_checkpoint(big, "tinker://run/weights/big", output_dir=out)
                 ours_s = time.perf_counter() - started
                 grown = peak_rss_mib() - before
                 extracted = (result.destination / "adapter" / "weights.bin").stat().st_size

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pristine_core.errors import ValidationError
+from pristine_core.errors import APITimeoutError, ValidationError
+from pristine_plugins.futures import FutureTimeoutError
 from tinkex_domain.holder import Holder
 from tinkex_domain.rest_client import RestClient
 from tinkex_domain.retry_config import RetryConfig, as_retry_config
@@ -84,8 +85,17 @@ class ServiceClient:
         train_attn: bool = True,
         train_unembed: bool = True,
         user_metadata: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> TrainingClient:
-        """Create a LoRA model on ``base_model`` and return its training client (waits for it)."""
+        """Create a LoRA model on ``base_model`` and return its training client (waits for it).
+
+        ``timeout`` (seconds) bounds the wait for the model (a paused queue can hold it for
+        long): when it passes, the creation is cancelled and :class:`APITimeoutError` raised.
+        """
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ValidationError(
+                [("timeout", "must be a positive number of seconds or None")], "create_lora_training_client"
+            )
         lora = LoraConfig(
             rank=rank, seed=seed, train_mlp=train_mlp, train_attn=train_attn, train_unembed=train_unembed
         )
@@ -104,7 +114,13 @@ class ServiceClient:
             lora_config=lora,
             user_metadata=dict(user_metadata) if user_metadata is not None else None,
         )
-        reply = future.result()
+        try:
+            reply = future.result(timeout=timeout)
+        except FutureTimeoutError:
+            future.cancel()
+            raise APITimeoutError(
+                f"create_lora_training_client: no model after {timeout:g} s (is the server's queue paused?)"
+            ) from None
         return TrainingClient(self.holder, reply.model_id, base_model=base_model)
 
     async def create_lora_training_client_async(self, base_model: str, **kwargs: Any) -> TrainingClient:

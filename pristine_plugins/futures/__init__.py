@@ -4,6 +4,8 @@ The future is resolved by polling the retrieve endpoint named in ``features.futu
 bounded worker pool per client. See ``README.md`` for the settings and the reply table.
 """
 
+from concurrent.futures import TimeoutError as FutureTimeoutError  # what result(timeout) raises
+
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import FutureClosedError, MetadataProtocolError, PromiseExpiredError
 from pristine_plugins.futures.future import APIFuture, CombinedFuture, combine_futures, resolved
@@ -16,6 +18,7 @@ __all__ = [
     "APIFuture",
     "CombinedFuture",
     "FutureClosedError",
+    "FutureTimeoutError",
     "FuturesPlugin",
     "FuturesSettings",
     "MetadataProtocolError",

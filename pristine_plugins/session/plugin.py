@@ -139,7 +139,10 @@ class SessionPlugin:
             value = client.option(config_key)
             if value is not None:
                 body[body_field] = value
-        result = client.endpoint(settings.create_endpoint)(body=body)
+        # Retries of the create call end within the client's timeout: a constructor never
+        # blocks much longer than that (the retry plugin reads extensions["retry"]).
+        options = RequestOptions(extensions={"retry": {"deadline_s": client.timeout_s}})
+        result = client.endpoint(settings.create_endpoint)(request_options=options, body=body)
         session_id = _field(result, settings.id_field)
         if isinstance(session_id, int) and not isinstance(session_id, bool):
             session_id = str(session_id)

@@ -19,7 +19,9 @@ import argparse
 import contextlib
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -52,7 +54,8 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
     parser.add_argument("--base-url", default=d(None), help="API base URL (default: $TINKER_BASE_URL)")
     parser.add_argument("--api-key", default=d(None), help="API key (default: $TINKER_API_KEY)")
     parser.add_argument("--timeout", type=options.duration, default=d(None),
-                        help="request timeout: 30s, 30000ms or 1.5m; a bare number means seconds")
+                        help="time the whole command may take (each request, retries and waits included): "
+                             "30s, 30000ms or 1.5m; a bare number means seconds")
     parser.add_argument("-v", "--verbose", action="count", default=d(0),
                         help="more library logging on stderr (-v info, -vv debug)")
     parser.add_argument("--log-level", choices=options.LOG_LEVELS, default=d(None),
@@ -139,6 +142,33 @@ def configure_logging(level: int = logging.WARNING, *, force: bool = False) -> N
         )
 
 
+class CommandTimeout(CommandError):
+    """The whole command took longer than ``--timeout``."""
+
+
+def _run_bounded(func: Callable[[Context], Any], ctx: Context, timeout: float | None) -> int:
+    """Run the command; with ``timeout`` an interval timer (SIGALRM, main thread, POSIX) stops it
+    with :class:`CommandTimeout` when the whole command overruns. Elsewhere the per-request
+    timeout and the retry deadline (set by the service factory) still bound each call."""
+    if timeout is None:
+        return int(func(ctx))
+    if timeout <= 0:
+        raise CommandError("--timeout must be a positive number of seconds")
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return int(func(ctx))
+
+    def expired(signum: int, frame: Any) -> None:
+        raise CommandTimeout(f"the command did not finish within --timeout {timeout:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return int(func(ctx))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None,
     stdin: TextIO | None = None, service_factory: ServiceFactory | None = None, now: Any = None,
@@ -167,7 +197,7 @@ def main(
         return int(args.func(args))
     ctx = Context(args, out, err, stdin or sys.stdin, service_factory, now)
     try:
-        return int(args.func(ctx))
+        return _run_bounded(args.func, ctx, getattr(args, "timeout", None))
     except KeyboardInterrupt:
         print("Interrupted", file=err)
         return 130

@@ -29,7 +29,9 @@ def default_service_factory(
 
     kwargs: dict[str, Any] = {"config": {"telemetry": False}}
     if timeout_s is not None:
+        # Each request and every call's retries end within the timeout (main() bounds the rest).
         kwargs["timeout_s"] = timeout_s
+        kwargs["config"]["retry"] = {"deadline_s": timeout_s}
     if http_pool is not None:
         kwargs["environ"] = {**os.environ, "TINKEX_HTTP_POOL": http_pool}
     return ServiceClient(api_key=api_key, base_url=base_url, **kwargs)
@@ -49,6 +51,7 @@ class Context:
         self._factory = service_factory or default_service_factory
         self._service: Any = None
         self._rest: Any = None
+        self._closed = False
         self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
 
     @property
@@ -64,10 +67,14 @@ class Context:
         """The ServiceClient (created on first use)."""
         if self._service is None:
             pool = getattr(self.args, "http_pool", None)
-            self._service = self._factory(
+            service = self._factory(
                 getattr(self.args, "api_key", None), getattr(self.args, "base_url", None),
                 getattr(self.args, "timeout", None), **({"http_pool": pool} if pool else {}),
             )
+            if self._closed:  # the command timed out while this was being built
+                getattr(service, "close", lambda: None)()
+                raise CommandError("the command was stopped (--timeout)")
+            self._service = service
         return self._service
 
     def rest(self) -> Any:
@@ -92,7 +99,8 @@ class Context:
             self.out(text() if callable(text) else text)
 
     def close(self) -> None:
-        """Close the ServiceClient."""
+        """Close the ServiceClient (one built later, by a command that overran, is closed at once)."""
+        self._closed = True
         if self._service is not None:
             close = getattr(self._service, "close", None)
             if callable(close):

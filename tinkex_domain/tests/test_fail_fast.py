@@ -1,0 +1,69 @@
+"""Fail fast and talk: bad URLs raise at once, dead servers within the timeout, with hints."""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+import time
+
+import pytest
+
+from pristine_core.errors import APIConnectionError, APITimeoutError, ValidationError
+from tinkex_domain import ServiceClient
+from tinkex_domain.cli import main
+from tinkex_domain.emulator import Emulator, FaultConfig
+
+from .conftest import API_KEY, BASE_MODEL
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_url_without_scheme_fails_before_any_request() -> None:
+    started = time.monotonic()
+    with pytest.raises(ValidationError) as info:
+        ServiceClient(api_key=API_KEY, base_url="127.0.0.1:8000", config={"telemetry": False})
+    assert info.value.errors[0][0] == "base_url" and "http://127.0.0.1:8000" in str(info.value)
+    assert time.monotonic() - started < 1
+
+
+def test_dead_server_fails_within_the_timeout_with_a_hint(caplog: pytest.LogCaptureFixture) -> None:
+    port = _closed_port()
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO), pytest.raises(APIConnectionError) as info:
+        ServiceClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout_s=1.5,
+                      config={"telemetry": False})
+    elapsed = time.monotonic() - started
+    assert elapsed < 4, elapsed
+    assert f"is the server running at http://127.0.0.1:{port}?" in str(info.value)
+
+
+def test_create_lora_training_client_timeout(emulator: Emulator, service: ServiceClient) -> None:
+    emulator.set_queue_delay(5.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match=r"no model after 0\.3 s"):
+            service.create_lora_training_client(BASE_MODEL, rank=2, timeout=0.3)
+        assert time.monotonic() - started < 3
+    finally:
+        emulator.set_queue_delay(0.0)
+    with pytest.raises(ValidationError, match="timeout"):
+        service.create_lora_training_client(BASE_MODEL, rank=2, timeout=-1)
+
+
+def test_cli_timeout_bounds_the_whole_command(emulator: Emulator) -> None:
+    emulator.set_faults("create_session:latency=1.0,delay=3")
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        started = time.monotonic()
+        code = main(["--base-url", emulator.base_url, "--api-key", API_KEY, "--timeout", "0.5", "run", "list"],
+                    stdout=out, stderr=err)
+        elapsed = time.monotonic() - started
+    finally:
+        emulator.set_faults(FaultConfig())
+    assert code == 1 and elapsed < 2.5, (code, elapsed, err.getvalue())
+    assert "Error:" in err.getvalue()
