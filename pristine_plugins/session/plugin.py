@@ -12,10 +12,11 @@ from pristine_core import hookimpl
 from pristine_core.errors import APIResponseValidationError, PristineError
 from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest, TypeSchema
-from pristine_core.pipeline import Call, RequestOptions
+from pristine_core.pipeline import Call, CallNext, Middleware, Request, RequestOptions, Response
 from pristine_core.plugins import SESSION
 from pristine_core.typesystem.classes import attr_name
 from pristine_plugins.session.handle import SessionHandle
+from pristine_plugins.session.recovery import SessionRecovery
 from pristine_plugins.session.scheduler import HeartbeatJob, HeartbeatScheduler, default_scheduler
 from pristine_plugins.session.settings import SessionSettings, block_problems, overrides_of
 
@@ -90,6 +91,7 @@ class SessionPlugin:
         self._given_id: str | None = None
         self._inject: dict[str, bool] = {}
         self._manifest: Manifest | None = None
+        self.recovery: SessionRecovery | None = None
 
     @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
@@ -122,6 +124,16 @@ class SessionPlugin:
         session_id = self._given_id or self._create(client, settings)
         self.handle = SessionHandle(session_id, settings.counters)
         client.state[STATE_KEY] = self.handle
+        if settings.recover is not None:
+            recover = settings.recover
+
+            def create(expired_id: str) -> str:
+                extra = {recover.previous_field: expired_id} if recover.previous_field else {}
+                return self._create(client, settings, extra)
+
+            self.recovery = SessionRecovery(
+                client, self.handle, recover, create, settings.inject_field, settings.create_endpoint
+            )
         if settings.heartbeat_endpoint and self.scheduler is not None:
             self.job = HeartbeatJob(
                 session_id,
@@ -133,8 +145,9 @@ class SessionPlugin:
             self.scheduler.add(self.job)
         client.emit("session.started", session_id=session_id)
 
-    def _create(self, client: Client, settings: SessionSettings) -> str:
+    def _create(self, client: Client, settings: SessionSettings, extra: Mapping[str, Any] | None = None) -> str:
         body: dict[str, Any] = copy.deepcopy(dict(settings.create_body))
+        body.update(extra or {})
         for body_field, config_key in settings.body_from_config.items():
             value = client.option(config_key)
             if value is not None:
@@ -159,22 +172,41 @@ class SessionPlugin:
     def _heartbeat_call(self, client: Client, settings: SessionSettings, session_id: str) -> Any:
         assert settings.heartbeat_endpoint is not None
         method = client.endpoint(settings.heartbeat_endpoint)
-        body: dict[str, Any] = {}
-        for name in (settings.inject_field, settings.id_field):
-            if name and type_has_field(client.manifest, method.endpoint.request, name):
-                body[name] = session_id
+        names = [
+            name
+            for name in (settings.inject_field, settings.id_field)
+            if name and type_has_field(client.manifest, method.endpoint.request, name)
+        ]
         options = RequestOptions(max_retries=0, timeout_s=settings.heartbeat_timeout_s)
 
         def beat() -> None:
             if client.closed:
                 raise PristineError("the client is closed")
+            # The current id: after a recovery the same job beats the new session.
+            current = self.handle.session_id if self.handle is not None else session_id
             # Any 2xx counts as alive, whatever the body says.
-            response = method.raw(request_options=options, body=dict(body))
+            response = method.raw(request_options=options, body={name: current for name in names})
             response.close()
             if not response.ok:
+                if self.recovery is not None and self.recovery.recovery.expired(response):
+                    self.recovery.replace(current)
                 raise PristineError(f"heartbeat answered HTTP {response.status_code}")
 
         return beat
+
+    @hookimpl
+    def pristine_dispatch_middleware(self, client: Client) -> list[Middleware]:
+        """The recovery step (outside retries) when ``recover`` is on; it acts once the session
+        exists (after ``pristine_client_started``)."""
+        settings = self.settings
+        if settings is None or settings.recover is None:
+            return []
+
+        def step(request: Request, call_next: CallNext) -> Response:
+            recovery = self.recovery
+            return call_next(request) if recovery is None else recovery(request, call_next)
+
+        return [Middleware("session", SESSION, step)]
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:

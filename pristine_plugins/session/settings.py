@@ -14,6 +14,7 @@ Block keys (``create_endpoint`` is required, the rest optional)::
     counters             list   names of per-session counters starting at 0 ([])
     log_fields           obj    {response_field: "info"|"warning"|"error"} logged after create ({})
     close_timeout_s      num    how long closing waits for a heartbeat in flight (2)
+    recover              obj    re-create an expired session once (false/absent: off; see recovery.py)
 
 A client overrides any of these with ``config={"session": {...}}``; ``config={"session": False}``
 switches the feature off. Override-only keys: ``session_id`` (join an existing session instead of
@@ -29,6 +30,7 @@ from typing import Any
 import attrs
 
 from pristine_core.errors import ValidationError
+from pristine_plugins.session.recovery import Recovery, recovery_of, recovery_problems
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NUMBER_KEYS = {"interval_s": False, "heartbeat_timeout_s": False, "warn_after_s": True, "close_timeout_s": True}
@@ -52,6 +54,8 @@ class SessionSettings:
     counters: tuple[str, ...] = ()
     log_fields: Mapping[str, str] = attrs.Factory(dict)
     close_timeout_s: float = 2.0
+    #: ``features.session.recover`` (see :mod:`pristine_plugins.session.recovery`); None = off.
+    recover: Recovery | None = attrs.field(default=None, converter=recovery_of)
 
     @classmethod
     def build(cls, block: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> SessionSettings:
@@ -118,6 +122,7 @@ def block_problems(block: Any, at: str = "features.session") -> list[tuple[str, 
         problems.append((f"{at}.create_body", "must be an object"))
     problems += _str_map_problems(block, "body_from_config", at, None)
     problems += _str_map_problems(block, "log_fields", at, LOG_LEVELS)
+    problems += recovery_problems(block.get("recover"), f"{at}.recover")
     counters = block.get("counters")
     if counters is not None:
         if not isinstance(counters, (list, tuple)) or not all(isinstance(c, str) and c for c in counters):

@@ -15,10 +15,22 @@ MAX_CONTEXT = 4096
 
 
 def create_session(s: Services, req: Request) -> Reply:
-    """POST create_session → {session_id, type, info_message}."""
+    """POST create_session → {session_id, type, info_message}.
+
+    ``previous_session_id`` (a recovering client's expired session) hands that session's models
+    and samplers to the new one, so their ids keep working.
+    """
     f = req.fields()
+    previous = f.str_("previous_session_id")
+    if previous is not None:
+        s.sessions.get(previous)  # 404 for an unknown session
     session = s.sessions.create(f.str_list("tags") or [], f.dict_("user_metadata") or {},
                                 f.str_("sdk_version"), f.str_("project_id"))
+    if previous is not None:
+        for run_id in s.training.adopt_session(previous, session.session_id):
+            s.sessions.add_training_run(session.session_id, run_id)
+        for sampler_id in s.samplers.adopt_session(previous, session.session_id):
+            s.sessions.add_sampler(session.session_id, sampler_id)
     return JsonReply({"session_id": session.session_id, "type": "create_session",
                       "info_message": "Connected to the local Tinker emulator"})
 

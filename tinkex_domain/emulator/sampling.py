@@ -231,6 +231,14 @@ class SamplingService:
                             "logprob": float(logprob)}
         yield "done", {"finish_reason": seq.stop_reason, "total_tokens": len(seq.tokens)}
 
+    def adopt_session(self, old_session_id: str, new_session_id: str) -> list[str]:
+        """Move the samplers of ``old_session_id`` to ``new_session_id`` (session recovery)."""
+        with self._lock:
+            moved = [smp for smp in self._samplers.values() if smp.session_id == old_session_id]
+            for smp in moved:
+                smp.session_id = new_session_id
+        return [smp.sampler_id for smp in moved]
+
     def all(self) -> list[Sampler]:
         """Every sampler."""
         with self._lock:

@@ -74,6 +74,14 @@ class TrainingService:
                 self._sessions.require(rec.session_id, "model_id")
         return rec
 
+    def adopt_session(self, old_session_id: str, new_session_id: str) -> list[str]:
+        """Move the models of ``old_session_id`` to ``new_session_id`` (session recovery)."""
+        with self._lock:
+            moved = [rec for rec in self._models.values() if rec.session_id == old_session_id]
+            for rec in moved:
+                rec.session_id = new_session_id
+        return [rec.model_id for rec in moved]
+
     def models(self) -> list[ModelRecord]:
         """Every model, newest first."""
         with self._lock:

@@ -29,8 +29,11 @@ def test_manifest_loads_from_file_and_package() -> None:
     default = from_file.retry_policies["default"]
     assert (default.max_retries, default.base_delay_s, default.max_delay_s, default.jitter) == (10, 0.5, 10, 0.25)
     assert default.pause_statuses["402"].max_pause_s == 3600
-    for name in ("sampling.asample", "futures.retrieve_future", "session.session_heartbeat", "weights.save_weights"):
+    for name in ("futures.retrieve_future", "session.session_heartbeat", "weights.save_weights"):
         assert from_file.retry_policy_for(from_file.endpoint(name)).max_retries == 0, name
+    # asample is retried under its idempotency key (issue 11: no lost samples).
+    asample = from_file.endpoint("sampling.asample")
+    assert asample.is_idempotent and from_file.retry_policy_for(asample).max_retries == 10
     assert all(ep.result for ep in from_file.endpoints() if ep.future)
     assert json.loads(ROOT_MANIFEST.read_text())["features"]["futures"]["poll_timeout_s"] == 45
 
