@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import io
-import logging
 import socket
 import time
 
 import pytest
+from structlog.testing import capture_logs
 
 from pristine_core.errors import APIConnectionError, APITimeoutError, ValidationError
 from tinkex_domain import ServiceClient
@@ -31,15 +31,18 @@ def test_url_without_scheme_fails_before_any_request() -> None:
     assert time.monotonic() - started < 1
 
 
-def test_dead_server_fails_within_the_timeout_with_a_hint(caplog: pytest.LogCaptureFixture) -> None:
+def test_dead_server_fails_within_the_timeout_with_a_hint_and_logs_retries() -> None:
     port = _closed_port()
     started = time.monotonic()
-    with caplog.at_level(logging.INFO), pytest.raises(APIConnectionError) as info:
+    with capture_logs() as logs, pytest.raises(APIConnectionError) as info:
         ServiceClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout_s=1.5,
                       config={"telemetry": False})
     elapsed = time.monotonic() - started
     assert elapsed < 4, elapsed
     assert f"is the server running at http://127.0.0.1:{port}?" in str(info.value)
+    retries = [entry for entry in logs if entry["event"] == "pristine.retry"]
+    assert retries and all(entry["log_level"] == "info" for entry in retries)
+    assert {"attempt", "delay_s", "reason"} <= set(retries[0]) and retries[0]["reason"] == "connection error"
 
 
 def test_create_lora_training_client_timeout(emulator: Emulator, service: ServiceClient) -> None:

@@ -102,7 +102,8 @@ def test_clients_hold_no_plain_key(emulator: Emulator) -> None:
         assert copy.holder.api_key() == KEY  # the copy still authenticates
 
 
-def test_errors_from_an_echoing_server_hold_no_key(petstore_like: dict[str, Any]) -> None:
+@pytest.mark.parametrize("autoload", [False, True], ids=["core", "with-plugins"])
+def test_errors_from_an_echoing_server_hold_no_key(petstore_like: dict[str, Any], autoload: bool) -> None:
     def echo(req: SeenRequest) -> Reply:
         key = req.header("X-API-Key") or ""
         return Reply(
@@ -112,7 +113,7 @@ def test_errors_from_an_echoing_server_hold_no_key(petstore_like: dict[str, Any]
         )
 
     with LoopbackServer(echo) as srv:
-        with pc.Client(petstore_like, base_url=srv.url, api_key=KEY, autoload_plugins=False) as client:
+        with pc.Client(petstore_like, base_url=srv.url, api_key=KEY, autoload_plugins=autoload) as client:
             with pytest.raises(pc.APIStatusError) as info:
                 client.items.get(item_id=1)
             assert srv.requests[-1].header("X-API-Key") == KEY  # the key really was sent and echoed
