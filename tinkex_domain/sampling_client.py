@@ -22,6 +22,7 @@ from tinkex_domain.holder import Holder, shadow_holder
 from tinkex_domain.retry_config import DEFAULT_MAX_CONNECTIONS, RetryConfig, as_retry_config
 from tinkex_domain.tokenizer import get_tokenizer
 from tinkex_domain.types import ModelInput, SampleResponse, SampleStreamChunk, SamplingParams
+from tinkex_domain.types._common import check_vocab
 from tinkex_domain.types.model_input import as_model_input
 
 #: Unpickled copies number their requests from a random multiple of this (tinker's rule).
@@ -130,6 +131,9 @@ class SamplingClient:
         model_input = as_model_input(prompt, "sample", "prompt")
         if model_input.length == 0:
             raise ValidationError([("prompt", "must hold at least one token")], "sample")
+        vocab = getattr(self._tokenizer, "vocab_size", None)  # known once get_tokenizer() ran
+        for index, chunk in enumerate(model_input.chunks):
+            check_vocab("sample", f"prompt.chunks[{index}].tokens", getattr(chunk, "tokens", ()), vocab)
         return {
             "sampling_session_id": self.sampling_session_id,
             "seq_id": self._seq_id(),

@@ -22,7 +22,7 @@ from tinkex_domain.ordering import BodyFn, OrderedSubmitter
 from tinkex_domain.sampling_client import SamplingClient
 from tinkex_domain.tokenizer import get_tokenizer
 from tinkex_domain.types import AdamParams, Datum, ForwardBackwardOutput, GetInfoResponse, ParsedCheckpointTinkerPath
-from tinkex_domain.types._common import as_int, check_checkpoint_name, float_map
+from tinkex_domain.types._common import as_int, check_checkpoint_name, check_vocab, float_map
 from tinkex_domain.types.params import check_loss_fn
 
 
@@ -99,6 +99,12 @@ class TrainingClient:
 
     def _run_chunked(self, endpoint: str, input_key: str, data: Sequence[Any], loss_fn: Any, config: Any) -> APIFuture:
         datums = _datums(data)
+        vocab = getattr(self._tokenizer, "vocab_size", None)  # known once get_tokenizer() ran
+        if vocab is not None:
+            for i, datum in enumerate(datums):
+                for j, chunk in enumerate(datum.model_input.chunks):
+                    where = f"data[{i}].model_input.chunks[{j}].tokens"
+                    check_vocab("Datum", where, getattr(chunk, "tokens", ()), vocab)
         loss = check_loss_fn(loss_fn)
         cfg = float_map("ForwardBackwardInput", "loss_fn_config", config) or None
         chunks = chunk_data(datums, self.max_chunk_len, self.max_chunk_bytes)

@@ -65,3 +65,18 @@ def test_bad_calls_never_reach_the_server(emulator: Emulator, service: ServiceCl
         assert (after.get(endpoint) and after[endpoint].count) == (before.get(endpoint) and before[endpoint].count)
     # A good call still goes through.
     training.forward_backward([text_datum("hello")], "cross_entropy").result(timeout=60)
+
+
+def test_token_ids_below_the_vocabulary_once_it_is_known(emulator: Emulator, service: ServiceClient) -> None:
+    training = service.create_lora_training_client(BASE_MODEL, rank=2)
+    sampler = service.create_sampling_client(base_model=BASE_MODEL)
+    params = types.SamplingParams(max_tokens=2)
+    big = types.ModelInput.from_ints([1, 300])
+    assert training.get_tokenizer().vocab_size == 256 and sampler.get_tokenizer().vocab_size == 256
+    before = emulator.stats()
+    _fails("prompt.chunks[0].tokens[1]", lambda: sampler.sample(big, 1, params))
+    datum = types.Datum(model_input=big, loss_fn_inputs={"target_tokens": [1, 2], "weights": [1.0, 1.0]})
+    _fails("data[0].model_input.chunks[0].tokens[1]", lambda: training.forward_backward([datum], "cross_entropy"))
+    after = emulator.stats()
+    for endpoint in ("asample", "forward_backward"):
+        assert (after.get(endpoint) and after[endpoint].count) == (before.get(endpoint) and before[endpoint].count)

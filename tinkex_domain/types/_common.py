@@ -101,3 +101,12 @@ def check_checkpoint_name(type_name: str, field: str, value: Any) -> str:
     if any(ord(ch) < 32 for ch in value):
         fail(type_name, field, "must not contain control characters")
     return value
+
+
+def check_vocab(type_name: str, field: str, tokens: Iterable[int], vocab_size: int | None) -> None:
+    """Token ids must be below ``vocab_size`` when the vocabulary is known (None: not checked)."""
+    if vocab_size is None:
+        return
+    for index, token in enumerate(tokens):
+        if token >= vocab_size:
+            fail(type_name, f"{field}[{index}]", f"token id {token} is not below the vocabulary size {vocab_size}")
