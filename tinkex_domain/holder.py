@@ -14,6 +14,7 @@ from typing import Any
 
 from pristine_core import Client, PristineError, RequestOptions
 from pristine_core.config import env_list, env_str
+from pristine_core.tenancy import key_digest
 from tinkex_domain.plugin import TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")
@@ -149,7 +150,7 @@ _shadows: dict[tuple[str, str | None, str], Holder] = {}
 
 def shadow_holder(base_url: str, api_key: str | None, session_id: str) -> Holder:
     """A process-wide holder joined to an existing session (shared by unpickled sampling clients)."""
-    key = (base_url, api_key, session_id)
+    key = (base_url, key_digest(api_key), session_id)  # the registry never holds the key in clear
     with _shadow_lock:
         holder = _shadows.get(key)
         if holder is None or holder.closed:

@@ -20,6 +20,7 @@ import pytest
 import pristine_core as pc
 from pristine_core.testing import LoopbackServer, Reply, SeenRequest
 from tinkex_domain import ServiceClient
+from tinkex_domain import holder as holder_module
 from tinkex_domain.emulator import Emulator
 
 from .conftest import BASE_MODEL
@@ -100,6 +101,7 @@ def test_clients_hold_no_plain_key(emulator: Emulator) -> None:
         assert KEY.encode() not in pickled
         copy = pickle.loads(pickled)
         assert copy.holder.api_key() == KEY  # the copy still authenticates
+        assert find_key(copy, holder_module._shadows) == []  # nor the process-wide shadow holders
 
 
 @pytest.mark.parametrize("autoload", [False, True], ids=["core", "with-plugins"])
