@@ -165,3 +165,23 @@ def test_deep_mapping_is_refused_without_recursion_error() -> None:
         deep = [deep]
     with pytest.raises(ManifestError, match="nested deeper"):
         load_manifest({**PETSTORE, "features": {"x": deep}})
+
+
+@pytest.mark.parametrize(
+    "data", [b'{"name": "\xff"}', b"\xef\xbb\xbf{}", b"[" * 5_000 + b"]" * 5_000], ids=["utf8", "bom", "deep"]
+)
+def test_cli_validate_reports_bad_documents_without_a_traceback(data: bytes, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pristine_core.cli", "manifest", "validate", "--no-plugins", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and f"{path}: <document>: " in proc.stdout
