@@ -6,8 +6,8 @@ The fields keep tinker's names and defaults (``max_connections``, ``progress_tim
 Tinkex runs no retry loop of its own: a config becomes data for the retry and pool plugins.
 
 * Given to ``ServiceClient(retry_config=...)`` it applies to every retried call of that client
-  (``config["retry"]``) and sizes the ``sample`` pool (``max_connections`` = concurrency and
-  connections).
+  (``config["retry"]``) and, when ``max_connections`` is not tinker's default (1000, read as
+  "unset"), sizes the ``sample`` pool (concurrency and connections; the manifest says 400).
 * Given to ``create_sampling_client(..., retry_config=...)`` (and the training client's
   ``create_sampling_client`` / ``save_weights_and_get_sampling_client``) it applies to that
   sampling client's submissions only (per-call ``extensions["retry"]``). ``max_connections``

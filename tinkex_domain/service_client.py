@@ -15,7 +15,7 @@ from pristine_core.errors import APITimeoutError, ValidationError
 from pristine_plugins.futures import FutureTimeoutError
 from tinkex_domain.holder import Holder
 from tinkex_domain.rest_client import RestClient
-from tinkex_domain.retry_config import RetryConfig, as_retry_config
+from tinkex_domain.retry_config import DEFAULT_MAX_CONNECTIONS, RetryConfig, as_retry_config
 from tinkex_domain.sampling_client import SamplingClient
 from tinkex_domain.training_client import TrainingClient
 from tinkex_domain.types import GetServerCapabilitiesResponse, LoraConfig, ParsedCheckpointTinkerPath
@@ -42,9 +42,10 @@ class ServiceClient:
         if config is not None:
             settings = dict(client_kwargs.pop("config", None) or {})
             settings.setdefault("retry", config.retry_overrides())
-            pools = dict(settings.get("pools") or {})
-            pools["sample"] = {**config.pool_overrides(), **dict(pools.get("sample") or {})}
-            settings["pools"] = pools
+            if config.max_connections != DEFAULT_MAX_CONNECTIONS:  # tinker's default = "unset"
+                pools = dict(settings.get("pools") or {})
+                pools["sample"] = {**config.pool_overrides(), **dict(pools.get("sample") or {})}
+                settings["pools"] = pools
             client_kwargs["config"] = settings
         self.holder = Holder(
             api_key=api_key, base_url=base_url, user_metadata=user_metadata, project_id=project_id, **client_kwargs

@@ -140,3 +140,10 @@ def test_retry_config_rejects_bad_fields() -> None:
         RetryConfig(progress_timeout=float("nan"))
     with pytest.raises(ValidationError, match="max_retries"):
         RetryConfig(max_retries=-1)
+
+
+def test_service_retry_config_without_max_connections_keeps_the_manifest_pool(emulator: Emulator) -> None:
+    with ServiceClient(api_key="tml-lost-samples", base_url=emulator.base_url, retry_config=RetryConfig(max_retries=3),
+                       config={"telemetry": False}) as service:
+        spec: Any = service.holder.client.plugin("pool")._specs["sample"]
+        assert spec.concurrency == 400
