@@ -8,8 +8,13 @@ Transport, retries, pools, sessions, future polling, streaming and telemetry com
 Pristine plugins; this package holds the ML types and the training/sampling orchestration.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
+from pristine_core import RequestOptions
 from pristine_plugins.futures import APIFuture
 from tinkex_domain import types
+from tinkex_domain.admin_client import AdminClient
 from tinkex_domain.errors import (
     APIConnectionError,
     APIError,
@@ -33,50 +38,121 @@ from tinkex_domain.errors import (
     retry_after_ms,
     user_error,
 )
+from tinkex_domain.loss_handle import LossHandle, PerDatumLossFn
+from tinkex_domain.optimizers import (
+    AdamOptimizerConfig,
+    DimuonOptimizerConfig,
+    DimuonParams,
+    OptimizerConfig,
+    OptimParams,
+)
+from tinkex_domain.request_errors import RequestErrorCategory, RequestFailedResponse, Timeout
+from tinkex_domain.rest_account import ExperimentalWarning
 from tinkex_domain.rest_client import RestClient
 from tinkex_domain.retry_config import RetryConfig
 from tinkex_domain.sampling_client import SamplingClient
 from tinkex_domain.service_client import ServiceClient
 from tinkex_domain.training_client import TrainingClient
-from tinkex_domain.types import AdamParams, Datum, LoraConfig, ModelInput, SamplingParams, TensorData
+from tinkex_domain.types import (
+    AdamParams,
+    Checkpoint,
+    CheckpointType,
+    Datum,
+    EncodedTextChunk,
+    ForwardBackwardOutput,
+    LoraConfig,
+    ModelInput,
+    ModelInputChunk,
+    OptimStepResponse,
+    ParsedCheckpointTinkerPath,
+    SampledSequence,
+    SampleResponse,
+    SamplingParams,
+    StopReason,
+    TensorData,
+    TensorDtype,
+    TrainingRun,
+)
 
 #: tinker's root error name, for code that catches it.
 TinkerError = PristineError
+#: tinker's name for HTTP 402 (billing paused or not set up).
+BillingError = PaymentRequiredError
+#: tinker 0.38's ``create_*`` return a future that is also the client; Tinkex returns the client,
+#: which answers ``result()`` / ``result_async()`` itself.
+BackcompatTrainingClientFuture = TrainingClient
+BackcompatSamplingClientFuture = SamplingClient
+
+__title__ = "tinkex"
+try:
+    __version__ = _dist_version("tinkex")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "GoneError",
-    "InternalServerError",
-    "NotFoundError",
-    "PaymentRequiredError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RequestTimeoutError",
-    "UnprocessableEntityError",
-    "retry_after_ms",
-    "user_error",
     "APIConnectionError",
     "APIError",
     "APIFuture",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AdamOptimizerConfig",
     "AdamParams",
+    "AdminClient",
+    "AuthenticationError",
+    "BackcompatSamplingClientFuture",
+    "BackcompatTrainingClientFuture",
+    "BadRequestError",
+    "BillingError",
+    "Checkpoint",
+    "CheckpointType",
+    "ConflictError",
     "Datum",
+    "DimuonOptimizerConfig",
+    "DimuonParams",
+    "EncodedTextChunk",
+    "ExperimentalWarning",
+    "ForwardBackwardOutput",
+    "GoneError",
+    "InternalServerError",
     "LoraConfig",
+    "LossHandle",
     "ModelInput",
+    "ModelInputChunk",
+    "NotFoundError",
+    "OptimParams",
+    "OptimStepResponse",
+    "OptimizerConfig",
+    "ParsedCheckpointTinkerPath",
+    "PaymentRequiredError",
+    "PerDatumLossFn",
+    "PermissionDeniedError",
     "PristineError",
+    "RateLimitError",
+    "RequestErrorCategory",
     "RequestFailedError",
+    "RequestFailedResponse",
+    "RequestOptions",
+    "RequestTimeoutError",
     "RestClient",
     "RetryConfig",
+    "SampleResponse",
+    "SampledSequence",
     "SamplingClient",
     "SamplingParams",
     "ServiceClient",
+    "StopReason",
     "TensorData",
+    "TensorDtype",
+    "Timeout",
     "TinkerError",
     "TrainingClient",
+    "TrainingRun",
+    "UnprocessableEntityError",
     "ValidationError",
+    "__title__",
+    "__version__",
+    "retry_after_ms",
     "types",
+    "user_error",
 ]

@@ -49,13 +49,15 @@ def resolve_backend(backend: Backend) -> Literal["torch", "numpy"]:
     return backend
 
 
-def forward_data(data: Sequence[Datum]) -> list[Datum]:
-    """The datums for the logprob forward pass: target tokens kept, weights zero-filled."""
+def forward_data(data: Sequence[Datum], extra_keys: Sequence[str] = ()) -> list[Datum]:
+    """The datums for the logprob forward pass: target tokens kept, weights zero-filled.
+
+    ``extra_keys`` are further ``loss_fn_inputs`` the loss reads locally (not sent)."""
     if not data:
         raise ValidationError([("data", "no data provided")], "forward_backward_custom")
     out = []
     for i, datum in enumerate(data):
-        extra = sorted(set(datum.loss_fn_inputs) - set(ALLOWED_KEYS))
+        extra = sorted(set(datum.loss_fn_inputs) - set(ALLOWED_KEYS) - set(extra_keys))
         if extra:
             raise ValidationError(
                 [(f"data[{i}].loss_fn_inputs.{extra[0]}", "custom losses accept only target_tokens and weights")],

@@ -182,7 +182,10 @@ def run_demo(
         if tty:
             out.write("\n")
         saved = training.save_weights_for_sampler("demo-final").result()
-        after = _sample(training.create_sampling_client(saved.path), prompt, sample_tokens, seed)
+        if saved.path is None:
+            raise RuntimeError("save_weights_for_sampler returned no path")
+        saved_path = saved.path
+        after = _sample(training.create_sampling_client(saved_path), prompt, sample_tokens, seed)
     print(f"\nprompt:          {_text(prompt)!r}", file=out)
     print(f"before training: {before!r}", file=out)
     print(f"after training:  {after!r}", file=out)
@@ -194,7 +197,7 @@ def run_demo(
             print(f"plot written to {plot}", file=out)
         else:
             print("matplotlib is not installed: --plot skipped (pip install matplotlib)", file=out)
-    result = DemoResult(losses, before, after, saved.path, plot_path)
+    result = DemoResult(losses, before, after, saved_path, plot_path)
     print(result.summary(), file=out)
     return result
 

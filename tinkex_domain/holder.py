@@ -121,6 +121,11 @@ class Holder:
         """Allocate the next value of a per-session counter (``model_seq_id``, ``sampling_session_seq_id``)."""
         return int(self._session().next_counter(name))
 
+    def telemetry(self) -> Any:
+        """The telemetry reporter of this connection (None when telemetry is off or not installed)."""
+        plugin = self.client.plugin("telemetry")
+        return getattr(plugin, "telemetry", None) if plugin is not None else None
+
     @property
     def base_url(self) -> str:
         """The base URL requests go to."""

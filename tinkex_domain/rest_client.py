@@ -11,13 +11,22 @@ from collections.abc import Iterator
 from typing import Any
 
 from pristine_core.errors import ValidationError
-from tinkex_domain._futures import APIFuture, run_now
+from tinkex_domain._futures import APIFuture
 from tinkex_domain.holder import Holder
+from tinkex_domain.rest_account import RestAccountMixin
 from tinkex_domain.types import (
     ACCESS_SCOPES,
     Checkpoint,
+    CheckpointArchiveUrlResponse,
+    CheckpointsListResponse,
+    GetSamplerResponse,
+    GetServerCapabilitiesResponse,
+    GetSessionResponse,
+    ListSessionsResponse,
     ParsedCheckpointTinkerPath,
     TrainingRun,
+    TrainingRunsResponse,
+    WeightsInfoResponse,
 )
 from tinkex_domain.types._common import as_int
 
@@ -40,7 +49,7 @@ def _path(tinker_path: str) -> ParsedCheckpointTinkerPath:
     return ParsedCheckpointTinkerPath.from_tinker_path(tinker_path)
 
 
-class RestClient:
+class RestClient(RestAccountMixin):
     """REST resources of the Tinker API; obtained from ``ServiceClient.create_rest_client()``."""
 
     def __init__(self, holder: Holder) -> None:
@@ -51,25 +60,22 @@ class RestClient:
         ``run_id=...``): status, headers and body, nothing parsed."""
         return self.holder.raw(endpoint, **kwargs)
 
-    def _do(self, endpoint: str, **kwargs: Any) -> APIFuture:
-        return run_now(lambda: self.holder.call(endpoint, **kwargs), endpoint)
-
     # -- training runs --------------------------------------------------------------------
 
     def list_training_runs(
         self, limit: int = 20, offset: int = 0, access_scope: str = "owned", project_id: str | None = None
-    ) -> APIFuture:
+    ) -> APIFuture[TrainingRunsResponse]:
         """A future of TrainingRunsResponse (one page, newest first)."""
         lim, off = _page(limit, offset)
         return self._do(
             "rest.list_training_runs", limit=lim, offset=off, access_scope=_scope(access_scope), project_id=project_id
         )
 
-    def get_training_run(self, training_run_id: str, access_scope: str = "owned") -> APIFuture:
+    def get_training_run(self, training_run_id: str, access_scope: str = "owned") -> APIFuture[TrainingRun]:
         """A future of TrainingRun."""
         return self._do("rest.get_training_run", run_id=training_run_id, access_scope=_scope(access_scope))
 
-    def get_training_run_by_tinker_path(self, tinker_path: str, access_scope: str = "owned") -> APIFuture:
+    def get_training_run_by_tinker_path(self, tinker_path: str, access_scope: str = "owned") -> APIFuture[TrainingRun]:
         """A future of the TrainingRun a checkpoint path belongs to."""
         return self.get_training_run(_path(tinker_path).training_run_id, access_scope)
 
@@ -86,11 +92,11 @@ class RestClient:
 
     # -- checkpoints ----------------------------------------------------------------------
 
-    def list_checkpoints(self, training_run_id: str) -> APIFuture:
+    def list_checkpoints(self, training_run_id: str) -> APIFuture[CheckpointsListResponse]:
         """A future of CheckpointsListResponse for one training run."""
         return self._do("rest.list_checkpoints", run_id=training_run_id)
 
-    def list_user_checkpoints(self, limit: int = 100, offset: int = 0) -> APIFuture:
+    def list_user_checkpoints(self, limit: int = 100, offset: int = 0) -> APIFuture[CheckpointsListResponse]:
         """A future of one page of all the user's checkpoints (newest first)."""
         lim, off = _page(limit, offset)
         return self._do("rest.list_user_checkpoints", limit=lim, offset=off)
@@ -106,34 +112,34 @@ class RestClient:
             if not page.checkpoints or len(page.checkpoints) < page_size or (total is not None and offset >= total):
                 return
 
-    def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture:
+    def delete_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
         """Delete a checkpoint (``checkpoint_id`` like ``weights/<name>``)."""
         return self._do("rest.delete_checkpoint", run_id=training_run_id, checkpoint_id=checkpoint_id)
 
-    def delete_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture:
+    def delete_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
         """Delete the checkpoint at a tinker path."""
         p = _path(tinker_path)
         return self.delete_checkpoint(p.training_run_id, p.checkpoint_id)
 
-    def publish_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture:
+    def publish_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
         """Make a checkpoint public."""
         return self._do("rest.publish_checkpoint", run_id=training_run_id, checkpoint_id=checkpoint_id)
 
-    def publish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture:
+    def publish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
         """Make the checkpoint at a tinker path public."""
         p = _path(tinker_path)
         return self.publish_checkpoint(p.training_run_id, p.checkpoint_id)
 
-    def unpublish_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture:
+    def unpublish_checkpoint(self, training_run_id: str, checkpoint_id: str) -> APIFuture[None]:
         """Make a checkpoint private again."""
         return self._do("rest.unpublish_checkpoint", run_id=training_run_id, checkpoint_id=checkpoint_id)
 
-    def unpublish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture:
+    def unpublish_checkpoint_from_tinker_path(self, tinker_path: str) -> APIFuture[None]:
         """Make the checkpoint at a tinker path private again."""
         p = _path(tinker_path)
         return self.unpublish_checkpoint(p.training_run_id, p.checkpoint_id)
 
-    def set_checkpoint_ttl_from_tinker_path(self, tinker_path: str, ttl_seconds: int | None) -> APIFuture:
+    def set_checkpoint_ttl_from_tinker_path(self, tinker_path: str, ttl_seconds: int | None) -> APIFuture[None]:
         """Expire a checkpoint ``ttl_seconds`` from now; None removes the expiry."""
         if ttl_seconds is not None:
             ttl_seconds = as_int("set_checkpoint_ttl", "ttl_seconds", ttl_seconds)
@@ -144,23 +150,27 @@ class RestClient:
             "rest.set_checkpoint_ttl", run_id=p.training_run_id, checkpoint_id=p.checkpoint_id, ttl_seconds=ttl_seconds
         )
 
-    def get_checkpoint_archive_url(self, training_run_id: str, checkpoint_id: str) -> APIFuture:
+    def get_checkpoint_archive_url(
+        self, training_run_id: str, checkpoint_id: str
+    ) -> APIFuture[CheckpointArchiveUrlResponse]:
         """A future of CheckpointArchiveUrlResponse: a signed download URL and its expiry."""
         return self._do("rest.get_checkpoint_archive_url", run_id=training_run_id, checkpoint_id=checkpoint_id)
 
-    def get_checkpoint_archive_url_from_tinker_path(self, tinker_path: str) -> APIFuture:
+    def get_checkpoint_archive_url_from_tinker_path(self, tinker_path: str) -> APIFuture[CheckpointArchiveUrlResponse]:
         """The archive URL of the checkpoint at a tinker path."""
         p = _path(tinker_path)
         return self.get_checkpoint_archive_url(p.training_run_id, p.checkpoint_id)
 
-    def get_weights_info_by_tinker_path(self, tinker_path: str) -> APIFuture:
+    def get_weights_info_by_tinker_path(self, tinker_path: str) -> APIFuture[WeightsInfoResponse]:
         """A future of WeightsInfoResponse (base model, LoRA rank, trained parts)."""
         _path(tinker_path)
         return self._do("weights.weights_info", tinker_path=tinker_path)
 
     # -- sessions and samplers ------------------------------------------------------------
 
-    def list_sessions(self, limit: int = 20, offset: int = 0, access_scope: str = "owned") -> APIFuture:
+    def list_sessions(
+        self, limit: int = 20, offset: int = 0, access_scope: str = "owned"
+    ) -> APIFuture[ListSessionsResponse]:
         """A future of ListSessionsResponse."""
         lim, off = _page(limit, offset)
         return self._do("rest.list_sessions", limit=lim, offset=off, access_scope=_scope(access_scope))
@@ -176,43 +186,85 @@ class RestClient:
             if not page.sessions or len(page.sessions) < page_size or (total is not None and offset >= total):
                 return
 
-    def get_session(self, session_id: str, access_scope: str = "owned") -> APIFuture:
+    def get_session(self, session_id: str, access_scope: str = "owned") -> APIFuture[GetSessionResponse]:
         """A future of GetSessionResponse (the session's training runs and samplers)."""
         return self._do("rest.get_session", session_id=session_id, access_scope=_scope(access_scope))
 
-    def get_sampler(self, sampler_id: str) -> APIFuture:
+    def get_sampler(self, sampler_id: str) -> APIFuture[GetSamplerResponse]:
         """A future of GetSamplerResponse."""
         return self._do("sampling.get_sampler", sampler_id=sampler_id)
 
-    # -- async twins ----------------------------------------------------------------------
+    # -- server, telemetry ----------------------------------------------------------------
 
-    async def list_training_runs_async(self, *args: Any, **kwargs: Any) -> Any:
+    def get_server_capabilities(self) -> APIFuture[GetServerCapabilitiesResponse]:
+        """A future of the models the service supports."""
+        return self._do("service.get_server_capabilities")
+
+    def get_telemetry(self) -> Any:
+        """The telemetry reporter of this client (None when telemetry is off or not installed)."""
+        return self.holder.telemetry()
+
+    # -- async twins (tinker's: they return the value) ----------------------------------------
+
+    async def list_training_runs_async(
+        self, limit: int = 20, offset: int = 0, access_scope: str = "owned", project_id: str | None = None
+    ) -> TrainingRunsResponse:
         """:meth:`list_training_runs`' value."""
-        return self.list_training_runs(*args, **kwargs).result()
+        return await self.list_training_runs(limit, offset, access_scope, project_id)
 
-    async def get_training_run_async(self, *args: Any, **kwargs: Any) -> Any:
+    async def get_training_run_async(self, training_run_id: str, access_scope: str = "owned") -> TrainingRun:
         """:meth:`get_training_run`'s value."""
-        return self.get_training_run(*args, **kwargs).result()
+        return await self.get_training_run(training_run_id, access_scope)
 
-    async def list_checkpoints_async(self, training_run_id: str) -> Any:
+    async def get_training_run_by_tinker_path_async(self, tinker_path: str, access_scope: str = "owned") -> TrainingRun:
+        """:meth:`get_training_run_by_tinker_path`'s value."""
+        return await self.get_training_run_by_tinker_path(tinker_path, access_scope)
+
+    async def list_checkpoints_async(self, training_run_id: str) -> CheckpointsListResponse:
         """:meth:`list_checkpoints`' value."""
-        return self.list_checkpoints(training_run_id).result()
+        return await self.list_checkpoints(training_run_id)
 
-    async def list_user_checkpoints_async(self, limit: int = 100, offset: int = 0) -> Any:
+    async def list_user_checkpoints_async(self, limit: int = 100, offset: int = 0) -> CheckpointsListResponse:
         """:meth:`list_user_checkpoints`' value."""
-        return self.list_user_checkpoints(limit, offset).result()
+        return await self.list_user_checkpoints(limit, offset)
 
-    async def get_checkpoint_archive_url_from_tinker_path_async(self, tinker_path: str) -> Any:
+    async def delete_checkpoint_async(self, training_run_id: str, checkpoint_id: str) -> None:
+        """:meth:`delete_checkpoint`, awaited."""
+        await self.delete_checkpoint(training_run_id, checkpoint_id)
+
+    async def delete_checkpoint_from_tinker_path_async(self, tinker_path: str) -> None:
+        """:meth:`delete_checkpoint_from_tinker_path`, awaited."""
+        await self.delete_checkpoint_from_tinker_path(tinker_path)
+
+    async def publish_checkpoint_from_tinker_path_async(self, tinker_path: str) -> None:
+        """:meth:`publish_checkpoint_from_tinker_path`, awaited."""
+        await self.publish_checkpoint_from_tinker_path(tinker_path)
+
+    async def unpublish_checkpoint_from_tinker_path_async(self, tinker_path: str) -> None:
+        """:meth:`unpublish_checkpoint_from_tinker_path`, awaited."""
+        await self.unpublish_checkpoint_from_tinker_path(tinker_path)
+
+    async def set_checkpoint_ttl_from_tinker_path_async(self, tinker_path: str, ttl_seconds: int | None) -> None:
+        """:meth:`set_checkpoint_ttl_from_tinker_path`, awaited."""
+        await self.set_checkpoint_ttl_from_tinker_path(tinker_path, ttl_seconds)
+
+    async def get_checkpoint_archive_url_from_tinker_path_async(self, tinker_path: str) -> CheckpointArchiveUrlResponse:
         """:meth:`get_checkpoint_archive_url_from_tinker_path`'s value."""
-        return self.get_checkpoint_archive_url_from_tinker_path(tinker_path).result()
+        return await self.get_checkpoint_archive_url_from_tinker_path(tinker_path)
 
-    async def list_sessions_async(self, *args: Any, **kwargs: Any) -> Any:
+    async def list_sessions_async(
+        self, limit: int = 20, offset: int = 0, access_scope: str = "owned"
+    ) -> ListSessionsResponse:
         """:meth:`list_sessions`' value."""
-        return self.list_sessions(*args, **kwargs).result()
+        return await self.list_sessions(limit, offset, access_scope)
 
-    async def get_session_async(self, session_id: str, access_scope: str = "owned") -> Any:
+    async def get_session_async(self, session_id: str, access_scope: str = "owned") -> GetSessionResponse:
         """:meth:`get_session`'s value."""
-        return self.get_session(session_id, access_scope).result()
+        return await self.get_session(session_id, access_scope)
+
+    async def get_sampler_async(self, sampler_id: str) -> GetSamplerResponse:
+        """:meth:`get_sampler`'s value."""
+        return await self.get_sampler(sampler_id)
 
     def __repr__(self) -> str:
         return f"<RestClient {self.holder.base_url}>"

@@ -7,6 +7,8 @@ only builds requests. It pickles: a copy in another process joins the same sessi
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,11 +19,11 @@ import attrs
 from pristine_core import RequestOptions
 from pristine_core.errors import PristineError, RequestFailedError, ValidationError
 from pristine_core.secrets import Secret
-from tinkex_domain._futures import APIFuture, failed, mapped
+from tinkex_domain._futures import APIFuture, failed, mapped, typed
 from tinkex_domain.holder import Holder, shadow_holder
 from tinkex_domain.retry_config import DEFAULT_MAX_CONNECTIONS, RetryConfig, as_retry_config
 from tinkex_domain.tokenizer import get_tokenizer
-from tinkex_domain.types import ModelInput, SampleResponse, SampleStreamChunk, SamplingParams
+from tinkex_domain.types import ModelInput, SampleResponse, SampleStreamChunk, SamplingParams, TensorData
 from tinkex_domain.types._common import check_vocab
 from tinkex_domain.types.model_input import as_model_input
 
@@ -35,6 +37,24 @@ def _params(value: Any) -> SamplingParams:
     if isinstance(value, Mapping):
         return SamplingParams(**value)
     raise ValidationError([("sampling_params", f"expected SamplingParams, got {type(value).__name__}")], "sample")
+
+
+def _logprob_options(topk_sample: Any, target: Any, alt_k: Any, last_n: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in (("topk_sample_logprobs", topk_sample), ("prompt_alt_tokens_k", alt_k)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValidationError([(name, f"must be a non-negative integer, got {value!r}")], "sample")
+        out[name] = value
+    if last_n is not None:
+        if not isinstance(last_n, int) or isinstance(last_n, bool) or last_n < 1:
+            problem = f"must be a positive integer or None, got {last_n!r}"
+            raise ValidationError([("prompt_logprobs_last_n", problem)], "sample")
+        out["prompt_logprobs_last_n"] = last_n
+    if target is not None:
+        if not isinstance(target, TensorData):
+            raise ValidationError([("target_prompt_logprobs", "expected TensorData")], "sample")
+        out["target_prompt_logprobs"] = target
+    return out
 
 
 def _check_model_path(model_path: str | None) -> None:
@@ -75,6 +95,7 @@ class SamplingClient:
         model_path: str | None = None,
         seq_base: int = 0,
         retry_config: Any = None,
+        record_stability_info: bool = False,
     ) -> None:
         self.retry_config = _own_retry_config(holder, retry_config)
         self.holder = holder
@@ -83,10 +104,13 @@ class SamplingClient:
         self._base_model = base_model
         self._seq_lock = threading.Lock()
         self._next_seq = seq_base
-        extensions: dict[str, Any] = {"queue_state_id": sampling_session_id}
+        self.record_stability_info = bool(record_stability_info)
+        # This client receives its own queue-state changes (tinker's per-client callback).
+        extensions: dict[str, Any] = {"queue_state_id": sampling_session_id, "queue_state_observer": self}
         if self.retry_config is not None:
             extensions["retry"] = self.retry_config.retry_overrides()
         self._options = RequestOptions(extensions=extensions)
+        self._queue_logger: Any = None
         self._tokenizer: Any = None
 
     @classmethod
@@ -96,10 +120,20 @@ class SamplingClient:
         *,
         model_path: str | None = None,
         base_model: str | None = None,
+        sampling_session_id: str | None = None,
         retry_config: Any = None,
+        record_stability_info: bool = False,
     ) -> SamplingClient:
-        """Create a sampling session for saved weights (``model_path``) or a ``base_model``."""
+        """Create a sampling session for saved weights (``model_path``) or a ``base_model``; with
+        ``sampling_session_id``, a client for that existing sampler (nothing is created)."""
         _own_retry_config(holder, retry_config)  # bad settings fail before any request
+        if sampling_session_id is not None:
+            if not isinstance(sampling_session_id, str) or not sampling_session_id:
+                raise ValidationError([("sampling_session_id", "must be a non-empty string")], "SamplingClient.create")
+            return cls(
+                holder, sampling_session_id=sampling_session_id, base_model=base_model, model_path=model_path,
+                retry_config=retry_config, record_stability_info=record_stability_info,
+            )
         if not model_path and not base_model:
             raise ValidationError([("model_path", "pass model_path or base_model")], "create_sampling_client")
         _check_model_path(model_path)
@@ -117,6 +151,7 @@ class SamplingClient:
             base_model=base_model,
             model_path=model_path,
             retry_config=retry_config,
+            record_stability_info=record_stability_info,
         )
 
     def _seq_id(self) -> int:
@@ -126,7 +161,7 @@ class SamplingClient:
             return seq
 
     def _body(
-        self, prompt: Any, num_samples: int, sampling_params: Any, prompt_logprobs: bool, topk: int
+        self, prompt: Any, num_samples: int, sampling_params: Any, prompt_logprobs: bool, topk: int, **extra: Any
     ) -> dict[str, Any]:
         model_input = as_model_input(prompt, "sample", "prompt")
         if model_input.length == 0:
@@ -135,6 +170,8 @@ class SamplingClient:
         for index, chunk in enumerate(model_input.chunks):
             check_vocab("sample", f"prompt.chunks[{index}].tokens", getattr(chunk, "tokens", ()), vocab)
         return {
+            **{k: v for k, v in extra.items() if v is not None},
+            "record_stability_info": self.record_stability_info,
             "sampling_session_id": self.sampling_session_id,
             "seq_id": self._seq_id(),
             "prompt": model_input,
@@ -151,14 +188,24 @@ class SamplingClient:
         sampling_params: SamplingParams,
         include_prompt_logprobs: bool = False,
         topk_prompt_logprobs: int = 0,
-    ) -> APIFuture:
+        topk_sample_logprobs: int = 0,
+        target_prompt_logprobs: TensorData | None = None,
+        prompt_alt_tokens_k: int = 0,
+        prompt_logprobs_last_n: int | None = None,
+    ) -> APIFuture[SampleResponse]:
         """Submit a sample; a future of :class:`~tinkex_domain.types.SampleResponse`.
 
-        Bad arguments raise at once; a failed submission fails the future.
+        ``prompt_logprobs_last_n`` limits prompt logprobs to the last n prompt tokens;
+        ``topk_sample_logprobs``, ``target_prompt_logprobs`` and ``prompt_alt_tokens_k`` are
+        tinker 0.38's extra logprob options (sent as given; a server that cannot produce them
+        rejects the request). Bad arguments raise at once; a failed submission fails the future.
         """
-        body = self._body(prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs)
+        extra = _logprob_options(
+            topk_sample_logprobs, target_prompt_logprobs, prompt_alt_tokens_k, prompt_logprobs_last_n
+        )
+        body = self._body(prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs, **extra)
         try:
-            return self.holder.call("sampling.asample", request_options=self._options, **body)  # type: ignore[no-any-return]
+            return typed(self.holder.call("sampling.asample", request_options=self._options, **body), SampleResponse)
         except ValidationError:
             raise
         except PristineError as exc:
@@ -171,19 +218,34 @@ class SamplingClient:
         sampling_params: SamplingParams,
         include_prompt_logprobs: bool = False,
         topk_prompt_logprobs: int = 0,
+        topk_sample_logprobs: int = 0,
+        target_prompt_logprobs: TensorData | None = None,
+        prompt_alt_tokens_k: int = 0,
+        prompt_logprobs_last_n: int | None = None,
     ) -> SampleResponse:
         """Await a sample's :class:`~tinkex_domain.types.SampleResponse`."""
-        future = self.sample(prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs)
-        return await future  # type: ignore[no-any-return]
+        future = self.sample(
+            prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs,
+            topk_sample_logprobs, target_prompt_logprobs, prompt_alt_tokens_k, prompt_logprobs_last_n,
+        )
+        return await future
 
-    def compute_logprobs(self, prompt: ModelInput) -> APIFuture:
-        """A future of the prompt's per-token logprobs (the first entry is None)."""
-        future = self.sample(prompt, 1, SamplingParams(max_tokens=1), include_prompt_logprobs=True)
+    def compute_logprobs(
+        self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
+    ) -> APIFuture[list[float | None]]:
+        """A future of the prompt's per-token logprobs (the first entry is None; with
+        ``prompt_logprobs_last_n`` only the last n entries are computed, the others None)."""
+        future = self.sample(
+            prompt, 1, SamplingParams(max_tokens=1), include_prompt_logprobs=True,
+            prompt_logprobs_last_n=prompt_logprobs_last_n,
+        )
         return mapped(future, lambda response: list(response.prompt_logprobs or []))
 
-    async def compute_logprobs_async(self, prompt: ModelInput) -> list[float | None]:
+    async def compute_logprobs_async(
+        self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
+    ) -> list[float | None]:
         """Await :meth:`compute_logprobs`."""
-        return await self.compute_logprobs(prompt)  # type: ignore[no-any-return]
+        return await self.compute_logprobs(prompt, prompt_logprobs_last_n)
 
     def sample_stream(self, prompt: ModelInput, sampling_params: SamplingParams) -> Iterator[SampleStreamChunk]:
         """Stream one sample token by token: ``token`` chunks, then a ``done`` chunk.
@@ -238,6 +300,53 @@ class SamplingClient:
         """Token ids → text with the base model's tokenizer."""
         return str(self.get_tokenizer().decode(list(tokens)))
 
+    def get_telemetry(self) -> Any:
+        """The telemetry reporter of this client (None when telemetry is off or not installed)."""
+        return self.holder.telemetry()
+
+    def on_queue_state_change(self, queue_state: Any, queue_state_reason: str | None) -> None:
+        """Called when this client's sampling queue pauses or resumes; logs a paused state
+        (rate-limited). Override it in a subclass to react differently."""
+        if self._queue_logger is None:
+            plugin = self.holder.client.plugin("futures")
+            if plugin is None:
+                return
+            self._queue_logger = plugin.queue_state_logger("Sampling", self.sampling_session_id)
+        self._queue_logger.on_queue_state_change(queue_state, queue_state_reason)
+
+    def get_sampler_handle(self) -> str:
+        """A credential-free string naming this sampler; :meth:`from_sampler_handle` turns it
+        into a new client in any process (a pickle-free alternative)."""
+        state = {
+            "base_url": self.holder.base_url,
+            "session_id": self.holder.session_id,
+            "sampling_session_id": self.sampling_session_id,
+            "base_model": self._base_model,
+            "model_path": self.model_path,
+            "record_stability_info": self.record_stability_info,
+        }
+        return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+    @staticmethod
+    def from_sampler_handle(handle: str, *, api_key: str | None = None) -> SamplingClient:
+        """A new client for the sampler behind ``handle``, authenticated with ``api_key`` (or
+        ``TINKER_API_KEY``)."""
+        try:
+            state = json.loads(base64.urlsafe_b64decode(handle.encode()))
+            fields = {k: state[k] for k in ("base_url", "session_id", "sampling_session_id")}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            problem = [("handle", "not a sampler handle (from get_sampler_handle)")]
+            raise ValidationError(problem, "from_sampler_handle") from None
+        holder = shadow_holder(fields["base_url"], api_key, fields["session_id"])
+        return SamplingClient(
+            holder,
+            sampling_session_id=fields["sampling_session_id"],
+            base_model=state.get("base_model"),
+            model_path=state.get("model_path"),
+            seq_base=random.randrange(1, 1000) * SHADOW_SEQ_STRIDE,
+            record_stability_info=bool(state.get("record_stability_info", False)),
+        )
+
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         state = (
             self.holder.base_url,
@@ -246,8 +355,18 @@ class SamplingClient:
             self.sampling_session_id,
             self._base_model,
             self.model_path,
+            self.record_stability_info,
         )
         return (_unpickle, state)
+
+    def result(self, timeout: float | None = None) -> SamplingClient:
+        """This client. tinker 0.38's ``create_*`` return a future of the client; Tinkex creates it
+        at once and returns it, and it answers ``result()`` so code written for either works."""
+        return self
+
+    async def result_async(self, timeout: float | None = None) -> SamplingClient:
+        """This client (see :meth:`result`)."""
+        return self
 
     def __repr__(self) -> str:
         return f"<SamplingClient {self.sampling_session_id}>"
@@ -260,6 +379,7 @@ def _unpickle(
     sampling_session_id: str,
     base_model: str | None,
     model_path: str | None,
+    record_stability_info: bool = False,
 ) -> SamplingClient:
     key = api_key.reveal() if isinstance(api_key, Secret) else api_key
     holder = shadow_holder(base_url, key, session_id)
@@ -270,4 +390,5 @@ def _unpickle(
         base_model=base_model,
         model_path=model_path,
         seq_base=seq_base,
+        record_stability_info=record_stability_info,
     )

@@ -6,10 +6,12 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Generator, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
-class APIFuture(concurrent.futures.Future[Any]):
+class APIFuture(concurrent.futures.Future[T], Generic[T]):
     """The eventual result of a call to an endpoint declared ``future``.
 
     It is a real :class:`concurrent.futures.Future`: ``result(timeout)``, ``exception(timeout)``,
@@ -17,6 +19,7 @@ class APIFuture(concurrent.futures.Future[Any]):
     works with :func:`concurrent.futures.wait` and :func:`~concurrent.futures.as_completed`.
     ``await fut`` works inside asyncio (cancelling the awaiting task cancels the future).
     :attr:`request_id` is the server's id (None for a result that came back at once).
+    ``APIFuture[T]`` is generic in its result type: ``result()`` and ``await`` give a ``T``.
     """
 
     def __init__(self, request_id: str | None = None, endpoint: str = "") -> None:
@@ -24,10 +27,10 @@ class APIFuture(concurrent.futures.Future[Any]):
         self.request_id = request_id
         self.endpoint = endpoint
 
-    def __await__(self) -> Generator[Any, None, Any]:
+    def __await__(self) -> Generator[Any, None, T]:
         return asyncio.wrap_future(self).__await__()
 
-    async def result_async(self, timeout: float | None = None) -> Any:
+    async def result_async(self, timeout: float | None = None) -> T:
         """Await the result; a ``timeout`` raises ``TimeoutError`` but leaves polling running."""
         wrapped = asyncio.wrap_future(self)
         if timeout is None:
@@ -52,14 +55,14 @@ class APIFuture(concurrent.futures.Future[Any]):
         return f"<APIFuture {self.endpoint or '?'} request_id={self.request_id} state={state}>"
 
 
-def resolved(value: Any, endpoint: str = "") -> APIFuture:
+def resolved(value: T, endpoint: str = "") -> APIFuture[T]:
     """An :class:`APIFuture` that already holds ``value``."""
-    future = APIFuture(None, endpoint)
+    future: APIFuture[T] = APIFuture(None, endpoint)
     future.set_result(value)
     return future
 
 
-class CombinedFuture(APIFuture):
+class CombinedFuture(APIFuture[T]):
     """The future :func:`combine_futures` returns; :attr:`futures` are its parts, in order."""
 
     def __init__(self, futures: Sequence[concurrent.futures.Future[Any]], endpoint: str = "") -> None:
@@ -69,15 +72,15 @@ class CombinedFuture(APIFuture):
 
 def combine_futures(
     futures: Sequence[concurrent.futures.Future[Any]],
-    merge_fn: Callable[[list[Any]], Any],
-) -> CombinedFuture:
+    merge_fn: Callable[[list[Any]], T],
+) -> CombinedFuture[T]:
     """A future resolving to ``merge_fn([results in input order])`` once every part resolved.
 
     The first part to fail (or be cancelled) fails the combination with its error, and an
     exception from ``merge_fn`` fails it too. Cancelling the combination cancels its parts.
     ``merge_fn`` runs on the thread that completed the last part.
     """
-    combined = CombinedFuture(futures, "combined")
+    combined: CombinedFuture[T] = CombinedFuture(futures, "combined")
     parts = combined.futures
     remaining = [len(parts)]
     lock = threading.Lock()

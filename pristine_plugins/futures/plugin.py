@@ -151,7 +151,7 @@ class FuturesPlugin:
         settings = settings or self._settings
         if not settings.retrieve_endpoint:
             raise PristineError("features.futures.retrieve_endpoint is not set: futures cannot be polled")
-        future = APIFuture(request_id, endpoint)
+        future: APIFuture[Any] = APIFuture(request_id, endpoint)
         spec = PollSpec(
             request_id=request_id,
             endpoint=endpoint,
@@ -243,7 +243,7 @@ class FuturesPlugin:
 
     def _immediate(self, call: Call, data: Any, settings: FuturesSettings) -> APIFuture:
         endpoint = call.endpoint
-        future = APIFuture(None, endpoint.qualified_name)
+        future: APIFuture[Any] = APIFuture(None, endpoint.qualified_name)
         kind = classify(data)
         try:
             if kind == "failed":

@@ -31,6 +31,7 @@ def create_session(s: Services, req: Request) -> Reply:
             s.sessions.add_training_run(session.session_id, run_id)
         for sampler_id in s.samplers.adopt_session(previous, session.session_id):
             s.sessions.add_sampler(session.session_id, sampler_id)
+    session.display_name = f.str_("display_name")
     return JsonReply({"session_id": session.session_id, "type": "create_session",
                       "info_message": "Connected to the local Tinker emulator"})
 

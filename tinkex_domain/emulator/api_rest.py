@@ -21,7 +21,7 @@ def _scope(req: Request) -> None:
 def _checkpoint(s: Services, req: Request) -> CheckpointRecord:
     run_id, kind, name = req.params["run_id"], req.params["kind"], req.params["name"]
     if kind not in KINDS:
-        raise ApiError(404, f"unknown checkpoint kind {kind!r} (weights or sampler_weights)",
+        raise ApiError(404, f"unknown checkpoint kind {kind!r} (weights, sampler_weights or external_weights)",
                        category="user")
     return s.checkpoints.get(run_id, kind, name)
 

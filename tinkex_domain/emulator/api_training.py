@@ -40,6 +40,9 @@ def create_model(s: Services, req: Request) -> Reply:
     session_id = f.req_str("session_id")
     seq = f.req_int("model_seq_id", minimum=0)
     base_model = f.req_str("base_model")
+    optimizer = f.obj("optimizer_config")
+    if optimizer is not None and optimizer.str_("type") not in (None, "adamw"):
+        raise bad_field("optimizer_config.type", "the emulator implements AdamW only (adamw)")
     lora = decode_lora(f.obj("lora_config"), s.runtime.backend)
     model_id, request_id = s.training.create_model(session_id, seq, base_model, lora,
                                                    f.dict_("user_metadata"))
@@ -71,8 +74,11 @@ def forward_backward(s: Services, req: Request) -> Reply:
 
 def optim_step(s: Services, req: Request) -> Reply:
     """POST optim_step {model_id, seq_id, adam_params}."""
-    return _ordered(s, req, "optim_step",
-                    lambda f: TrainingService.optim_work(decode_adam(f.req_obj("adam_params"))))
+    def build(f: Fields) -> Work:
+        if f.raw("optimizer_params") is not None:
+            raise bad_field("optimizer_params", "the emulator implements AdamW only (send adam_params)")
+        return TrainingService.optim_work(decode_adam(f.req_obj("adam_params")))
+    return _ordered(s, req, "optim_step", build)
 
 
 def save_weights(s: Services, req: Request) -> Reply:
@@ -84,11 +90,17 @@ def save_weights(s: Services, req: Request) -> Reply:
 def save_weights_for_sampler(s: Services, req: Request) -> Reply:
     """POST save_weights_for_sampler {model_id, seq_id, path?, sampling_session_seq_id?, ttl?}."""
     def build(f: Fields) -> Work:
+        kind = f.str_("kind") or "snapshot"
+        if kind not in ("snapshot", "inflight"):
+            raise bad_field("kind", "must be snapshot or inflight")
         name = f.str_("path")
         seq = f.int_("sampling_session_seq_id", minimum=0)
         if name is None and seq is None:
             raise bad_field("path", "one of path or sampling_session_seq_id is required")
-        return s.training.save_for_sampler_work(name, seq, _ttl(f), f.bool_("overwrite", True))
+        if kind == "inflight" and seq is None:
+            raise bad_field("kind", "inflight needs sampling_session_seq_id (an ephemeral sampler)")
+        return s.training.save_for_sampler_work(name, seq, _ttl(f), f.bool_("overwrite", True),
+                                                kind == "inflight")
     return _ordered(s, req, "save_weights_for_sampler", build)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from . import api_core, api_rest, api_sampling, api_training
+from . import api_account, api_core, api_rest, api_sampling, api_training
 from .clock import SleepFn
 from .errors import ApiError
 from .faults import FaultInjector, FaultRule
@@ -21,7 +21,8 @@ RESET = None  # handle() returns None when the connection must be dropped withou
 
 def all_routes() -> list[Route]:
     """Every route the emulator serves."""
-    return [*api_core.ROUTES, *api_training.ROUTES, *api_sampling.ROUTES, *api_rest.ROUTES]
+    return [*api_core.ROUTES, *api_training.ROUTES, *api_sampling.ROUTES, *api_rest.ROUTES,
+            *api_account.ROUTES]
 
 
 def _fault_reply(rule: FaultRule) -> JsonReply:

@@ -25,7 +25,7 @@ import numpy as np
 from .clock import Clock, iso_utc
 from .errors import ApiError, OpFailure, bad_field
 
-KINDS = {"weights": "training", "sampler_weights": "sampler"}
+KINDS = {"weights": "training", "sampler_weights": "sampler", "external_weights": "external"}
 MARKER = "checkpoint_complete"
 ARCHIVE_FILES = ("weights.npz", "optimizer.npz", "adapter_config.json", "checkpoint.json", MARKER)
 
@@ -36,9 +36,10 @@ def parse_tinker_path(path: str, field: str = "path") -> tuple[str, str, str]:
         raise bad_field(field, f"must start with tinker://, got {path!r}")
     parts = path[len("tinker://"):].split("/")
     if len(parts) != 3 or not all(parts):
-        raise bad_field(field, "must look like tinker://<run_id>/<weights|sampler_weights>/<name>")
+        raise bad_field(field, "must look like tinker://<run_id>/<weights|sampler_weights|external_weights>/<name>")
     if parts[1] not in KINDS:
-        raise bad_field(field, f"checkpoint kind must be weights or sampler_weights, got {parts[1]!r}")
+        raise bad_field(field, "checkpoint kind must be weights, sampler_weights or external_weights, "
+                               f"got {parts[1]!r}")
     return parts[0], parts[1], parts[2]
 
 

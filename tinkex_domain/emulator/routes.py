@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, unquote
 
 import attrs
 
+from .account import AccountState
 from .checkpoints import ArchiveLinks, CheckpointStore
 from .config import EmulatorConfig
 from .errors import ApiError, bad_field
@@ -36,6 +37,8 @@ class Services:
     base_url: str = ""
     pending_reply: str = "try_again"
     long_poll_s: float = 2.0
+    account: AccountState = attrs.field(
+        default=attrs.Factory(lambda self: AccountState(self.config.clock), takes_self=True))
 
 
 @attrs.frozen

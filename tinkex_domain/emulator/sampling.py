@@ -16,7 +16,7 @@ from .errors import ApiError, OpFailure, bad_field
 from .fields import Fields, as_int, join_path
 from .runtime import Runtime
 from .sessions import SessionRegistry
-from .wire import decode_model_input
+from .wire import decode_model_input, decode_tensor, encode_tensor
 
 MAX_SAMPLES = 128
 
@@ -35,6 +35,26 @@ class SampleArgs:
     num_samples: int
     prompt_logprobs: bool
     topk_prompt_logprobs: int
+    prompt_logprobs_last_n: int | None = None
+    topk_sample_logprobs: int = 0
+    prompt_alt_tokens_k: int = 0
+    target_prompt_logprobs: np.ndarray | None = None  # [len(prompt), K] token ids, -1 = none
+
+
+def _decode_targets(f: Fields, prompt: np.ndarray, vocab_size: int) -> np.ndarray | None:
+    """``target_prompt_logprobs``: int64 ``[len(prompt), K]`` token ids, ``-1`` for none; row 0
+    (no prediction for the first token) must be all ``-1``."""
+    raw = f.raw("target_prompt_logprobs")
+    if raw is None:
+        return None
+    arr = decode_tensor(raw, "target_prompt_logprobs", "target_prompt_logprobs")
+    if arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.shape[0] != prompt.size:
+        raise bad_field("target_prompt_logprobs", f"must be an int64 tensor of shape [{prompt.size}, K]")
+    if ((arr < -1) | (arr >= vocab_size)).any():
+        raise bad_field("target_prompt_logprobs", f"token ids must be -1 or in [0, {vocab_size})")
+    if (arr[0] != -1).any():
+        raise bad_field("target_prompt_logprobs", "row 0 must be -1 (the first token has no logprob)")
+    return arr
 
 
 def _decode_stop(value: Any, path: str) -> list[list[int]] | None:
@@ -77,9 +97,13 @@ def decode_sample_args(f: Fields, vocab_size: int, max_tokens_limit: int) -> Sam
         raise bad_field(f.sub("num_samples"), f"must be <= {MAX_SAMPLES}")
     topk = f.int_("topk_prompt_logprobs", 0, minimum=0)
     assert topk is not None
+    topk_sample = f.int_("topk_sample_logprobs", 0, minimum=0) or 0
+    alt_k = f.int_("prompt_alt_tokens_k", 0, minimum=0) or 0
     return SampleArgs(prompt, max_tokens, temperature, top_k, top_p,
                       _decode_stop(sp.raw("stop"), sp.sub("stop")), sp.int_("seed"), num_samples,
-                      f.bool_("prompt_logprobs", False, nullable=False), topk)
+                      f.bool_("prompt_logprobs", False, nullable=False), topk,
+                      f.int_("prompt_logprobs_last_n", None, minimum=1), topk_sample, alt_k,
+                      _decode_targets(f, prompt, vocab_size))
 
 
 @attrs.define
@@ -109,6 +133,7 @@ class SamplingService:
         self._sessions = sessions
         self._checkpoints = checkpoints
         self._lock = threading.Lock()
+        self._inflight: dict[str, tuple[Any, threading.Lock]] = {}
         self._samplers: dict[str, Sampler] = {}
 
     def _build(self, base_model: str, model_path: str | None, field: str) -> tuple[str, Any]:
@@ -140,17 +165,32 @@ class SamplingService:
         return sampler
 
     def create_from_weights(self, session_id: str, seq: int, base_model: str, lora: Any,
-                            weights: dict[str, np.ndarray], model_path: str | None) -> Sampler:
-        """A sampler over a training model's current weights (save_weights_for_sampler)."""
+                            weights: dict[str, np.ndarray], model_path: str | None,
+                            inflight_of: str | None = None) -> Sampler:
+        """A sampler over a training model's current weights (save_weights_for_sampler).
+
+        ``inflight_of`` (a model id) makes it an inflight sampler: every inflight sampler of that
+        model shares one set of weights, which each inflight save replaces (they all see it)."""
         sampler_id = f"{session_id}:sample:{seq}"
         backend = self._rt.backend
-        lm = backend.TinyLM.create(base_model, lora)
-        lm.load_state_dict(weights, with_optimizer=False)
+        if inflight_of is None:
+            lm = backend.TinyLM.create(base_model, lora)
+            lm.load_state_dict(weights, with_optimizer=False)
+            lock = threading.Lock()
+        else:
+            with self._lock:
+                shared = self._inflight.get(inflight_of)
+                if shared is None:
+                    shared = self._inflight[inflight_of] = (backend.TinyLM.create(base_model, lora),
+                                                            threading.Lock())
+            lm, lock = shared
+            with lock:  # publish: samples already running finish on the old weights
+                lm.load_state_dict(weights, with_optimizer=False)
         with self._lock:
             if sampler_id in self._samplers:
                 raise OpFailure(f"sampling_session_seq_id {seq} is already used by {sampler_id}")
             sampler = self._samplers[sampler_id] = Sampler(sampler_id, session_id, base_model,
-                                                           model_path, lm)
+                                                           model_path, lm, lock)
         self._sessions.add_sampler(session_id, sampler_id)
         return sampler
 
@@ -183,26 +223,62 @@ class SamplingService:
         with self._lock:
             return self._samplers.setdefault(key, Sampler(key, None, name, model_path, lm))
 
-    def _sample(self, sampler: Sampler, args: SampleArgs) -> tuple[list[Any], Any, Any]:
+    def _extras(self, lm: Any, args: SampleArgs, seqs: list[Any]) -> dict[str, Any]:
+        """tinker 0.38's extra logprob outputs, all from the model's temperature-1 distribution."""
+        out: dict[str, Any] = {}
+        n = args.prompt.size
+        if args.topk_sample_logprobs > 0:
+            out["topk_logprobs"] = [
+                lm.topk_prompt_logprobs(np.concatenate([args.prompt, np.asarray(seq.tokens, args.prompt.dtype)]),
+                                        args.topk_sample_logprobs)[n:n + len(seq.tokens)]
+                for seq in seqs]
+        if args.prompt_alt_tokens_k > 0 and n > 1:
+            rows = lm.topk_prompt_logprobs(args.prompt, args.prompt_alt_tokens_k)[1:]
+            out["prompt_alt_tokens"] = {
+                "tokens": encode_tensor(np.asarray([[t for t, _ in row] for row in rows], dtype=np.int64)),
+                "logprobs": encode_tensor(np.asarray([[lp for _, lp in row] for row in rows], dtype=np.float32))}
+        if args.target_prompt_logprobs is not None:
+            targets = args.target_prompt_logprobs
+            values = np.zeros(targets.shape, dtype=np.float32)
+            if n > 1 and targets.shape[1] > 0:
+                table = lm.topk_prompt_logprobs(args.prompt, self._rt.backend.VOCAB_SIZE)
+                for i in range(1, n):
+                    row = dict(table[i])
+                    for j, token in enumerate(targets[i]):
+                        if token >= 0:
+                            values[i, j] = row[int(token)]
+            out["target_prompt_logprobs"] = encode_tensor(values)
+        return out
+
+    def _sample(self, sampler: Sampler, args: SampleArgs) -> tuple[list[Any], Any, Any, dict[str, Any]]:
         with sampler.lock:
             seqs = sampler.lm.sample(args.prompt, max_tokens=args.max_tokens,
                                      temperature=args.temperature, top_k=args.top_k,
                                      top_p=args.top_p, stop=args.stop, seed=args.seed,
                                      num_samples=args.num_samples)
             plp = sampler.lm.prompt_logprobs(args.prompt) if args.prompt_logprobs else None
+            if plp is not None and args.prompt_logprobs_last_n is not None:
+                keep = len(plp) - args.prompt_logprobs_last_n
+                plp = [None if i < keep else x for i, x in enumerate(plp)]
             topk = (sampler.lm.topk_prompt_logprobs(args.prompt, args.topk_prompt_logprobs)
                     if args.topk_prompt_logprobs > 0 else None)
-        return seqs, plp, topk
+            extras = self._extras(sampler.lm, args, seqs)
+        return seqs, plp, topk, extras
 
     def asample(self, sampler: Sampler, args: SampleArgs) -> str:
         """Queue a sample; the future's result is a SampleResponse."""
         def job() -> dict[str, Any]:
-            seqs, plp, topk = self._sample(sampler, args)
+            seqs, plp, topk, extras = self._sample(sampler, args)
+            seq_topk = extras.pop("topk_logprobs", None)
             return {
+                **extras,
                 "type": "sample",
                 "sequences": [{"tokens": [int(t) for t in s.tokens],
                                "logprobs": [float(x) for x in s.logprobs],
-                               "stop_reason": s.stop_reason} for s in seqs],
+                               "stop_reason": s.stop_reason,
+                               **({} if seq_topk is None else {"topk_logprobs": [
+                                   [[int(t), float(lp)] for t, lp in row] for row in seq_topk[i]]})}
+                              for i, s in enumerate(seqs)],
                 "prompt_logprobs": None if plp is None else
                 [None if x is None else float(x) for x in plp],
                 "topk_prompt_logprobs": None if topk is None else
@@ -214,7 +290,8 @@ class SamplingService:
         """SSE events: ``token`` per generated token, then ``done`` (or ``error``)."""
         start = time.perf_counter()
         try:
-            seq = self._sample(sampler, attrs.evolve(args, num_samples=1, prompt_logprobs=False,
+            seq = self._sample(sampler, attrs.evolve(args, num_samples=1, prompt_logprobs=False, topk_sample_logprobs=0,
+                                                     prompt_alt_tokens_k=0, target_prompt_logprobs=None,
                                                      topk_prompt_logprobs=0))[0][0]
         except self._rt.backend.UserInputError as exc:
             yield "error", {"error": str(exc), "category": "user"}

@@ -24,6 +24,7 @@ class Session:
     sdk_version: str | None
     project_id: str | None
     heartbeats: int = 0
+    display_name: str | None = None
     expired_at: float | None = None
     training_run_ids: list[str] = attrs.Factory(list)
     sampler_ids: list[str] = attrs.Factory(list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -226,7 +227,7 @@ class TrainingService:
         return work
 
     def save_for_sampler_work(self, name: str | None, sampler_seq: int | None,
-                              ttl_seconds: int | None, overwrite: bool) -> Work:
+                              ttl_seconds: int | None, overwrite: bool, inflight: bool = False) -> Work:
         """save_weights_for_sampler: a named sampler checkpoint and/or an ephemeral sampler."""
         if name is not None:
             check_name(name)
@@ -244,10 +245,38 @@ class TrainingService:
                 if rec.session_id is None:
                     raise OpFailure("this model has no session")
                 sampler = self._samplers.create_from_weights(rec.session_id, sampler_seq,
-                                                             rec.base_model, rec.lora, weights, path)
+                                                             rec.base_model, rec.lora, weights, path,
+                                                             rec.model_id if inflight else None)
                 out["sampling_session_id"] = sampler.sampler_id
             return out
         return work
+
+    def save_external_work(self, name: str, ttl_seconds: int | None) -> Work:
+        """save_weights_external: the weights (no optimizer state) as an ``external_weights``
+        checkpoint whose files are downloaded through signed per-file URLs."""
+        check_name(name)
+
+        def work(rec: ModelRecord) -> dict[str, Any]:
+            weights = rec.lm.state_dict(with_optimizer=False)
+            record = self._checkpoints.save(rec.model_id, "external_weights", name, weights, None,
+                                            rec.lm.adapter_config(), self._meta(rec), ttl_seconds, True)
+            return {"path": record.tinker_path, "size_bytes": record.size_bytes,
+                    "type": "save_weights_external"}
+        return work
+
+    def register_copy(self, source: CheckpointRecord, session_id: str | None) -> str:
+        """A new read-only training run to hold a copied checkpoint; returns its id."""
+        backend = self._rt.backend
+        now = self._rt.clock()
+        run_id = f"copy-{uuid.uuid4().hex[:12]}:train:0"
+        rec = ModelRecord(run_id, session_id, source.model["base_model"],
+                          backend.LoraSpec(**source.model["lora"]), None, now, None, now,
+                          status="unloaded")
+        with self._lock:
+            self._models[run_id] = rec
+        if session_id is not None:
+            self._sessions.add_training_run(session_id, run_id)
+        return run_id
 
     def _load_into(self, lm: Any, record: CheckpointRecord, with_optimizer: bool) -> None:
         weights, optimizer = self._checkpoints.read(record, with_optimizer)

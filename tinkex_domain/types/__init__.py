@@ -148,3 +148,24 @@ __all__ = [
     "UnloadModelResponse",
     "WeightsInfoResponse",
 ]
+
+#: tinker.types names whose hand-written classes live outside this package (they import it).
+_HELPERS = {
+    "AdamOptimizerConfig": "tinkex_domain.optimizers",
+    "DimuonOptimizerConfig": "tinkex_domain.optimizers",
+    "DimuonParams": "tinkex_domain.optimizers",
+    "OptimizerConfig": "tinkex_domain.optimizers",
+    "OptimParams": "tinkex_domain.optimizers",
+    "RequestErrorCategory": "tinkex_domain.request_errors",
+    "RequestFailedResponse": "tinkex_domain.request_errors",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Resolve the helper names of :data:`_HELPERS` on first use (no import cycle)."""
+    module = _HELPERS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -120,6 +120,10 @@ class SampledSequence:
     stop_reason: str
     tokens: list[int] = attrs.field(converter=list)
     logprobs: list[float] | None = None
+    #: Per generated token, its ``topk_sample_logprobs`` most likely ``(token, logprob)`` pairs.
+    topk_logprobs: list[list[tuple[int, float]] | None] | None = attrs.field(
+        default=None, converter=lambda v: _topk(v)
+    )
 
     @property
     def tokens_np(self) -> np.ndarray:
@@ -147,6 +151,10 @@ class SampleResponse:
     topk_prompt_logprobs: list[list[tuple[int, float]] | None] | None = attrs.field(default=None, converter=_topk)
     prompt_cache_hit_tokens: int | None = None
     type: str | None = None
+    #: The logprobs of the requested ``target_prompt_logprobs`` tokens (0.0 where it had -1).
+    target_prompt_logprobs: TensorData | None = None
+    #: ``prompt_alt_tokens_k`` alternatives per prompt position: ``.tokens`` and ``.logprobs`` tensors.
+    prompt_alt_tokens: Any = None
 
     @property
     def prompt_logprobs_np(self) -> np.ndarray | None:

@@ -10,10 +10,10 @@ import attrs
 
 from tinkex_domain.types._common import fail
 
-CheckpointType = Literal["training", "sampler"]
+CheckpointType = Literal["training", "sampler", "external"]
 AccessScope = Literal["owned", "accessible"]
 ACCESS_SCOPES: tuple[str, ...] = ("owned", "accessible")
-_KINDS = {"weights": "training", "sampler_weights": "sampler"}
+_KINDS = {"weights": "training", "sampler_weights": "sampler", "external_weights": "external"}
 
 
 def parse_time(value: str | None) -> _dt.datetime | None:
@@ -128,7 +128,7 @@ class CheckpointArchiveUrlResponse:
 
 @attrs.frozen(kw_only=True)
 class ParsedCheckpointTinkerPath:
-    """``tinker://<run_id>/<weights|sampler_weights>/<name>`` split into its parts."""
+    """``tinker://<run_id>/<weights|sampler_weights|external_weights>/<name>`` split into its parts."""
 
     tinker_path: str
     training_run_id: str
@@ -145,11 +145,16 @@ class ParsedCheckpointTinkerPath:
             fail(
                 "ParsedCheckpointTinkerPath",
                 "tinker_path",
-                f"must look like tinker://<run_id>/<weights|sampler_weights>/<name>, got {tinker_path!r}",
+                f"must look like tinker://<run_id>/<weights|sampler_weights|external_weights>/<name>, "
+                f"got {tinker_path!r}",
             )
         run_id, kind, name = parts
         if kind not in _KINDS:
-            fail("ParsedCheckpointTinkerPath", "tinker_path", f"kind must be weights or sampler_weights, got {kind!r}")
+            fail(
+                "ParsedCheckpointTinkerPath",
+                "tinker_path",
+                f"kind must be weights, sampler_weights or external_weights, got {kind!r}",
+            )
         return cls(
             tinker_path=tinker_path,
             training_run_id=run_id,
