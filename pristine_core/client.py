@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from pristine_core.manifest.loader import load_manifest
 from pristine_core.manifest.models import Endpoint, Manifest, PoolSpec
 from pristine_core.pipeline import Call, Event, Middleware, Request, Response, compose
 from pristine_core.plugins import PluginRecord, PluginSelection, build_plugin_manager
+from pristine_core.scheduler import Scheduler
 from pristine_core.secrets import Secret, SecretHeaders
 from pristine_core.tenancy import Tenant
 from pristine_core.transport import Transport
@@ -101,6 +103,8 @@ class Client:
         self.clock: Clock = clock or SYSTEM_CLOCK
         self.config: dict[str, Any] = dict(config or {})
         self.state: dict[str, Any] = {}
+        self._scheduler: Scheduler | None = None
+        self._scheduler_lock = threading.Lock()
         plugin_list = list(plugins) if plugins is not None else None
         selection = PluginSelection.resolve(plugin_list, disable_plugins, strict_plugins, autoload_plugins, environ)
         extra = [p for p in (plugin_list or []) if not isinstance(p, str)]
@@ -305,6 +309,14 @@ class Client:
         """True once :meth:`close` has run."""
         return self._closed
 
+    @property
+    def scheduler(self) -> Scheduler:
+        """This client's :class:`~pristine_core.scheduler.Scheduler` (started lazily, closed with the client)."""
+        with self._scheduler_lock:
+            if self._scheduler is None:
+                self._scheduler = Scheduler(self.clock, max_workers=8, name=f"pristine-{self.manifest.name}")
+            return self._scheduler
+
     def close(self) -> None:
         """Stop plugins (``pristine_client_closing``), then close the transport. Idempotent."""
         if self.__dict__.get("_closed", True):
@@ -315,6 +327,10 @@ class Client:
                 impl.function(client=self)
             except Exception as exc:
                 log.warning("pristine.close_hook_failed", plugin=impl.plugin_name, error=f"{type(exc).__name__}: {exc}")
+        with self._scheduler_lock:
+            scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.close()
         self.transport.close()
 
     def __enter__(self) -> Client:

@@ -13,12 +13,12 @@ from pristine_core.hookspecs import hookimpl
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Call, Response
 from pristine_core.plugins import FUTURES
+from pristine_core.scheduler import Scheduler
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import FutureClosedError
 from pristine_plugins.futures.future import APIFuture
 from pristine_plugins.futures.poller import Poller, PollSpec, classify, failure_of, parse_result
 from pristine_plugins.futures.queue_state import QueueStateLogger
-from pristine_plugins.futures.scheduler import Scheduler
 from pristine_plugins.futures.settings import PER_FUTURE_KEYS, FuturesSettings, from_manifest, manifest_problems
 
 if TYPE_CHECKING:
@@ -167,7 +167,8 @@ class FuturesPlugin:
                 future.settle(error=FutureClosedError(request_id))
                 return future
             if self._scheduler is None:
-                self._scheduler = Scheduler(self._settings.max_workers, client.clock)
+                workers = self._settings.max_workers
+                self._scheduler = Scheduler(client.clock, max_workers=workers, name="pristine-futures")
             scheduler = self._scheduler
         assert self._budget is not None  # set by pristine_configure, like the client
         poller = Poller(client, future, spec, scheduler, self._budget)

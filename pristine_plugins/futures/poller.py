@@ -32,8 +32,8 @@ from pristine_plugins.futures.settings import FuturesSettings
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
+    from pristine_core.scheduler import Scheduler
     from pristine_plugins.futures.budget import ResponseBudget
-    from pristine_plugins.futures.scheduler import Scheduler
 
 _MAX_EXPONENT = 62
 _BLANK_400_TEXTS = ("", "http 400", "bad request", "null", "{}")
@@ -150,7 +150,7 @@ class Poller:
         self._again(0.0)
 
     def _again(self, delay_s: float) -> None:
-        if not self.scheduler.submit_later(delay_s, self.step):
+        if self.scheduler.call_later(delay_s, self.step) is None:
             self.future.settle(error=FutureClosedError(self.spec.request_id))
 
     def step(self) -> None:

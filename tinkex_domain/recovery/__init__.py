@@ -4,8 +4,9 @@ A :class:`RecoveryMonitor` polls monitored runs through the public ``RestClient`
 service marks ``corrupted`` is handed to the :class:`RecoveryExecutor`, which creates a new
 training client from the run's latest checkpoint (``ServiceClient.create_training_client_from_state
 [_with_optimizer]``), retrying with exponential backoff, and reports through callbacks and
-``recovery.*`` events. Nothing here starts a thread or sleeps: periodic work runs on an
-injectable scheduler (default :class:`TickScheduler`, driven by ``run_due()``).
+``recovery.*`` events. Nothing here starts a thread or sleeps: polls, attempts and retries run
+on a :class:`pristine_core.scheduler.Scheduler`, by default the one of the service's Pristine
+client, so recovery runs in the background once enabled and stops when that client closes.
 """
 
 from tinkex_domain.recovery.errors import (
@@ -19,12 +20,10 @@ from tinkex_domain.recovery.errors import (
 from tinkex_domain.recovery.executor import RecoveryExecutor, RecoveryJob
 from tinkex_domain.recovery.monitor import RecoveryMonitor
 from tinkex_domain.recovery.policy import RecoveryPolicy
-from tinkex_domain.recovery.scheduler import Cancellable, ScheduledCall, Scheduler, TickScheduler
 
 __all__ = [
     "EVENTS",
     "AlreadyPendingError",
-    "Cancellable",
     "CheckpointStrategyNotSupportedError",
     "MissingCheckpointError",
     "RecoveryDisabledError",
@@ -33,7 +32,4 @@ __all__ = [
     "RecoveryJob",
     "RecoveryMonitor",
     "RecoveryPolicy",
-    "ScheduledCall",
-    "Scheduler",
-    "TickScheduler",
 ]

@@ -2,14 +2,18 @@
 
 Only the public client API is used: ``service.create_rest_client().get_training_run(...)``
 to find the latest checkpoint, then ``service.create_training_client_from_state[_with_optimizer]``.
-Attempts run inline (in the caller of :meth:`RecoveryExecutor.recover` or of the scheduler's
-``run_due``) unless a ``runner`` is given (``submit(fn, *args)``, e.g. a thread pool the
-application owns); at most ``max_concurrent`` run at once, the rest wait in FIFO order.
-Retries are scheduled on the injectable ``scheduler`` after ``policy.backoff(attempt)``.
+Work runs on a :class:`pristine_core.scheduler.Scheduler`: by default the one of the Pristine
+client behind the service (so recovery runs in the background by itself and stops when that
+client closes); pass ``scheduler=`` to use another one, e.g. ``Scheduler(clock,
+background=False)`` driven by ``run_due()`` in a test. Attempts run on that scheduler's
+workers, inline on a thread-less scheduler, or on a ``runner`` when given (``submit(fn,
+*args)``); at most ``max_concurrent`` run at once, the rest wait in FIFO order. Retries are
+scheduled after ``policy.backoff(attempt)``.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -17,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from pristine_core.scheduler import Handle, Scheduler
 from tinkex_domain.recovery.errors import (
     AlreadyPendingError,
     CheckpointStrategyNotSupportedError,
@@ -27,7 +32,6 @@ from tinkex_domain.recovery.errors import (
     log,
 )
 from tinkex_domain.recovery.policy import RecoveryPolicy
-from tinkex_domain.recovery.scheduler import Cancellable, Scheduler, TickScheduler
 
 
 @attrs.define
@@ -41,7 +45,13 @@ class RecoveryJob:
     run: Any = None
     metadata: dict[str, Any] = attrs.field(factory=dict)
     attempt: int = 0
-    retry: Cancellable | None = None
+    retry: Handle | None = None
+
+
+def scheduler_of(service: Any) -> Scheduler:
+    """The scheduler of the Pristine client behind ``service`` (a ServiceClient)."""
+    scheduler: Scheduler = service.holder.client.scheduler
+    return scheduler
 
 
 def checkpoint_path(checkpoint: Any) -> str:
@@ -56,7 +66,7 @@ class RecoveryExecutor:
         self, *, scheduler: Scheduler | None = None, runner: Any = None, max_concurrent: int = 1,
         on_event: EventFn | None = None,
     ) -> None:
-        self.scheduler: Scheduler = scheduler if scheduler is not None else TickScheduler()
+        self.scheduler: Scheduler | None = scheduler
         self.runner = runner
         self.max_concurrent = max(1, int(max_concurrent))
         self.on_event = on_event
@@ -122,8 +132,21 @@ class RecoveryExecutor:
                 self._active += 1
             if self.runner is not None:
                 self.runner.submit(self._attempt, job)
-            else:
+                continue
+            scheduler = self._scheduler_for(job)
+            if not scheduler.background:
                 self._attempt(job)
+            elif scheduler.submit(functools.partial(self._attempt, job), name="tinkex-recovery") is None:
+                self._abandon(job)  # the client closed: nothing more runs
+
+    def _scheduler_for(self, job: RecoveryJob) -> Scheduler:
+        return self.scheduler if self.scheduler is not None else scheduler_of(job.service)
+
+    def _abandon(self, job: RecoveryJob) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._pending.get(job.run_id) is job:
+                del self._pending[job.run_id]
 
     def _select(self, job: RecoveryJob) -> Any:
         policy = job.policy
@@ -194,7 +217,10 @@ class RecoveryExecutor:
         with self._lock:
             closed = self._closed
         if not closed:  # scheduled outside the lock: a scheduler may run the call at once
-            job.retry = self.scheduler.call_later(delay, lambda: self._requeue(job))
+            job.retry = self._scheduler_for(job).call_later(delay, lambda: self._requeue(job), name="tinkex-recovery")
+            if job.retry is None:
+                with self._lock:
+                    self._pending.pop(job.run_id, None)
 
     def _requeue(self, job: RecoveryJob) -> None:
         with self._lock:

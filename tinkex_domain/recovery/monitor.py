@@ -1,11 +1,10 @@
 """The recovery monitor: polls monitored training runs and hands corrupted ones to the executor.
 
-    scheduler = TickScheduler()                       # or any call_later(delay_s, fn) scheduler
-    executor = RecoveryExecutor(scheduler=scheduler)
-    monitor = RecoveryMonitor(executor, RecoveryPolicy(enabled=True), scheduler=scheduler)
+    executor = RecoveryExecutor()
+    monitor = RecoveryMonitor(executor, RecoveryPolicy(enabled=True))
     monitor.monitor_run(training.model_id, service, {"training_client": training})
-    ...
-    scheduler.run_due()                               # e.g. once per training step
+    # polls and recoveries now run in the background on the client's scheduler,
+    # until monitor.close() or service.close()
 
 Every ``poll_interval_s`` (while runs are monitored) each run is fetched with
 ``RestClient.get_training_run``; a fetch error is reported (``recovery.poll_error``) and the
@@ -21,10 +20,10 @@ from typing import Any
 
 import attrs
 
+from pristine_core.scheduler import Handle, Scheduler
 from tinkex_domain.recovery.errors import AlreadyPendingError, EventFn, RecoveryDisabledError, RecoveryError, emit
-from tinkex_domain.recovery.executor import RecoveryExecutor, checkpoint_path
+from tinkex_domain.recovery.executor import RecoveryExecutor, checkpoint_path, scheduler_of
 from tinkex_domain.recovery.policy import RecoveryPolicy
-from tinkex_domain.recovery.scheduler import Cancellable, Scheduler
 
 RestFactory = Callable[[Any], Any]
 
@@ -42,7 +41,8 @@ class WatchedRun:
 class RecoveryMonitor:
     """Watches runs for corruption (see the module docstring).
 
-    ``scheduler`` defaults to the executor's; ``rest_client_factory(service)`` defaults to
+    ``scheduler`` defaults to the executor's, else to the scheduler of the first monitored
+    service's Pristine client; ``rest_client_factory(service)`` defaults to
     ``service.create_rest_client()``.
     """
 
@@ -55,14 +55,12 @@ class RecoveryMonitor:
         self.policy = RecoveryPolicy.new(policy)
         if scheduler is None and executor is not None:
             scheduler = executor.scheduler
-        if scheduler is None:
-            raise ValueError("RecoveryMonitor needs a scheduler (or an executor that has one)")
-        self.scheduler = scheduler
+        self.scheduler: Scheduler | None = scheduler
         self.rest_client_factory = rest_client_factory
         self.on_event = on_event
         self._lock = threading.Lock()
         self._runs: dict[str, WatchedRun] = {}
-        self._next: Cancellable | None = None
+        self._next: Handle | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -88,6 +86,8 @@ class RecoveryMonitor:
             if self._closed:
                 raise RecoveryError("the recovery monitor is closed")
             self._runs[run_id] = WatchedRun(run_id, service, rest, dict(metadata or {}))
+            if self.scheduler is None:
+                self.scheduler = scheduler_of(service)
         self._schedule()
 
     def stop_monitoring(self, run_id: str) -> None:
@@ -122,9 +122,12 @@ class RecoveryMonitor:
 
     def _schedule(self) -> None:
         with self._lock:
-            if self._closed or self._next is not None or not self._runs:
+            if self._closed or self._next is not None or not self._runs or self.scheduler is None:
                 return
-        handle = self.scheduler.call_later(self.policy.poll_interval_s, self._tick)
+            scheduler = self.scheduler
+        handle = scheduler.call_later(self.policy.poll_interval_s, self._tick, name="tinkex-recovery-monitor")
+        if handle is None:
+            return  # the scheduler closed with its client: monitoring ends
         with self._lock:
             if self._next is None:
                 self._next = handle

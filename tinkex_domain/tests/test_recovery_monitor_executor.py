@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pristine_core.clock import FakeClock
+from pristine_core.scheduler import Scheduler
 from tinkex_domain._futures import failed, resolved
 from tinkex_domain.recovery import (
     AlreadyPendingError,
@@ -18,7 +19,6 @@ from tinkex_domain.recovery import (
     RecoveryExecutor,
     RecoveryMonitor,
     RecoveryPolicy,
-    TickScheduler,
 )
 from tinkex_domain.types import Checkpoint, TrainingRun
 
@@ -97,11 +97,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def scheduler(clock: FakeClock) -> TickScheduler:
-    return TickScheduler(clock)
+def scheduler(clock: FakeClock) -> Scheduler:
+    return Scheduler(clock, background=False)
 
 
-def setup(scheduler: TickScheduler, rec: Recorder, **policy: Any) -> tuple[RecoveryExecutor, RecoveryMonitor]:
+def setup(scheduler: Scheduler, rec: Recorder, **policy: Any) -> tuple[RecoveryExecutor, RecoveryMonitor]:
     executor = RecoveryExecutor(scheduler=scheduler, on_event=rec.on_event)
     return executor, RecoveryMonitor(executor, rec.policy(**policy), on_event=rec.on_event)
 
@@ -109,17 +109,17 @@ def setup(scheduler: TickScheduler, rec: Recorder, **policy: Any) -> tuple[Recov
 # ---------------------------------------------------------------------------- monitor
 
 
-def test_a_disabled_policy_or_a_missing_executor_refuses_to_monitor(scheduler: TickScheduler) -> None:
+def test_a_disabled_policy_or_a_missing_executor_refuses_to_monitor(scheduler: Scheduler) -> None:
     service = FakeService({RUN: run()})
     with pytest.raises(RecoveryDisabledError):
         RecoveryMonitor(RecoveryExecutor(scheduler=scheduler), RecoveryPolicy()).monitor_run(RUN, service)
     with pytest.raises(RecoveryError, match="executor"):
         RecoveryMonitor(None, {"enabled": True}, scheduler=scheduler).monitor_run(RUN, service)
-    with pytest.raises(ValueError):
-        RecoveryMonitor(None, {"enabled": True})
+    with pytest.raises(RecoveryError, match="executor"):
+        RecoveryMonitor(None, {"enabled": True}).monitor_run(RUN, service)
 
 
-def test_healthy_runs_are_polled_every_interval_and_left_alone(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_healthy_runs_are_polled_every_interval_and_left_alone(clock: FakeClock, scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({RUN: run()})
     _, monitor = setup(scheduler, rec, poll_interval_s=30)
@@ -135,7 +135,7 @@ def test_healthy_runs_are_polled_every_interval_and_left_alone(clock: FakeClock,
     assert monitor.monitored_runs() == [RUN] and scheduler.pending() == 1
 
 
-def test_a_corrupted_run_is_recovered_from_its_latest_checkpoint(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_a_corrupted_run_is_recovered_from_its_latest_checkpoint(clock: FakeClock, scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({RUN: run(corrupted=True, last=checkpoint())})
     _, monitor = setup(scheduler, rec)
@@ -154,7 +154,7 @@ def test_a_corrupted_run_is_recovered_from_its_latest_checkpoint(clock: FakeCloc
     assert monitor.monitored_runs() == [] and scheduler.pending() == 0  # nothing left to poll
 
 
-def test_poll_errors_are_reported_and_the_run_stays_monitored(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_poll_errors_are_reported_and_the_run_stays_monitored(clock: FakeClock, scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({RUN: ConnectionError("down")})
     _, monitor = setup(scheduler, rec, poll_interval_s=10)
@@ -168,7 +168,7 @@ def test_poll_errors_are_reported_and_the_run_stays_monitored(clock: FakeClock, 
     assert service.created == [(LATEST, True)] and monitor.monitored_runs() == []
 
 
-def test_stop_monitoring_and_close_cancel_polling(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_stop_monitoring_and_close_cancel_polling(clock: FakeClock, scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({RUN: run(corrupted=True, last=checkpoint()), "run-2": run(run_id="run-2")})
     _, monitor = setup(scheduler, rec)
@@ -189,7 +189,7 @@ def test_stop_monitoring_and_close_cancel_polling(clock: FakeClock, scheduler: T
 # ---------------------------------------------------------------------------- executor
 
 
-def test_recover_refuses_when_disabled_or_already_pending(scheduler: TickScheduler) -> None:
+def test_recover_refuses_when_disabled_or_already_pending(scheduler: Scheduler) -> None:
     service = FakeService({RUN: run()}, failures=1)
     executor = RecoveryExecutor(scheduler=scheduler)
     with pytest.raises(RecoveryDisabledError):
@@ -200,7 +200,7 @@ def test_recover_refuses_when_disabled_or_already_pending(scheduler: TickSchedul
         executor.recover(RUN, service, {"enabled": True})
 
 
-def test_weights_only_restore_and_specific_checkpoint(scheduler: TickScheduler) -> None:
+def test_weights_only_restore_and_specific_checkpoint(scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({})
     executor = RecoveryExecutor(scheduler=scheduler)
@@ -211,14 +211,14 @@ def test_weights_only_restore_and_specific_checkpoint(scheduler: TickScheduler) 
     assert service.created == [(LATEST, False), (specific, True)]
 
 
-def test_latest_checkpoint_is_fetched_when_not_given(scheduler: TickScheduler) -> None:
+def test_latest_checkpoint_is_fetched_when_not_given(scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({RUN: run(corrupted=True, last=checkpoint())})
     RecoveryExecutor(scheduler=scheduler).recover(RUN, service, rec.policy())
     assert service.rest.calls == [RUN] and service.created == [(LATEST, True)]
 
 
-def test_failures_back_off_then_succeed(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_failures_back_off_then_succeed(clock: FakeClock, scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({}, failures=2)
     executor = RecoveryExecutor(scheduler=scheduler, on_event=rec.on_event)
@@ -238,7 +238,7 @@ def test_failures_back_off_then_succeed(clock: FakeClock, scheduler: TickSchedul
     assert executor.pending() == []
 
 
-def test_exhausted_after_max_attempts_calls_on_failure(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_exhausted_after_max_attempts_calls_on_failure(clock: FakeClock, scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({}, failures=10)
     executor = RecoveryExecutor(scheduler=scheduler, on_event=rec.on_event)
@@ -253,7 +253,7 @@ def test_exhausted_after_max_attempts_calls_on_failure(clock: FakeClock, schedul
     assert executor.pending() == [] and scheduler.pending() == 0
 
 
-def test_best_strategy_fails_permanently(scheduler: TickScheduler) -> None:
+def test_best_strategy_fails_permanently(scheduler: Scheduler) -> None:
     rec = Recorder()
     executor = RecoveryExecutor(scheduler=scheduler)
     executor.recover(RUN, FakeService({}), rec.policy(checkpoint_strategy="best"), last_checkpoint=checkpoint())
@@ -261,7 +261,7 @@ def test_best_strategy_fails_permanently(scheduler: TickScheduler) -> None:
     assert scheduler.pending() == 0
 
 
-def test_a_run_without_checkpoint_is_retried_then_fails(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_a_run_without_checkpoint_is_retried_then_fails(clock: FakeClock, scheduler: Scheduler) -> None:
     rec = Recorder()
     service = FakeService({RUN: run(corrupted=True)})
     RecoveryExecutor(scheduler=scheduler).recover(RUN, service, rec.policy(max_attempts=2))
@@ -271,7 +271,7 @@ def test_a_run_without_checkpoint_is_retried_then_fails(clock: FakeClock, schedu
     assert isinstance(rec.failures[0][1], MissingCheckpointError) and service.created == []
 
 
-def test_callback_exceptions_are_swallowed(scheduler: TickScheduler) -> None:
+def test_callback_exceptions_are_swallowed(scheduler: Scheduler) -> None:
     def explode(*args: Any) -> None:
         raise RuntimeError("callback bug")
 
@@ -296,7 +296,7 @@ class DeferredRunner:
         fn(*args)
 
 
-def test_at_most_max_concurrent_attempts_run_in_fifo_order(scheduler: TickScheduler) -> None:
+def test_at_most_max_concurrent_attempts_run_in_fifo_order(scheduler: Scheduler) -> None:
     runner = DeferredRunner()
     service = FakeService({})
     executor = RecoveryExecutor(scheduler=scheduler, runner=runner, max_concurrent=2)
@@ -311,7 +311,7 @@ def test_at_most_max_concurrent_attempts_run_in_fifo_order(scheduler: TickSchedu
     assert executor.pending() == []
 
 
-def test_close_cancels_scheduled_retries(clock: FakeClock, scheduler: TickScheduler) -> None:
+def test_close_cancels_scheduled_retries(clock: FakeClock, scheduler: Scheduler) -> None:
     service = FakeService({}, failures=5)
     executor = RecoveryExecutor(scheduler=scheduler)
     executor.recover(RUN, service, {"enabled": True}, last_checkpoint=checkpoint())
@@ -322,7 +322,7 @@ def test_close_cancels_scheduled_retries(clock: FakeClock, scheduler: TickSchedu
         executor.recover(RUN, service, {"enabled": True})
 
 
-def test_events_reach_the_service_client_emitter(scheduler: TickScheduler) -> None:
+def test_events_reach_the_service_client_emitter(scheduler: Scheduler) -> None:
     emitted: list[tuple[str, dict[str, Any]]] = []
 
     class Client:

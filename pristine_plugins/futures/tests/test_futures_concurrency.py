@@ -78,12 +78,12 @@ def test_thousand_futures_share_a_bounded_pool(future_server, make_client, plugi
     assert not not_done
     assert sorted(f.result().value for f in done) == list(range(1, count + 1))
     assert sum(len(p) for p in future_server.polls.values()) == 2 * count
-    pool = plugin(client).scheduler.pool
-    assert 1 <= pool.peak_threads <= workers
+    scheduler = plugin(client).scheduler
+    assert 1 <= scheduler.peak_workers <= workers
     assert sampler.peak_ours <= workers + 1  # the workers, plus the timer thread if a back-off happened
     with capsys.disabled():
         print(
-            f"\n[futures] {count} concurrent futures: peak plugin threads {pool.peak_threads}"
+            f"\n[futures] {count} concurrent futures: peak plugin threads {scheduler.peak_workers}"
             f" (sampled {sampler.peak_ours}, bound {workers}); peak process threads {sampler.peak_all}"
             f" (baseline {before}; includes the loopback server's threads)"
         )

@@ -1,13 +1,10 @@
-"""Recovery policy normalisation and the tick-driven scheduler."""
+"""Recovery policy normalisation."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
-from pristine_core.clock import FakeClock
-from tinkex_domain.recovery import RecoveryPolicy, TickScheduler
+from tinkex_domain.recovery import RecoveryPolicy
 
 
 def test_policy_defaults() -> None:
@@ -61,45 +58,3 @@ def test_direct_construction_validates_the_strategy() -> None:
         RecoveryPolicy(checkpoint_strategy="newest")
     with pytest.raises(ValueError):
         RecoveryPolicy(checkpoint_strategy="specific")
-
-
-def test_scheduler_runs_due_calls_in_order_and_honours_cancel() -> None:
-    clock = FakeClock()
-    scheduler = TickScheduler(clock)
-    ran: list[str] = []
-    scheduler.call_later(10, lambda: ran.append("b"))
-    scheduler.call_later(5, lambda: ran.append("a"))
-    cancelled = scheduler.call_later(7, lambda: ran.append("x"))
-    cancelled.cancel()
-    assert scheduler.run_due() == 0 and ran == []
-    assert scheduler.pending() == 2 and scheduler.next_due() == clock.monotonic() + 5
-    clock.advance(10)
-    assert scheduler.run_due() == 2
-    assert ran == ["a", "b"] and scheduler.pending() == 0 and scheduler.next_due() is None
-
-
-def test_calls_scheduled_by_calls_run_when_already_due() -> None:
-    clock = FakeClock()
-    scheduler = TickScheduler(clock)
-    ran: list[int] = []
-    scheduler.call_later(0, lambda: (ran.append(1), scheduler.call_later(0, lambda: ran.append(2))))
-    scheduler.call_later(0, lambda: scheduler.call_later(1, lambda: ran.append(3)))
-    scheduler.run_due()
-    assert ran == [1, 2]
-    clock.advance(1)
-    scheduler.run_due()
-    assert ran == [1, 2, 3]
-
-
-def test_a_failing_call_is_logged_and_the_rest_still_run(caplog: pytest.LogCaptureFixture) -> None:
-    scheduler = TickScheduler(FakeClock())
-    ran: list[str] = []
-
-    def boom() -> None:
-        raise RuntimeError("boom")
-
-    scheduler.call_later(0, boom)
-    scheduler.call_later(0, lambda: ran.append("after"))
-    with caplog.at_level(logging.ERROR):
-        assert scheduler.run_due() == 2
-    assert ran == ["after"] and "scheduled recovery call failed" in caplog.text

@@ -1,0 +1,171 @@
+"""The core scheduler: due order, cancellation, bounded workers, fake time, and no thread left after close."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from pristine_core import Client, FakeClock
+from pristine_core.scheduler import Scheduler, on_scheduler_thread
+
+MANIFEST = {"name": "sched", "version": "1", "base_url": "http://127.0.0.1:9", "resources": {}}
+
+
+def assert_no_threads_left(scheduler: Scheduler) -> None:
+    assert scheduler.live_threads() == []
+    prefix = scheduler.name + "-"
+    assert not [t for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def test_run_due_runs_due_calls_in_order_and_honours_cancel() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(clock, background=False)
+    ran: list[str] = []
+    scheduler.call_later(10, lambda: ran.append("b"))
+    scheduler.call_later(5, lambda: ran.append("a"))
+    cancelled = scheduler.call_later(7, lambda: ran.append("x"))
+    assert cancelled is not None and cancelled.cancel() and cancelled.cancelled
+    assert not cancelled.cancel()  # once only
+    assert scheduler.run_due() == 0 and ran == []
+    assert scheduler.pending() == 2 and scheduler.next_due() == clock.monotonic() + 5
+    clock.advance(10)
+    assert scheduler.run_due() == 2
+    assert ran == ["a", "b"] and scheduler.pending() == 0 and scheduler.next_due() is None
+    assert scheduler.threads() == []  # background=False never starts a thread
+
+
+def test_calls_scheduled_by_calls_run_when_already_due() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(clock, background=False)
+    ran: list[int] = []
+    scheduler.submit(lambda: (ran.append(1), scheduler.call_later(0, lambda: ran.append(2))))
+    scheduler.call_later(0, lambda: scheduler.call_later(1, lambda: ran.append(3)))
+    scheduler.run_due()
+    assert ran == [1, 2]
+    clock.advance(1)
+    scheduler.run_due()
+    assert ran == [1, 2, 3]
+
+
+def test_a_failing_task_is_logged_and_the_rest_still_run(caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = Scheduler(FakeClock(), background=False)
+    ran: list[str] = []
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    scheduler.submit(boom)
+    scheduler.submit(lambda: ran.append("after"))
+    with caplog.at_level(logging.ERROR):
+        assert scheduler.run_due() == 2
+    assert ran == ["after"] and "pristine.scheduler.task_failed" in caplog.text
+
+
+def test_delays_elapse_in_fake_time_on_the_timer_thread() -> None:
+    clock = FakeClock()
+    done = threading.Event()
+    order: list[str] = []
+    with Scheduler(clock, max_workers=2, name="t-fake") as scheduler:
+        scheduler.call_later(30, lambda: (order.append("late"), done.set()))
+        scheduler.call_later(10, lambda: order.append("early"))
+        assert done.wait(5)
+        assert order == ["early", "late"]
+        assert clock.monotonic() >= 1_030  # fake time moved; no real 30 s passed
+    assert_no_threads_left(scheduler)
+
+
+def test_workers_are_bounded_and_every_task_runs() -> None:
+    gate = threading.Event()
+    started = threading.Semaphore(0)
+    count = 20
+    finished: list[int] = []
+    lock = threading.Lock()
+
+    def task(i: int) -> None:
+        started.release()
+        gate.wait(5)
+        with lock:
+            finished.append(i)
+
+    scheduler = Scheduler(FakeClock(), max_workers=3, name="t-bound")
+    for i in range(count):
+        scheduler.submit(lambda i=i: task(i))
+    for _ in range(3):
+        assert started.acquire(timeout=5)
+    assert not started.acquire(timeout=0.05)  # a fourth task cannot start while three block
+    assert len(scheduler.live_threads()) == 3 and scheduler.peak_workers == 3
+    gate.set()
+    for _ in range(count - 3):
+        assert started.acquire(timeout=5)
+    assert scheduler.close(5) == []
+    assert sorted(finished) == list(range(count))
+    assert_no_threads_left(scheduler)
+
+
+def test_close_drops_pending_work_refuses_new_and_leaves_no_thread() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(clock, max_workers=1, name="t-close")
+    ran: list[str] = []
+    blocker = threading.Event()
+    entered = threading.Event()
+    scheduler.submit(lambda: (entered.set(), blocker.wait(5)))
+    assert entered.wait(5)
+    queued = scheduler.submit(lambda: ran.append("queued"))
+    timed = scheduler.call_later(3600, lambda: ran.append("timed"))
+    closer = threading.Thread(target=scheduler.close, args=(5,))
+    closer.start()
+    blocker.set()
+    closer.join(5)
+    assert ran == [] and queued is not None and queued.cancelled and timed is not None and timed.cancelled
+    assert scheduler.closed and scheduler.submit(lambda: None) is None and scheduler.call_later(1, lambda: None) is None
+    assert_no_threads_left(scheduler)
+
+
+def test_close_returns_a_busy_worker_within_the_bound() -> None:
+    scheduler = Scheduler(max_workers=1, name="t-busy")
+    release = threading.Event()
+    entered = threading.Event()
+    scheduler.submit(lambda: (entered.set(), release.wait(10)))
+    assert entered.wait(5)
+    stragglers = scheduler.close(0.05)
+    assert len(stragglers) == 1
+    release.set()
+    stragglers[0].join(5)
+    assert_no_threads_left(scheduler)
+
+
+def test_timer_only_scheduler_runs_tasks_on_one_thread_and_may_close_itself() -> None:
+    clock = FakeClock()
+    scheduler = Scheduler(clock, max_workers=0, name="t-solo")
+    seen: list[str] = []
+    done = threading.Event()
+
+    def close_from_inside() -> None:
+        seen.append(threading.current_thread().name)
+        assert on_scheduler_thread(scheduler)
+        scheduler.close(1)  # must not join itself
+        done.set()
+
+    scheduler.submit(lambda: seen.append(threading.current_thread().name))
+    scheduler.call_later(5, close_from_inside)
+    assert done.wait(5)
+    assert seen == ["t-solo-timer", "t-solo-timer"] and not on_scheduler_thread()
+    scheduler.threads()[0].join(5)
+    assert_no_threads_left(scheduler)
+
+
+def test_a_client_owns_one_scheduler_closed_with_it() -> None:
+    clock = FakeClock()
+    client = Client(MANIFEST, clock=clock, autoload_plugins=False)
+    scheduler = client.scheduler
+    assert client.scheduler is scheduler and scheduler.clock is clock
+    done = threading.Event()
+    scheduler.call_later(60, done.set)
+    assert done.wait(5)
+    scheduler.call_later(3600, lambda: None)
+    assert scheduler.live_threads()
+    client.close()
+    assert scheduler.closed
+    assert_no_threads_left(scheduler)
