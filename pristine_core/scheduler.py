@@ -11,7 +11,7 @@ batches, periodic domain jobs) runs here instead of on threads of its own:
 
 Threads start lazily: a scheduler nobody uses costs nothing. At most ``max_workers`` worker
 threads run tasks; with ``max_workers=0`` tasks run on the timer thread itself (one thread in
-all, right for short periodic jobs such as heartbeats).
+all, named ``name``, right for short periodic jobs such as heartbeats).
 
 Time. Due times are read on ``clock``; the timer thread waits with ``clock.wait``, so under a
 :class:`~pristine_core.clock.FakeClock` delays elapse at once in fake time (a discrete-event
@@ -113,6 +113,7 @@ class Scheduler:
         self._running = 0
         self._closed = False
         self.peak_workers = 0
+        self.failed = 0
 
     # -- scheduling -----------------------------------------------------------------------
 
@@ -137,7 +138,8 @@ class Scheduler:
                 return handle
             heapq.heappush(self._heap, (handle.due, next(self._seq), handle))
             if self.background and self._timer is None:
-                self._timer = threading.Thread(target=self._run_timer, name=f"{self.name}-timer", daemon=True)
+                timer_name = self.name if self.max_workers == 0 else f"{self.name}-timer"
+                self._timer = threading.Thread(target=self._run_timer, name=timer_name, daemon=True)
                 self._timer.start()
         self._wake.set()
         return handle
@@ -255,6 +257,7 @@ class Scheduler:
         try:
             handle.fn()
         except Exception:  # a task bug must not kill the thread or the other tasks
+            self.failed += 1
             log.exception("pristine.scheduler.task_failed", scheduler=self.name, task=repr(handle))
         finally:
             handle._state = "done"

@@ -11,8 +11,8 @@ every call whose request type has the ``inject_field`` property, keeps per-sessi
 from __future__ import annotations
 
 from pristine_plugins.session.handle import SessionHandle
+from pristine_plugins.session.heartbeat import THREAD_NAME, HeartbeatJob, HeartbeatScheduler, default_scheduler
 from pristine_plugins.session.plugin import STATE_KEY, NoSessionError, SessionPlugin, session_of, type_has_field
-from pristine_plugins.session.scheduler import THREAD_NAME, HeartbeatJob, HeartbeatScheduler, default_scheduler
 from pristine_plugins.session.settings import SessionSettings, block_problems
 
 __all__ = [

@@ -16,8 +16,8 @@ from pristine_core.pipeline import Call, CallNext, Middleware, Request, RequestO
 from pristine_core.plugins import SESSION
 from pristine_core.typesystem.classes import attr_name
 from pristine_plugins.session.handle import SessionHandle
+from pristine_plugins.session.heartbeat import HeartbeatJob, HeartbeatScheduler, default_scheduler
 from pristine_plugins.session.recovery import SessionRecovery
-from pristine_plugins.session.scheduler import HeartbeatJob, HeartbeatScheduler, default_scheduler
 from pristine_plugins.session.settings import SessionSettings, block_problems, overrides_of
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ Block keys (``create_endpoint`` is required, the rest optional)::
 A client overrides any of these with ``config={"session": {...}}``; ``config={"session": False}``
 switches the feature off. Override-only keys: ``session_id`` (join an existing session instead of
 creating one; it still heartbeats) and ``scheduler`` (a private
-:class:`~pristine_plugins.session.scheduler.HeartbeatScheduler`).
+:class:`~pristine_plugins.session.heartbeat.HeartbeatScheduler`).
 """
 
 from __future__ import annotations

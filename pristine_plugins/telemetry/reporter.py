@@ -1,6 +1,7 @@
 """The reporter: a bounded queue of events shipped in batches by one background thread.
 
-Callers only ever append to the queue (never blocking, never raising). The thread sends batches
+Callers only ever append to the queue (never blocking, never raising). The thread (a
+:class:`pristine_core.scheduler.Scheduler` without workers, on the real clock) sends batches
 of ``batch_size`` every ``flush_interval_s``, sooner when a batch is full or a flush is asked
 for. A batch that fails transiently goes back to the front of the queue and is re-sent after
 ``retry_delay_s``; one the server rejects for good is discarded. While closing, the first
@@ -18,8 +19,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from pristine_core.clock import Clock
+from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.logs import get_logger
+from pristine_core.scheduler import Handle, Scheduler
 from pristine_plugins.telemetry.events import EventFactory
 
 log = get_logger(__name__)
@@ -78,9 +80,10 @@ class Telemetry:
         self._lock = threading.Lock()
         self._progress = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._core: Scheduler | None = None
+        self._next: Handle | None = None
+        self._kicked = False
         self._dropping = False
         self._failing = False
         self._closed = False
@@ -94,13 +97,13 @@ class Telemetry:
     def start(self) -> None:
         """Queue ``SESSION_START`` (with a session) and start the background thread."""
         with self._lock:
-            if self._thread is not None or self._closed:
+            if self._core is not None or self._closed:
                 return
-            self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+            self._core = Scheduler(SYSTEM_CLOCK, max_workers=0, name=THREAD_NAME)
         self._started_at = self.clock.monotonic()
         if self.session_id is not None:
             self._enqueue(self.events.session_start())
-        self._thread.start()
+        self._arm(self.flush_interval_s)
 
     def log(self, name: str, data: Any = None, severity: str = "INFO") -> bool:
         """Queue a generic event; False when it was dropped (queue full, closed, or bad data)."""
@@ -138,9 +141,9 @@ class Telemetry:
             deadline = time.monotonic() + limit
             with self._lock:
                 target = self.accepted
-                running = self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+                running = self._core is not None and not self._stop.is_set()
             if running:
-                self._wake.set()
+                self._kick()
             elif self._send_lock.acquire(timeout=limit):
                 try:
                     drained = self._drain(deadline)
@@ -174,13 +177,11 @@ class Telemetry:
         delivered = self.flush(wait=True, timeout=limit)
         with self._lock:
             self._closed = True
-            thread = self._thread
-        self._stop.set()
-        self._wake.set()
+            core = self._core
+            self._stop.set()
         stopped = True
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(max(deadline - time.monotonic(), 0.0))
-            stopped = not thread.is_alive()
+        if core is not None:
+            stopped = not core.close(max(deadline - time.monotonic(), 0.0))
         if not delivered or not stopped:
             log.info("pristine.telemetry.close_incomplete", unsent=self.pending, stopped=stopped)
         return delivered and stopped
@@ -194,8 +195,8 @@ class Telemetry:
     @property
     def running(self) -> bool:
         """True while the background thread is alive."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        core = self._core
+        return core is not None and bool(core.live_threads())
 
     # -- internals ------------------------------------------------------------------------
 
@@ -223,21 +224,36 @@ class Telemetry:
         if warn:
             log.warning("pristine.telemetry.queue_full", queue_cap=self.queue_cap, dropped_total=self.dropped)
         if accepted and full_batch:
-            self._wake.set()
+            self._kick()
         return accepted
 
-    def _run(self) -> None:
-        delay = self.flush_interval_s
-        while not self._stop.is_set():
-            self._wake.wait(delay)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            with self._send_lock:
-                ok = self._drain(None)
-            if self._abandoned:
-                break
-            delay = self.flush_interval_s if ok else min(self.retry_delay_s, self.flush_interval_s)
+    def _kick(self) -> None:
+        """Send now, on the background thread."""
+        with self._lock:
+            self._kicked = True
+        self._arm(0.0)
+
+    def _arm(self, delay_s: float) -> None:
+        """(Re)schedule the next send cycle ``delay_s`` seconds from now (at once after a kick)."""
+        with self._lock:
+            if self._core is None or self._stop.is_set():
+                return
+            if self._kicked:
+                delay_s = 0.0
+            if self._next is not None:
+                self._next.cancel()
+            self._next = self._core.call_later(delay_s, self._cycle, name="telemetry-send")
+
+    def _cycle(self) -> None:
+        with self._lock:
+            self._kicked = False
+        if self._stop.is_set():
+            return
+        with self._send_lock:
+            ok = self._drain(None)
+        if self._abandoned:
+            return
+        self._arm(self.flush_interval_s if ok else min(self.retry_delay_s, self.flush_interval_s))
 
     def _timeout(self, deadline: float | None) -> float | None:
         limits = [d for d in (deadline, self._deadline) if d is not None]

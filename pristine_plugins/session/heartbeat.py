@@ -5,8 +5,8 @@ and runs them on a single background thread, started when the first job is added
 when the last one is removed. Each job carries the clock of its client, so due times follow
 that clock: with a :class:`~pristine_core.clock.FakeClock` a test advances time and calls
 :meth:`HeartbeatScheduler.run_pending` to fire exactly the beats that are due, without waiting.
-The thread itself sleeps on a real :class:`threading.Event` (a fake clock's ``wait`` would
-return at once and spin), woken early whenever jobs change.
+The thread is a :class:`pristine_core.scheduler.Scheduler` on the real clock (a fake clock
+would make it spin), re-armed for the earliest due beat and woken early whenever jobs change.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import os
 import threading
 from collections.abc import Callable
 
-from pristine_core.clock import Clock
+from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.logs import get_logger
+from pristine_core.scheduler import Handle, Scheduler, on_scheduler_thread
 
 log = get_logger(__name__)
 
 THREAD_NAME = "pristine-session-heartbeat"
 _MIN_WAIT_S = 0.005
 _MAX_WAIT_S = 60.0
-#: Marks the scheduler threads, so that a job removed from inside a beat does not wait on itself.
+#: Marks a thread running a beat, so that a job removed from inside a beat does not wait on itself.
 _local = threading.local()
 
 
@@ -62,24 +63,20 @@ class HeartbeatJob:
         return f"<HeartbeatJob {self.name} beats={self.beats} failures={self.failures}>"
 
 
-class _Worker:
-    """One generation of the background thread, with its own stop and wake flags."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.wake = threading.Event()
-        self.thread: threading.Thread | None = None
-
-
 class HeartbeatScheduler:
-    """Runs every registered :class:`HeartbeatJob` on one lazily started background thread."""
+    """Runs every registered :class:`HeartbeatJob` on one lazily started background thread.
+
+    The thread is a :class:`pristine_core.scheduler.Scheduler` without workers (its timer runs
+    the beats), created when the first job is added and closed when the last one is removed.
+    """
 
     def __init__(self, thread_name: str = THREAD_NAME) -> None:
         self.thread_name = thread_name
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._jobs: list[HeartbeatJob] = []
-        self._worker: _Worker | None = None
+        self._core: Scheduler | None = None
+        self._tick: Handle | None = None
 
     # -- registration ---------------------------------------------------------------------
 
@@ -87,14 +84,9 @@ class HeartbeatScheduler:
         """Register ``job`` and make sure the thread runs."""
         with self._lock:
             self._jobs.append(job)
-            worker = self._worker
-            if worker is None or worker.thread is None or not worker.thread.is_alive():
-                worker = self._worker = _Worker()
-                worker.thread = threading.Thread(
-                    target=self._loop, args=(worker,), name=self.thread_name, daemon=True
-                )
-                worker.thread.start()
-            worker.wake.set()
+            if self._core is None or self._core.closed:
+                self._core = Scheduler(SYSTEM_CLOCK, max_workers=0, name=self.thread_name)
+            self._schedule_locked(0.0)
 
     def remove(self, job: HeartbeatJob, timeout_s: float = 2.0) -> bool:
         """Unregister ``job``: no beat of it starts after this returns.
@@ -106,18 +98,16 @@ class HeartbeatScheduler:
             job.active = False
             if job in self._jobs:
                 self._jobs.remove(job)
-            stopping = self._worker if not self._jobs else None
+            stopping = self._core if not self._jobs else None
             if stopping is not None:
-                self._worker = None
-                stopping.stop.set()
-                stopping.wake.set()
-        on_worker = getattr(_local, "scheduler", None) is self
+                self._core = None
+                self._tick = None
+        inside = getattr(_local, "beating", False) or (stopping is not None and on_scheduler_thread(stopping))
         finished = True
-        if not on_worker:
+        if not inside:  # a beat removing its own job must not wait for itself
             finished = job.idle.wait(timeout_s)
-        if stopping is not None and stopping.thread is not None and not on_worker:
-            stopping.thread.join(timeout_s)
-            finished = finished and not stopping.thread.is_alive()
+        if stopping is not None:
+            finished = not stopping.close(timeout_s) and finished
         return finished
 
     @property
@@ -130,21 +120,41 @@ class HeartbeatScheduler:
     def running(self) -> bool:
         """True while the background thread is alive."""
         with self._lock:
-            worker = self._worker
-        return worker is not None and worker.thread is not None and worker.thread.is_alive()
+            core = self._core
+        return core is not None and bool(core.live_threads())
 
     def reset_after_fork(self) -> None:
         """Forget the parent's jobs and thread in a forked child (they belong to the parent)."""
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._jobs = []
-        self._worker = None
+        self._core = None
+        self._tick = None
 
     def wake(self) -> None:
         """Make the thread re-check due times now (after a clock jump, for instance)."""
         with self._lock:
-            if self._worker is not None:
-                self._worker.wake.set()
+            self._schedule_locked(0.0)
+
+    def _schedule_locked(self, delay_s: float) -> None:
+        """(Re)arm the next check ``delay_s`` real seconds from now (caller holds the lock)."""
+        if self._core is None or not self._jobs:
+            return
+        if self._tick is not None:
+            self._tick.cancel()
+        self._tick = self._core.call_later(delay_s, self._check, name="heartbeat-check")
+
+    def _check(self) -> None:
+        try:
+            self.run_pending()
+            delay = self.next_delay_s()
+        except Exception as exc:  # keep beating the other sessions
+            log.warning("pristine.session.scheduler_error", error=f"{type(exc).__name__}: {exc}")
+            delay = 1.0
+        if delay is None:
+            return
+        with self._lock:
+            self._schedule_locked(min(max(delay, _MIN_WAIT_S), _MAX_WAIT_S))
 
     # -- running --------------------------------------------------------------------------
 
@@ -163,9 +173,11 @@ class HeartbeatScheduler:
                     if not job.active:
                         continue
                     job.idle.clear()
+                _local.beating = True
                 try:
                     self._beat(job)
                 finally:
+                    _local.beating = False
                     job.idle.set()
                 ran += 1
         return ran
@@ -201,21 +213,6 @@ class HeartbeatScheduler:
             job.last_error = None
         finally:
             job.next_due = job.clock.monotonic() + job.interval_s
-
-    def _loop(self, worker: _Worker) -> None:
-        _local.scheduler = self
-        while not worker.stop.is_set():
-            worker.wake.clear()
-            try:
-                self.run_pending()
-                delay = self.next_delay_s()
-            except Exception as exc:  # keep beating the other sessions
-                log.warning("pristine.session.scheduler_error", error=f"{type(exc).__name__}: {exc}")
-                delay = 1.0
-            if worker.stop.is_set():
-                break
-            wait = _MAX_WAIT_S if delay is None else min(max(delay, _MIN_WAIT_S), _MAX_WAIT_S)
-            worker.wake.wait(wait)
 
 
 _DEFAULT = HeartbeatScheduler()
