@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pristine_core.backoff import exponential, seconds_from_ms
 from pristine_core.errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from pristine_core.scheduler import Scheduler
     from pristine_plugins.futures.budget import ResponseBudget
 
-_MAX_EXPONENT = 62
 _BLANK_400_TEXTS = ("", "http 400", "bad request", "null", "{}")
 
 
@@ -190,9 +190,9 @@ class Poller:
         self._handle(response)
 
     def _back_off(self) -> None:
-        exponent = min(self.backoffs, _MAX_EXPONENT)
+        delay = exponential(self.backoffs, 1.0, self.spec.settings.backoff_cap_s)
         self.backoffs += 1
-        self._again(min(float(2**exponent), self.spec.settings.backoff_cap_s))
+        self._again(delay)
 
     def _handle(self, response: Response) -> None:
         status = response.status_code
@@ -243,9 +243,7 @@ class Poller:
         kind = classify(data)
         if kind == "try_again":
             self._queue_state(data)
-            retry_after_ms = data.get("retry_after_ms")
-            ok = isinstance(retry_after_ms, (int, float)) and not isinstance(retry_after_ms, bool)
-            self._again(max(float(retry_after_ms), 0.0) / 1000.0 if ok else 0.0)
+            self._again(seconds_from_ms(data.get("retry_after_ms")) or 0.0)
         elif kind == "metadata":
             self._metadata(data)
         elif kind == "failed":

@@ -9,11 +9,9 @@ a weak registry, so they disappear with the last client that uses them.
 
 from __future__ import annotations
 
-import email.utils
 import math
 import threading
 import weakref
-from collections.abc import Mapping
 
 import attrs
 
@@ -132,34 +130,3 @@ def reset_registry() -> None:
     """Forget all shared back-off state (tests)."""
     with _registry_lock:
         _registry.clear()
-
-
-def retry_after_s(headers: Mapping[str, str], now_wall: float) -> float | None:
-    """The server's requested delay from ``retry-after-ms`` or ``Retry-After``, or None.
-
-    ``Retry-After`` may be seconds or an HTTP date (compared with ``now_wall``, epoch seconds).
-    Negative, unparsable or absent values give None.
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    millis = lowered.get("retry-after-ms")
-    if millis is not None:
-        try:
-            value = float(millis) / 1000.0
-        except ValueError:
-            value = -1.0
-        if value >= 0 and math.isfinite(value):
-            return value
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        return max(0.0, when.timestamp() - now_wall)
-    return value if value >= 0 and math.isfinite(value) else None

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pristine_core import hookimpl
+from pristine_core.backoff import retry_after_s
 from pristine_core.clock import Clock
 from pristine_core.manifest.models import Backpressure, Manifest, PoolSpec
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_core.plugins import POOL
-from pristine_plugins.pool.backoff import BackoffState, retry_after_s, shared_state
+from pristine_plugins.pool.backoff import BackoffState, shared_state
 from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, TokenBucket
 from pristine_plugins.pool.settings import effective_specs, manifest_problems
 

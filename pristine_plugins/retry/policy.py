@@ -9,7 +9,6 @@ in increasing precedence: client overrides (``config["retry_policies"][name]`` t
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from pristine_core.backoff import exponential, retry_after_s
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.models import HTTP_METHODS, PauseRule, RetryPolicy
 from pristine_core.pipeline import Call
@@ -183,43 +183,12 @@ class PolicyResolver:
 
 
 def backoff_delay(policy: RetryPolicy, retries_taken: int, rng: random.Random) -> float:
-    """``min(base * 2**n, max)`` reduced by a random fraction of up to ``jitter``."""
-    exponent = min(retries_taken, 62)
-    delay = min(policy.base_delay_s * (2.0**exponent), policy.max_delay_s)
-    return delay * (1.0 - policy.jitter * rng.random())
-
-
-def retry_after_s(headers: Mapping[str, str], now: float) -> float | None:
-    """The server's requested delay from ``retry-after-ms`` or ``Retry-After`` (seconds or an
-    HTTP date, relative to the wall-clock time ``now``); None when absent or unreadable."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            value = float(millis) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            return value
-    text = headers.get("retry-after")
-    if text is None:
-        return None
-    text = text.strip()
-    try:
-        value = float(text)
-        return value if math.isfinite(value) else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return when.timestamp() - now
+    """The policy's jittered exponential delay (:func:`pristine_core.backoff.exponential`)."""
+    return exponential(retries_taken, policy.base_delay_s, policy.max_delay_s, jitter=policy.jitter, rng=rng)
 
 
 def server_delay(policy: RetryPolicy, headers: Mapping[str, str], now: float) -> float | None:
-    """The ``Retry-After`` delay when it is within ``(0, retry_after_cap_s]``, else None."""
+    """The ``Retry-After`` delay when it is within ``(0, retry_after_cap_s]``, else None (backoff)."""
     delay = retry_after_s(headers, now)
     if delay is not None and 0 < delay <= policy.retry_after_cap_s:
         return delay

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from pristine_core.backoff import exponential
+
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("latest", "best", "specific")
@@ -63,7 +65,7 @@ class RecoveryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retrying after failed attempt number ``attempt`` (1-based)."""
-        return float(min(self.backoff_s * 2 ** max(attempt - 1, 0), self.max_backoff_s))
+        return exponential(attempt - 1, self.backoff_s, self.max_backoff_s)
 
     @classmethod
     def new(cls, value: RecoveryPolicy | Mapping[str, Any] | None = None, **overrides: Any) -> RecoveryPolicy:
