@@ -1,7 +1,8 @@
-"""Architecture rule: the Tinkex domain holds no transport, retry, polling or threading machinery.
+"""Architecture rule: the Tinkex domain holds no transport, retry, polling, backoff or threading machinery.
 
-It gets HTTP, retries, pools, sessions, future polling, SSE and telemetry from Pristine and
-its plugins. An AST scan of every module under ``tinkex_domain`` (the emulator, which is the
+It gets HTTP, retries, pools, sessions, future polling, SSE, telemetry, scheduling (timer heaps,
+worker threads) and backoff delays from Pristine and its plugins (``pristine_core.scheduler``,
+``pristine_core.backoff``). An AST scan of every module under ``tinkex_domain`` (the emulator, which is the
 other side of the wire, and the tests aside) enforces it.
 """
 
@@ -30,6 +31,9 @@ FORBIDDEN_MODULES = (
     "sched",
     "multiprocessing",
     "selectors",
+    "heapq",
+    "queue",
+    "_thread",
 )
 #: Attribute or function names whose use means waiting, polling or spawning threads.
 FORBIDDEN_CALLS = {
@@ -43,7 +47,15 @@ FORBIDDEN_CALLS = {
     "wait_for",
     "urlopen",
     "create_connection",
+    "heappush",
+    "heappop",
+    "heapify",
+    "heapreplace",
+    "ThreadPool",
+    "start_new_thread",
 }
+#: Header names whose parsing belongs to ``pristine_core.backoff``.
+FORBIDDEN_STRINGS = ("retry-after",)
 
 
 def domain_modules() -> list[Path]:
@@ -76,6 +88,15 @@ def _is_retry_loop(loop: ast.For | ast.While) -> bool:
     return False
 
 
+def _is_exponential(node: ast.BinOp) -> bool:
+    """``<number> ** <something not constant>``: an exponential back-off (``base * 2 ** attempt``)."""
+    if not isinstance(node.op, ast.Pow):
+        return False
+    base, exponent = node.left, node.right
+    numeric = isinstance(base, ast.Constant) and isinstance(base.value, (int, float))
+    return numeric and not isinstance(exponent, ast.Constant)
+
+
 def violations(path: Path, root: Path = ROOT) -> list[str]:
     """Every boundary violation in one file, as ``file:line: message``."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -99,6 +120,15 @@ def violations(path: Path, root: Path = ROOT) -> list[str]:
                 found.append(f"{where}:{node.lineno}: calls {name}()")
         elif isinstance(node, (ast.For, ast.While)) and _is_retry_loop(node):
             found.append(f"{where}:{node.lineno}: a retry loop (exception swallowed inside a loop)")
+        elif isinstance(node, ast.BinOp) and _is_exponential(node):
+            found.append(f"{where}:{node.lineno}: exponential backoff (use pristine_core.backoff)")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lowered = node.value.lower()
+            found += [
+                f"{where}:{node.lineno}: parses {name} (use pristine_core.backoff)"
+                for name in FORBIDDEN_STRINGS
+                if name in lowered
+            ]
     return found
 
 
@@ -125,6 +155,21 @@ def test_no_transport_retry_or_polling_code(path: Path) -> None:
         "def f(g):\n    while True:\n        try:\n            return g()\n        except OSError:\n            pass",
         "def f(g):\n    for _ in range(3):\n        try:\n            return g()\n"
         "        except OSError:\n            continue",
+        # back-off code
+        "def delay(attempt):\n    return min(0.5 * 2 ** attempt, 30)",
+        "def delay(n, cap):\n    return min(2.0**n, cap)",
+        "def told(headers):\n    return float(headers.get('Retry-After', 0))",
+        "HEADER = 'retry-after-ms'",
+        # timer heaps
+        "import heapq",
+        "from heapq import heappush",
+        "def push(heap, item):\n    heap.heappush(item)",
+        # thread pools and work queues
+        "from concurrent.futures import ThreadPoolExecutor",
+        "from multiprocessing.pool import ThreadPool",
+        "import queue\njobs = queue.Queue()",
+        "import _thread\n_thread.start_new_thread(print, ())",
+        "import threading\nthreading.Timer(1, print).start()",
     ],
 )
 def test_the_scanner_catches_violations(source: str, tmp_path: Path) -> None:
@@ -143,7 +188,9 @@ def test_the_scanner_allows_plain_loops_and_locks(tmp_path: Path) -> None:
         "import threading\nlock = threading.Lock()\n"
         "def pages(get):\n    while True:\n        page = get()\n        if not page:\n            return\n"
         "def first(items):\n    for item in items:\n        try:\n            return int(item)\n"
-        "        except ValueError:\n            raise\n",
+        "        except ValueError:\n            raise\n"
+        "SQUARE = 3 ** 2\nGIGA = 10**9\n"
+        "def norm(x):\n    return x ** 2 + x ** 0.5\n",
         encoding="utf-8",
     )
     assert violations(probe, root) == []
