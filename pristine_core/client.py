@@ -23,7 +23,7 @@ from pristine_core.plugins import PluginRecord, PluginSelection, build_plugin_ma
 from pristine_core.scheduler import Scheduler
 from pristine_core.secrets import Secret, SecretHeaders
 from pristine_core.tenancy import Tenant
-from pristine_core.transport import Transport
+from pristine_core.transport import Transport, deadline_exceeded
 from pristine_core.typesystem import TypeRegistry
 
 log = get_logger(__name__)
@@ -126,6 +126,8 @@ class Client:
         self._api_key = self._resolve_api_key(api_key, environ)
         self.tenant = Tenant.of(self.base_url, self._api_key.reveal() if self._api_key else None)
         self.timeout_s = timeout_s or env.timeout_s or self.manifest.defaults.timeout_s
+        #: The client's explicit ``timeout_s`` (None when not given): it bounds each whole call.
+        self.call_timeout_s: float | None = timeout_s or None
         self._default_query = {**self.manifest.defaults.query, **env.query, **dict(default_query or {})}
         self._anonymous_headers = {
             "Accept": "application/json",
@@ -373,6 +375,11 @@ class Client:
             self.hook.pristine_prepare_attempt(request=request)
         if self.environment.dump_headers:
             environment.dump_request(request.method, request.url, request.safe_headers(), request.attempt)
-        response = self.transport.send(request)
+        budget = None
+        if request.deadline is not None:
+            budget = request.deadline - self.clock.monotonic()
+            if budget <= 0:
+                raise deadline_exceeded(request)
+        response = self.transport.send(request, budget_s=budget)
         response.attempts = request.attempt + 1
         return response

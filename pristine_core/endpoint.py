@@ -194,7 +194,10 @@ class EndpointMethod:
             estimate = client.hook.pristine_estimate_bytes(call=call)
             if estimate is not None:
                 size = int(estimate)
-        timeout = call.options.timeout_s or ep.timeout_s or client.timeout_s
+        # An explicit timeout (per call, per endpoint, per client) bounds the whole logical call;
+        # the manifest-wide default only bounds each attempt.
+        call_timeout = call.options.timeout_s or ep.timeout_s or client.call_timeout_s
+        timeout = call_timeout or client.timeout_s
         call.started = time.perf_counter()
         return Request(
             method=ep.method,
@@ -207,4 +210,5 @@ class EndpointMethod:
             allow_redirects=ep.redirects == "follow",
             call=call,
             byte_size=size,
+            deadline=client.clock.monotonic() + call_timeout if call_timeout else None,
         )

@@ -94,6 +94,8 @@ class Request:
     attempt: int = 0
     call: Call | None = None
     byte_size: int = 0
+    #: When the whole logical call must end, on the client clock's monotonic scale (None: no bound).
+    deadline: float | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {redact(self.url)} attempt={self.attempt}>"

@@ -3,27 +3,88 @@
 Only the retry plugin retries; the adapters are mounted with ``max_retries=0`` so urllib3 never
 re-sends on its own. Each pool gets its own session so that its connection pool is sized by the
 manifest (``pools.<name>.connections``).
+
+Deadlines. ``send(request, budget_s=...)`` bounds one attempt by what is left of its call's
+deadline: socket timeouts never exceed it, and the body of a non-streamed response is read
+under a watchdog (a timer on a :class:`~pristine_core.scheduler.Scheduler` on the real clock)
+that shuts the connection down when the budget runs out, so a server dripping bytes cannot hold
+a call past its deadline; the attempt then raises :class:`APITimeoutError`. Requests that can
+never succeed (an invalid URL scheme or host) raise a non-retryable :class:`APIConnectionError`.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from pristine_core.clock import SYSTEM_CLOCK
 from pristine_core.errors import APIConnectionError, APITimeoutError
 from pristine_core.limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES_OPTION, ResponseTooLargeError
 from pristine_core.manifest.models import PoolSpec
 from pristine_core.pipeline import Request, Response
+from pristine_core.scheduler import Scheduler
 from pristine_core.secrets import echoes_secret, redact
 
 NO_RETRIES = Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False)
+#: The shortest socket timeout given to an attempt near its deadline.
+_MIN_TIMEOUT_S = 0.001
+
+
+def deadline_exceeded(request: Request, budget_s: float | None = None) -> APITimeoutError:
+    """The error of a call that reached its deadline (``budget_s``: the attempt's share of it)."""
+    spent = f" (attempt budget {budget_s:.3g}s)" if budget_s is not None else ""
+    return APITimeoutError(
+        f"call deadline reached{spent}: {request.method} {redact(request.url)}",
+        method=request.method,
+        url=redact(request.url),
+    )
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _BodyGuard:
+    """Reads a response body, shutting its connection down if ``budget_s`` (real time) runs out."""
+
+    def __init__(self, watchdog: Scheduler, budget_s: float) -> None:
+        self.watchdog = watchdog
+        self.ends = time.monotonic() + budget_s
+        self.fired = False
+
+    def _fire(self, sock: socket.socket) -> None:
+        self.fired = True
+        _shutdown(sock)
+
+    def read(self, raw: requests.Response, reader: Callable[[], bytes]) -> bytes:
+        """``reader()`` (which reads ``raw``'s body), cut off by the watchdog at the deadline."""
+        connection: Any = getattr(raw.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        handle = None
+        if isinstance(sock, socket.socket):
+            handle = self.watchdog.call_later(
+                max(self.ends - time.monotonic(), 0.0), lambda: self._fire(sock), name="body-deadline"
+            )
+        try:
+            content = reader()
+        finally:
+            if handle is not None:
+                handle.cancel()
+        if self.fired:  # the body may be cut short: never hand it out
+            raw.close()
+            raise requests.Timeout("the call deadline passed while reading the body")
+        return content
 
 
 def response_cap(request: Request) -> int:
@@ -130,6 +191,14 @@ class Transport:
         self._sessions: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._watchdog: Scheduler | None = None
+
+    def watchdog(self) -> Scheduler:
+        """The real-time timer that enforces body deadlines (one thread, started on first use)."""
+        with self._lock:
+            if self._watchdog is None:
+                self._watchdog = Scheduler(SYSTEM_CLOCK, max_workers=0, name="pristine-deadline")
+            return self._watchdog
 
     def session_for(self, pool: str) -> requests.Session:
         """The session of ``pool``, created on first use."""
@@ -158,18 +227,25 @@ class Transport:
                 self._sessions[pool] = session
         return session
 
-    def send(self, request: Request) -> Response:
-        """Send one request and return its response (body read unless ``request.stream``)."""
+    def send(self, request: Request, budget_s: float | None = None) -> Response:
+        """Send one request and return its response (body read unless ``request.stream``).
+
+        ``budget_s`` (real seconds left of the call's deadline) caps the socket timeouts and,
+        for a non-streamed response, the time spent reading the body.
+        """
         session = self.session_for(request.pool)
         started = time.perf_counter()
         failure: APIConnectionError | None = None
+        timeout = request.timeout_s if budget_s is None else max(min(request.timeout_s, budget_s), _MIN_TIMEOUT_S)
+        clipped = budget_s is not None and timeout < request.timeout_s
+        guard = _BodyGuard(self.watchdog(), budget_s) if budget_s is not None and not request.stream else None
         try:
             raw = session.request(
                 request.method,
                 request.url,
                 headers=request.headers,
                 data=request.body,
-                timeout=(min(self._connect_timeout_s, request.timeout_s), request.timeout_s),
+                timeout=(min(self._connect_timeout_s, timeout), timeout),
                 stream=True,
                 allow_redirects=request.allow_redirects,
             )
@@ -178,16 +254,23 @@ class Transport:
             else:
                 echoed = echoes_secret(raw.headers)
                 connection = getattr(raw.raw, "connection", None) if echoed else None
-                content = read_capped(raw, response_cap(request), request)
+                cap = response_cap(request)
+                if guard is not None:
+                    content = guard.read(raw, lambda: read_capped(raw, cap, request))
+                else:
+                    content = read_capped(raw, cap, request)
                 if connection is not None:
                     # The pooled connection keeps its last response (headers included): drop it.
                     connection.close()
         except requests.Timeout as exc:
-            failure = APITimeoutError(
-                f"request timed out after {request.timeout_s:g}s: {request.method} {redact(request.url)}",
-                method=request.method,
-                url=redact(request.url),
-            )
+            if clipped or (guard is not None and guard.fired):
+                failure = deadline_exceeded(request, budget_s)
+            else:
+                failure = APITimeoutError(
+                    f"request timed out after {timeout:g}s: {request.method} {redact(request.url)}",
+                    method=request.method,
+                    url=redact(request.url),
+                )
             cause = _detached(exc)
         except _BAD_URL as exc:
             failure = InvalidURLError(
@@ -198,11 +281,14 @@ class Transport:
             cause = _detached(exc)
         except (requests.RequestException, OSError) as exc:
             hint = f" (is the server running at {_origin(request.url)}?)" if _refused(exc) else ""
-            failure = APIConnectionError(
-                f"connection error: {request.method} {redact(request.url)}: {type(exc).__name__}{hint}",
-                method=request.method,
-                url=redact(request.url),
-            )
+            if guard is not None and guard.fired:
+                failure = deadline_exceeded(request, budget_s)
+            else:
+                failure = APIConnectionError(
+                    f"connection error: {request.method} {redact(request.url)}: {type(exc).__name__}{hint}",
+                    method=request.method,
+                    url=redact(request.url),
+                )
             cause = _detached(exc)
         if failure is not None:
             # Raised outside the except block: neither __cause__ nor __context__ is the
@@ -223,8 +309,11 @@ class Transport:
         with self._lock:
             self._closed = True
             sessions, self._sessions = list(self._sessions.values()), {}
+            watchdog, self._watchdog = self._watchdog, None
         for session in sessions:
             session.close()
+        if watchdog is not None:
+            watchdog.close(1.0)
 
 
 class _Adapter(HTTPAdapter):

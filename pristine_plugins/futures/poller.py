@@ -184,7 +184,9 @@ class Poller:
         self.iteration += 1
         try:
             response = self.retrieve.raw(request_options=options, **kwargs)
-        except APIConnectionError:
+        except APIConnectionError as exc:
+            if not exc.retryable:  # e.g. an invalid URL: polling again cannot help
+                raise
             self._back_off()
             return
         self._handle(response)

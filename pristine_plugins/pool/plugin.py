@@ -22,6 +22,7 @@ from pristine_core.clock import Clock
 from pristine_core.manifest.models import Backpressure, Manifest, PoolSpec
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_core.plugins import POOL
+from pristine_core.transport import deadline_exceeded
 from pristine_plugins.pool.backoff import BackoffState, shared_state
 from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, TokenBucket
 from pristine_plugins.pool.settings import effective_specs, manifest_problems
@@ -159,9 +160,16 @@ class PoolPlugin:
         needs_estimate = runtime.bytes.budget is not None or bp is not None
         cost = self._estimate(request) if needs_estimate else 0
         attempt = 0
+        last: Response | None = None
         while True:
             attempt += 1
             if shared is not None:
+                if request.deadline is not None and (
+                    self._clock().monotonic() + shared.backoff_remaining() >= request.deadline
+                ):  # the back-off would outlast the call's deadline
+                    if last is not None:
+                        return last
+                    raise deadline_exceeded(request)
                 slept = shared.wait_out_backoff()
                 if slept > 0:
                     self._emit_wait(runtime.name, "backoff", slept)
@@ -182,7 +190,9 @@ class PoolPlugin:
             )
             if bp.max_attempts is not None and attempt >= bp.max_attempts:
                 return response
-            response.close()
+            if last is not None:
+                last.close()
+            last = response
 
     def _backoff_delay(self, bp: Backpressure, response: Response, cost: int) -> float:
         assert self._client is not None

@@ -59,6 +59,8 @@ class RetryLoop:
             return call_next(request)
         clock = self.client.clock
         deadline = clock.monotonic() + policy.deadline_s if policy.deadline_s is not None else None
+        if request.deadline is not None:  # the call's own deadline (its explicit timeout_s)
+            deadline = request.deadline if deadline is None else min(deadline, request.deadline)
         base_timeout = request.timeout_s
         retries = 0
         pause_started: dict[int, float] = {}

@@ -1,0 +1,201 @@
+"""Call deadlines: an explicit ``timeout_s`` bounds the whole logical call (attempts, back-off
+waits, a slow body), and URLs that can never work fail at once.
+
+The slow-drip and refused-port tests use real time on purpose (their promise is a wall-clock
+bound); the others run on a fake clock.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pristine_core import APIConnectionError, APITimeoutError, Client, FakeClock, InternalServerError, hookimpl
+from pristine_core.pipeline import Request
+from pristine_core.testing import LoopbackServer, json_reply
+
+#: The default retry policy of the Tinker manifest: 10 retries, delays from 0.5 s up to 10 s.
+TINKER_DEFAULT = {"max_retries": 10, "base_delay_s": 0.5, "max_delay_s": 10, "jitter": 0.25}
+
+
+def manifest(base_url: str, policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": "deadlines",
+        "base_url": base_url,
+        "defaults": {"retry": "default", "timeout_s": 60},
+        "retry_policies": {"default": policy or TINKER_DEFAULT},
+        "types": {"Out": {"type": "object", "properties": {"ok": {"type": "boolean"}}}},
+        "resources": {"items": {"get": {"method": "GET", "path": "/items", "response": "Out"}}},
+    }
+
+
+class DripServer:
+    """Answers every request with headers at once, then one body byte every ``interval_s``."""
+
+    def __init__(self, interval_s: float = 0.5, length: int = 1000) -> None:
+        self.interval_s = interval_s
+        self.length = length
+        self.stop = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._accept, name="drip-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            worker = threading.Thread(target=self._drip, args=(conn,), daemon=True)
+            self.threads.append(worker)
+            worker.start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {self.length}\r\n\r\n"
+                conn.sendall(head.encode())
+                for _ in range(self.length):
+                    if self.stop.wait(self.interval_s):
+                        return
+                    conn.sendall(b" ")
+            except OSError:
+                return  # the client hung up
+
+    def __enter__(self) -> DripServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        for worker in self.threads:
+            worker.join(5)
+        self.sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def clients() -> Iterator[list[Client]]:
+    made: list[Client] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+def test_a_slow_drip_body_ends_at_the_deadline(clients: list[Client], capsys: pytest.CaptureFixture[str]) -> None:
+    with DripServer(interval_s=0.5) as server:
+        client = Client(manifest(server.url), timeout_s=2)
+        clients.append(client)
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="deadline"):
+            client.items.get()
+        elapsed = time.monotonic() - started
+        watchdog = client.transport._watchdog
+    assert elapsed < 3.0, f"a timeout_s=2 call took {elapsed:.2f}s"
+    assert elapsed >= 1.9
+    client.close()
+    assert watchdog is not None and watchdog.closed and watchdog.live_threads() == []
+    with capsys.disabled():
+        print(f"\n[deadlines] slow drip (1 byte / 0.5 s), timeout_s=2: APITimeoutError after {elapsed:.2f}s wall")
+
+
+def test_a_refused_port_with_the_default_policy_ends_within_the_deadline(
+    clients: list[Client], capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = Client(manifest(f"http://127.0.0.1:{free_port()}"), timeout_s=3)
+    clients.append(client)
+    started = time.monotonic()
+    with pytest.raises(APIConnectionError):
+        client.items.get()
+    elapsed = time.monotonic() - started
+    assert elapsed < 4.0, f"a timeout_s=3 call against a refused port took {elapsed:.2f}s"
+    with capsys.disabled():
+        print(f"\n[deadlines] refused port, 10-retry policy, timeout_s=3: ended after {elapsed:.2f}s wall")
+
+
+def test_back_off_waits_stop_before_the_deadline_on_a_fake_clock(clients: list[Client]) -> None:
+    clock = FakeClock()
+    with LoopbackServer(lambda seen: json_reply({}, 503)) as server:
+        policy = {"max_retries": 10, "base_delay_s": 0.5, "max_delay_s": 10, "jitter": 0}
+        client = Client(manifest(server.url, policy), clock=clock)
+        clients.append(client)
+        with pytest.raises(InternalServerError):
+            client.items.get(request_options={"timeout_s": 5})
+        assert clock.sleeps == [0.5, 1.0, 2.0]  # the next wait (4 s) would end after the 5 s deadline
+        assert len(server.requests) == 4
+        clock.sleeps.clear()
+        with pytest.raises(InternalServerError):  # without an explicit timeout: all ten retries
+            client.items.get()
+        assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0, 10.0]
+
+
+def test_a_per_endpoint_timeout_bounds_the_call(clients: list[Client]) -> None:
+    clock = FakeClock()
+    with LoopbackServer(lambda seen: json_reply({}, 503)) as server:
+        spec = manifest(server.url, {"max_retries": 10, "base_delay_s": 1, "max_delay_s": 10, "jitter": 0})
+        spec["resources"]["items"]["get"]["timeout_s"] = 4
+        client = Client(spec, clock=clock)
+        clients.append(client)
+        with pytest.raises(InternalServerError):
+            client.items.get()
+        assert clock.sleeps == [1.0, 2.0]
+
+
+class TimeTraveller:
+    """A plugin that moves the fake clock forward just before each attempt is sent."""
+
+    name = "time_traveller"
+
+    def __init__(self, clock: FakeClock, step_s: float) -> None:
+        self.clock = clock
+        self.step_s = step_s
+
+    @hookimpl
+    def pristine_prepare_attempt(self, request: Request) -> None:
+        """Let ``step_s`` pass."""
+        self.clock.advance(self.step_s)
+
+
+def test_an_attempt_that_would_start_after_the_deadline_raises_a_timeout(clients: list[Client]) -> None:
+    clock = FakeClock()
+    with LoopbackServer(lambda seen: json_reply({"ok": True})) as server:
+        slow = Client(manifest(server.url), clock=clock, timeout_s=5, plugins=[TimeTraveller(clock, 6)])
+        clients.append(slow)
+        with pytest.raises(APITimeoutError, match="deadline"):
+            slow.items.get()
+        assert server.requests == []  # nothing was sent once the deadline had passed
+        fine = Client(manifest(server.url), clock=clock, timeout_s=5, plugins=[TimeTraveller(clock, 4)])
+        clients.append(fine)
+        assert fine.items.get().ok is True
+
+
+@pytest.mark.parametrize("base_url", ["htp://127.0.0.1:1", "http://exa mple.test"])
+def test_an_unusable_url_fails_at_once_without_retries(base_url: str, clients: list[Client]) -> None:
+    clock = FakeClock()
+    client = Client(manifest(base_url), clock=clock, timeout_s=30)
+    clients.append(client)
+    started = time.monotonic()
+    with pytest.raises(APIConnectionError) as caught:
+        client.items.get()
+    assert caught.value.retryable is False
+    assert clock.sleeps == [] and time.monotonic() - started < 1.0
