@@ -8,11 +8,13 @@ client, passes Tinkex's settings in its ``config`` and reads the session the ses
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from pristine_core import Client, PristineError, RequestOptions
+from pristine_core.aio import run_off_loop, wait_future
 from pristine_core.config import env_list, env_str
 from pristine_core.tenancy import key_digest
 from tinkex_domain.plugin import TinkexPlugin
@@ -22,6 +24,7 @@ PROJECT_ENV = "TINKER_PROJECT_ID"
 TAGS_ENV = "TINKER_TAGS"
 #: Plugins Tinkex cannot work without: futures resolve training/sampling calls, session owns ids.
 REQUIRED_PLUGINS = ("futures", "session")
+T = TypeVar("T")
 
 
 def _with_domain_plugin(plugins: Iterable[Any] | None, disabled: Iterable[str] | None) -> tuple[list[Any], list[str]]:
@@ -104,6 +107,23 @@ class Holder:
         """Call ``resource.endpoint`` and return the HTTP response itself (status, headers, body;
         any status, nothing parsed): tinker's ``with_raw_response``."""
         return self.client.endpoint(endpoint).raw(request_options=request_options, **kwargs)
+
+    async def off_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run the blocking ``fn(*args, **kwargs)`` on the client's scheduler; the event loop goes on."""
+        return await run_off_loop(self.client.scheduler, fn, *args, **kwargs)
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run the blocking ``fn(*args, **kwargs)`` off the event loop; when it returns a future,
+        await that future's value too (without a thread)."""
+        value = await run_off_loop(self.client.scheduler, fn, *args, **kwargs)
+        if isinstance(value, concurrent.futures.Future):
+            return await wait_future(value)
+        return value
+
+    async def wait(self, future: Any, timeout_s: float | None = None) -> Any:
+        """Await a (concurrent) future without a thread; past ``timeout_s`` it is cancelled and
+        ``concurrent.futures.TimeoutError`` raised."""
+        return await wait_future(future, timeout_s)
 
     def _session(self) -> Any:
         plugin = self.client.plugin("session")

@@ -210,61 +210,61 @@ class RestClient(RestAccountMixin):
         self, limit: int = 20, offset: int = 0, access_scope: str = "owned", project_id: str | None = None
     ) -> TrainingRunsResponse:
         """:meth:`list_training_runs`' value."""
-        return await self.list_training_runs(limit, offset, access_scope, project_id)
+        return await self.holder.run(self.list_training_runs, limit, offset, access_scope, project_id)
 
     async def get_training_run_async(self, training_run_id: str, access_scope: str = "owned") -> TrainingRun:
         """:meth:`get_training_run`'s value."""
-        return await self.get_training_run(training_run_id, access_scope)
+        return await self.holder.run(self.get_training_run, training_run_id, access_scope)
 
     async def get_training_run_by_tinker_path_async(self, tinker_path: str, access_scope: str = "owned") -> TrainingRun:
         """:meth:`get_training_run_by_tinker_path`'s value."""
-        return await self.get_training_run_by_tinker_path(tinker_path, access_scope)
+        return await self.holder.run(self.get_training_run_by_tinker_path, tinker_path, access_scope)
 
     async def list_checkpoints_async(self, training_run_id: str) -> CheckpointsListResponse:
         """:meth:`list_checkpoints`' value."""
-        return await self.list_checkpoints(training_run_id)
+        return await self.holder.run(self.list_checkpoints, training_run_id)
 
     async def list_user_checkpoints_async(self, limit: int = 100, offset: int = 0) -> CheckpointsListResponse:
         """:meth:`list_user_checkpoints`' value."""
-        return await self.list_user_checkpoints(limit, offset)
+        return await self.holder.run(self.list_user_checkpoints, limit, offset)
 
     async def delete_checkpoint_async(self, training_run_id: str, checkpoint_id: str) -> None:
         """:meth:`delete_checkpoint`, awaited."""
-        await self.delete_checkpoint(training_run_id, checkpoint_id)
+        await self.holder.run(self.delete_checkpoint, training_run_id, checkpoint_id)
 
     async def delete_checkpoint_from_tinker_path_async(self, tinker_path: str) -> None:
         """:meth:`delete_checkpoint_from_tinker_path`, awaited."""
-        await self.delete_checkpoint_from_tinker_path(tinker_path)
+        await self.holder.run(self.delete_checkpoint_from_tinker_path, tinker_path)
 
     async def publish_checkpoint_from_tinker_path_async(self, tinker_path: str) -> None:
         """:meth:`publish_checkpoint_from_tinker_path`, awaited."""
-        await self.publish_checkpoint_from_tinker_path(tinker_path)
+        await self.holder.run(self.publish_checkpoint_from_tinker_path, tinker_path)
 
     async def unpublish_checkpoint_from_tinker_path_async(self, tinker_path: str) -> None:
         """:meth:`unpublish_checkpoint_from_tinker_path`, awaited."""
-        await self.unpublish_checkpoint_from_tinker_path(tinker_path)
+        await self.holder.run(self.unpublish_checkpoint_from_tinker_path, tinker_path)
 
     async def set_checkpoint_ttl_from_tinker_path_async(self, tinker_path: str, ttl_seconds: int | None) -> None:
         """:meth:`set_checkpoint_ttl_from_tinker_path`, awaited."""
-        await self.set_checkpoint_ttl_from_tinker_path(tinker_path, ttl_seconds)
+        await self.holder.run(self.set_checkpoint_ttl_from_tinker_path, tinker_path, ttl_seconds)
 
     async def get_checkpoint_archive_url_from_tinker_path_async(self, tinker_path: str) -> CheckpointArchiveUrlResponse:
         """:meth:`get_checkpoint_archive_url_from_tinker_path`'s value."""
-        return await self.get_checkpoint_archive_url_from_tinker_path(tinker_path)
+        return await self.holder.run(self.get_checkpoint_archive_url_from_tinker_path, tinker_path)
 
     async def list_sessions_async(
         self, limit: int = 20, offset: int = 0, access_scope: str = "owned"
     ) -> ListSessionsResponse:
         """:meth:`list_sessions`' value."""
-        return await self.list_sessions(limit, offset, access_scope)
+        return await self.holder.run(self.list_sessions, limit, offset, access_scope)
 
     async def get_session_async(self, session_id: str, access_scope: str = "owned") -> GetSessionResponse:
         """:meth:`get_session`'s value."""
-        return await self.get_session(session_id, access_scope)
+        return await self.holder.run(self.get_session, session_id, access_scope)
 
     async def get_sampler_async(self, sampler_id: str) -> GetSamplerResponse:
         """:meth:`get_sampler`'s value."""
-        return await self.get_sampler(sampler_id)
+        return await self.holder.run(self.get_sampler, sampler_id)
 
     def __repr__(self) -> str:
         return f"<RestClient {self.holder.base_url}>"

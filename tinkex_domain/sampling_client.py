@@ -131,8 +131,12 @@ class SamplingClient:
             if not isinstance(sampling_session_id, str) or not sampling_session_id:
                 raise ValidationError([("sampling_session_id", "must be a non-empty string")], "SamplingClient.create")
             return cls(
-                holder, sampling_session_id=sampling_session_id, base_model=base_model, model_path=model_path,
-                retry_config=retry_config, record_stability_info=record_stability_info,
+                holder,
+                sampling_session_id=sampling_session_id,
+                base_model=base_model,
+                model_path=model_path,
+                retry_config=retry_config,
+                record_stability_info=record_stability_info,
             )
         if not model_path and not base_model:
             raise ValidationError([("model_path", "pass model_path or base_model")], "create_sampling_client")
@@ -223,12 +227,20 @@ class SamplingClient:
         prompt_alt_tokens_k: int = 0,
         prompt_logprobs_last_n: int | None = None,
     ) -> SampleResponse:
-        """Await a sample's :class:`~tinkex_domain.types.SampleResponse`."""
-        future = self.sample(
-            prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs,
-            topk_sample_logprobs, target_prompt_logprobs, prompt_alt_tokens_k, prompt_logprobs_last_n,
+        """Await a sample's :class:`~tinkex_domain.types.SampleResponse` (the submit runs off the
+        event loop; the result is awaited without a thread)."""
+        return await self.holder.run(
+            self.sample,
+            prompt,
+            num_samples,
+            sampling_params,
+            include_prompt_logprobs,
+            topk_prompt_logprobs,
+            topk_sample_logprobs,
+            target_prompt_logprobs,
+            prompt_alt_tokens_k,
+            prompt_logprobs_last_n,
         )
-        return await future
 
     def compute_logprobs(
         self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
@@ -236,7 +248,10 @@ class SamplingClient:
         """A future of the prompt's per-token logprobs (the first entry is None; with
         ``prompt_logprobs_last_n`` only the last n entries are computed, the others None)."""
         future = self.sample(
-            prompt, 1, SamplingParams(max_tokens=1), include_prompt_logprobs=True,
+            prompt,
+            1,
+            SamplingParams(max_tokens=1),
+            include_prompt_logprobs=True,
             prompt_logprobs_last_n=prompt_logprobs_last_n,
         )
         return mapped(future, lambda response: list(response.prompt_logprobs or []))
@@ -245,7 +260,7 @@ class SamplingClient:
         self, prompt: ModelInput, prompt_logprobs_last_n: int | None = None
     ) -> list[float | None]:
         """Await :meth:`compute_logprobs`."""
-        return await self.compute_logprobs(prompt, prompt_logprobs_last_n)
+        return await self.holder.run(self.compute_logprobs, prompt, prompt_logprobs_last_n)
 
     def sample_stream(self, prompt: ModelInput, sampling_params: SamplingParams) -> Iterator[SampleStreamChunk]:
         """Stream one sample token by token: ``token`` chunks, then a ``done`` chunk.

@@ -1,9 +1,9 @@
 """``ServiceClient``: the entry point, as in the tinker SDK.
 
-    from tinkex_domain import ServiceClient, types
+from tinkex_domain import ServiceClient, types
 
-    with ServiceClient() as service:          # TINKER_API_KEY / TINKER_BASE_URL from the env
-        training = service.create_lora_training_client("Qwen/Qwen3-8B", rank=16)
+with ServiceClient() as service:          # TINKER_API_KEY / TINKER_BASE_URL from the env
+    training = service.create_lora_training_client("Qwen/Qwen3-8B", rank=16)
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class ServiceClient:
             client_kwargs["timeout_s"] = timeout_seconds(client_kwargs.pop("timeout"))
         if default_headers_overrides:
             client_kwargs["default_headers"] = {
-                **dict(client_kwargs.get("default_headers") or {}), **dict(default_headers_overrides)
+                **dict(client_kwargs.get("default_headers") or {}),
+                **dict(default_headers_overrides),
             }
         if display_name is not None:
             if not isinstance(display_name, str) or not display_name:
@@ -88,7 +89,7 @@ class ServiceClient:
 
     async def get_server_capabilities_async(self) -> GetServerCapabilitiesResponse:
         """:meth:`get_server_capabilities`, as a coroutine."""
-        return self.get_server_capabilities()
+        return await self.holder.run(self.get_server_capabilities)
 
     def health_check(self) -> bool:
         """True when the service answers its health endpoint with a 2xx status (never raises for
@@ -152,13 +153,30 @@ class ServiceClient:
         ``timeout`` (seconds) bounds the wait for the model (a paused queue can hold it for
         long): when it passes, the creation is cancelled and :class:`APITimeoutError` raised.
         """
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ValidationError(
-                [("timeout", "must be a positive number of seconds or None")], "create_lora_training_client"
-            )
-        lora = LoraConfig(
-            rank=rank, seed=seed, train_mlp=train_mlp, train_attn=train_attn, train_unembed=train_unembed
+        _check_timeout(timeout)
+        future = self._submit_lora(
+            base_model, rank, seed, train_mlp, train_attn, train_unembed, user_metadata, optimizer
         )
+        try:
+            reply = future.result(timeout=timeout)
+        except FutureTimeoutError:
+            future.cancel()
+            raise _no_model(timeout) from None
+        return TrainingClient(self.holder, reply.model_id, base_model=base_model)
+
+    def _submit_lora(
+        self,
+        base_model: str,
+        rank: int,
+        seed: int | None,
+        train_mlp: bool,
+        train_attn: bool,
+        train_unembed: bool,
+        user_metadata: Mapping[str, Any] | None,
+        optimizer: OptimizerConfig | None,
+    ) -> APIFuture[Any]:
+        """Validate the LoRA settings and submit ``models.create_model``; the future of its reply."""
+        lora = LoraConfig(rank=rank, seed=seed, train_mlp=train_mlp, train_attn=train_attn, train_unembed=train_unembed)
         if not (lora.train_mlp or lora.train_attn or lora.train_unembed):
             raise ValidationError(
                 [("train_mlp", "at least one of train_mlp, train_attn, train_unembed must be true")], "LoraConfig"
@@ -166,7 +184,7 @@ class ServiceClient:
         if not isinstance(base_model, str) or not base_model:
             raise ValidationError([("base_model", "must be a non-empty model name")], "create_lora_training_client")
         model_seq_id = self.holder.next_counter("model_seq_id")
-        future = self.holder.call(
+        return self.holder.call(  # type: ignore[no-any-return]
             "models.create_model",
             session_id=self.holder.session_id,
             model_seq_id=model_seq_id,
@@ -175,14 +193,6 @@ class ServiceClient:
             user_metadata=dict(user_metadata) if user_metadata is not None else None,
             optimizer_config=optimizer_json(optimizer),
         )
-        try:
-            reply = future.result(timeout=timeout)
-        except FutureTimeoutError:
-            future.cancel()
-            raise APITimeoutError(
-                f"create_lora_training_client: no model after {timeout:g} s (is the server's queue paused?)"
-            ) from None
-        return TrainingClient(self.holder, reply.model_id, base_model=base_model)
 
     async def create_lora_training_client_async(
         self,
@@ -194,15 +204,28 @@ class ServiceClient:
         train_unembed: bool = True,
         user_metadata: Mapping[str, Any] | None = None,
         optimizer: OptimizerConfig | None = None,
+        timeout: float | None = None,
     ) -> TrainingClient:
-        """:meth:`create_lora_training_client`, as a coroutine."""
-        return self.create_lora_training_client(
-            base_model, rank, seed, train_mlp, train_attn, train_unembed, user_metadata, optimizer
+        """:meth:`create_lora_training_client`, as a coroutine: the submit runs off the event loop
+        and the model's creation is awaited without blocking it (nor a thread)."""
+        _check_timeout(timeout)
+        future = await self.holder.off_loop(
+            self._submit_lora, base_model, rank, seed, train_mlp, train_attn, train_unembed, user_metadata, optimizer
         )
+        try:
+            reply = await self.holder.wait(future, timeout)
+        except FutureTimeoutError:
+            raise _no_model(timeout) from None  # the wait cancelled the creation
+        return TrainingClient(self.holder, reply.model_id, base_model=base_model)
 
     def _from_state(
-        self, path: str, base_model: str | None, user_metadata: Mapping[str, Any] | None,
-        weights_access_token: str | None, with_optimizer_state: bool, optimizer: OptimizerConfig | None = None,
+        self,
+        path: str,
+        base_model: str | None,
+        user_metadata: Mapping[str, Any] | None,
+        weights_access_token: str | None,
+        with_optimizer_state: bool,
+        optimizer: OptimizerConfig | None = None,
     ) -> TrainingClient:
         ParsedCheckpointTinkerPath.from_tinker_path(path)
         info = self.holder.call("weights.weights_info", tinker_path=path)
@@ -240,7 +263,9 @@ class ServiceClient:
         optimizer: OptimizerConfig | None = None,
     ) -> TrainingClient:
         """:meth:`create_training_client_from_state`, as a coroutine."""
-        return self.create_training_client_from_state(path, base_model, user_metadata, weights_access_token, optimizer)
+        return await self.holder.run(
+            self.create_training_client_from_state, path, base_model, user_metadata, weights_access_token, optimizer
+        )
 
     def create_training_client_from_state_with_optimizer(
         self,
@@ -259,9 +284,9 @@ class ServiceClient:
         user_metadata: Mapping[str, Any] | None = None,
         weights_access_token: str | None = None,
     ) -> TrainingClient:
-        """:meth:`create_training_client_from_state_with_optimizer`, as a coroutine."""
-        return self.create_training_client_from_state_with_optimizer(
-            path, base_model, user_metadata, weights_access_token
+        """:meth:`create_training_client_from_state_with_optimizer`, as a coroutine (off the event loop)."""
+        return await self.holder.run(  # type: ignore[no-any-return]
+            self.create_training_client_from_state_with_optimizer, path, base_model, user_metadata, weights_access_token
         )
 
     def create_sampling_client(
@@ -278,7 +303,10 @@ class ServiceClient:
         stability data for its samples.
         """
         return SamplingClient.create(
-            self.holder, model_path=model_path, base_model=base_model, retry_config=retry_config,
+            self.holder,
+            model_path=model_path,
+            base_model=base_model,
+            retry_config=retry_config,
             record_stability_info=record_stability_info,
         )
 
@@ -290,7 +318,9 @@ class ServiceClient:
         record_stability_info: bool = False,
     ) -> SamplingClient:
         """:meth:`create_sampling_client`, as a coroutine."""
-        return self.create_sampling_client(model_path, base_model, retry_config, record_stability_info)
+        return await self.holder.run(
+            self.create_sampling_client, model_path, base_model, retry_config, record_stability_info
+        )
 
     def create_rest_client(self) -> RestClient:
         """A client for the REST resources (runs, checkpoints, sessions)."""
@@ -332,3 +362,14 @@ class ServiceClient:
 
     def __repr__(self) -> str:
         return f"<ServiceClient {self.holder.base_url}>"
+
+
+def _check_timeout(timeout: Any) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValidationError(
+            [("timeout", "must be a positive number of seconds or None")], "create_lora_training_client"
+        )
+
+
+def _no_model(timeout: float | None) -> APITimeoutError:
+    return APITimeoutError(f"create_lora_training_client: no model after {timeout:g} s (is the server's queue paused?)")

@@ -226,7 +226,9 @@ class TrainingClient:
         """Save weights and optimizer state as ``tinker://<model>/weights/<name>``."""
         check_checkpoint_name("save_state", "name", name)
         fields = {
-            "path": name, "ttl_seconds": _ttl(ttl_seconds), "overwrite": bool(overwrite),
+            "path": name,
+            "ttl_seconds": _ttl(ttl_seconds),
+            "overwrite": bool(overwrite),
             "user_metadata": _metadata(user_metadata),
         }
         return self._submit("weights.save_weights", fields)
@@ -353,13 +355,13 @@ class TrainingClient:
         self, data: Sequence[Datum], loss_fn: str, loss_fn_config: Mapping[str, float] | None = None
     ) -> APIFuture[ForwardBackwardOutput]:
         """:meth:`forward`, as a coroutine returning the future."""
-        return self.forward(data, loss_fn, loss_fn_config)
+        return await self.holder.off_loop(self.forward, data, loss_fn, loss_fn_config)
 
     async def forward_backward_async(
         self, data: Sequence[Datum], loss_fn: str, loss_fn_config: Mapping[str, float] | None = None
     ) -> APIFuture[ForwardBackwardOutput]:
         """:meth:`forward_backward`, as a coroutine returning the future."""
-        return self.forward_backward(data, loss_fn, loss_fn_config)
+        return await self.holder.off_loop(self.forward_backward, data, loss_fn, loss_fn_config)
 
     async def forward_backward_custom_async(
         self,
@@ -370,13 +372,15 @@ class TrainingClient:
         backend: custom_loss.Backend = "auto",
     ) -> APIFuture[ForwardBackwardOutput]:
         """:meth:`forward_backward_custom`."""
-        return self.forward_backward_custom(data, loss_fn, loss_type_input=loss_type_input, backend=backend)
+        return await self.holder.off_loop(
+            self.forward_backward_custom, data, loss_fn, loss_type_input=loss_type_input, backend=backend
+        )
 
     async def optim_step_async(
         self, optim_params: OptimParams | None = None, *, adam_params: AdamParams | None = None
     ) -> APIFuture[OptimStepResponse]:
         """:meth:`optim_step`, as a coroutine returning the future."""
-        return self.optim_step(optim_params, adam_params=adam_params)
+        return await self.holder.off_loop(self.optim_step, optim_params, adam_params=adam_params)
 
     async def save_state_async(
         self,
@@ -386,37 +390,37 @@ class TrainingClient:
         user_metadata: Mapping[str, str] | None = None,
     ) -> APIFuture[SaveWeightsResponse]:
         """:meth:`save_state`, as a coroutine returning the future."""
-        return self.save_state(name, ttl_seconds, overwrite, user_metadata)
+        return await self.holder.off_loop(self.save_state, name, ttl_seconds, overwrite, user_metadata)
 
     async def load_state_async(
         self, path: str, weights_access_token: str | None = None
     ) -> APIFuture[LoadWeightsResponse]:
         """:meth:`load_state`, as a coroutine returning the future."""
-        return self.load_state(path, weights_access_token)
+        return await self.holder.off_loop(self.load_state, path, weights_access_token)
 
     async def load_state_with_optimizer_async(
         self, path: str, weights_access_token: str | None = None
     ) -> APIFuture[LoadWeightsResponse]:
         """:meth:`load_state_with_optimizer`, as a coroutine returning the future."""
-        return self.load_state_with_optimizer(path, weights_access_token)
+        return await self.holder.off_loop(self.load_state_with_optimizer, path, weights_access_token)
 
     async def save_weights_for_sampler_async(
         self, name: str, ttl_seconds: int | None = None, user_metadata: Mapping[str, str] | None = None
     ) -> APIFuture[SaveWeightsForSamplerResponse]:
         """:meth:`save_weights_for_sampler`, as a coroutine returning the future."""
-        return self.save_weights_for_sampler(name, ttl_seconds, user_metadata)
+        return await self.holder.off_loop(self.save_weights_for_sampler, name, ttl_seconds, user_metadata)
 
     async def save_weights_external_async(
         self, name: str, ttl_seconds: int | None = None, age_encryption_recipients: Sequence[str] | None = None
     ) -> APIFuture[Any]:
         """:meth:`save_weights_external`, as a coroutine returning the future."""
-        return self.save_weights_external(name, ttl_seconds, age_encryption_recipients)
+        return await self.holder.off_loop(self.save_weights_external, name, ttl_seconds, age_encryption_recipients)
 
     async def create_sampling_client_async(
         self, model_path: str, retry_config: Any = None, record_stability_info: bool = False
     ) -> SamplingClient:
         """:meth:`create_sampling_client`."""
-        return self.create_sampling_client(model_path, retry_config, record_stability_info)
+        return await self.holder.run(self.create_sampling_client, model_path, retry_config, record_stability_info)
 
     async def save_weights_and_get_sampling_client_async(
         self,
@@ -426,8 +430,10 @@ class TrainingClient:
         kind: str = "snapshot",
     ) -> SamplingClient:
         """:meth:`save_weights_and_get_sampling_client`."""
-        return self.save_weights_and_get_sampling_client(name, retry_config, record_stability_info, kind)
+        return await self.holder.run(
+            self.save_weights_and_get_sampling_client, name, retry_config, record_stability_info, kind
+        )
 
     async def get_info_async(self) -> GetInfoResponse:
         """:meth:`get_info`, as a coroutine."""
-        return self.get_info()
+        return await self.holder.run(self.get_info)
