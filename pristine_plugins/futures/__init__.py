@@ -7,7 +7,12 @@ bounded worker pool per client. See ``README.md`` for the settings and the reply
 from concurrent.futures import TimeoutError as FutureTimeoutError  # what result(timeout) raises
 
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
-from pristine_plugins.futures.errors import FutureClosedError, MetadataProtocolError, PromiseExpiredError
+from pristine_plugins.futures.errors import (
+    FutureClosedError,
+    FutureTimeoutError,
+    MetadataProtocolError,
+    PromiseExpiredError,
+)
 from pristine_plugins.futures.future import APIFuture, CombinedFuture, combine_futures, resolved
 from pristine_plugins.futures.plugin import FuturesPlugin
 from pristine_plugins.futures.queue_state import DEFAULT_REASONS, QueueState, QueueStateLogger, QueueStateObserver

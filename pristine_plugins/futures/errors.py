@@ -1,8 +1,8 @@
-"""Errors raised by futures: an expired promise and a future abandoned at client close."""
+"""Errors raised by futures: an expired promise, a future past its deadline and one abandoned at client close."""
 
 from __future__ import annotations
 
-from pristine_core.errors import SERVER, GoneError, PristineError
+from pristine_core.errors import SERVER, APITimeoutError, GoneError, PristineError
 
 
 class PromiseExpiredError(GoneError):
@@ -37,3 +37,16 @@ class MetadataProtocolError(PristineError):
     """The server broke the two-phase (metadata-only) protocol, e.g. sent the metadata twice."""
 
     category = SERVER
+
+
+class FutureTimeoutError(APITimeoutError):
+    """The future did not resolve within its overall ``deadline_s``; polling stopped.
+
+    :attr:`request_id` names the server-side request (it may still finish on the server).
+    """
+
+    def __init__(self, request_id: str | None, deadline_s: float, endpoint: str = "") -> None:
+        self.request_id = request_id
+        self.deadline_s = deadline_s
+        where = f" ({endpoint})" if endpoint else ""
+        super().__init__(f"future {request_id}{where} did not resolve within its deadline of {deadline_s:g}s")

@@ -26,7 +26,12 @@ from pristine_core.errors import (
 from pristine_core.pipeline import RequestOptions, Response
 from pristine_core.responses import body_of, status_error
 from pristine_core.secrets import redact
-from pristine_plugins.futures.errors import FutureClosedError, MetadataProtocolError, PromiseExpiredError
+from pristine_plugins.futures.errors import (
+    FutureClosedError,
+    FutureTimeoutError,
+    MetadataProtocolError,
+    PromiseExpiredError,
+)
 from pristine_plugins.futures.future import APIFuture
 from pristine_plugins.futures.queue_state import DEFAULT_REASONS, QueueState, notify
 from pristine_plugins.futures.settings import FuturesSettings
@@ -146,8 +151,17 @@ class Poller:
     # -- scheduling -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Schedule the first poll."""
+        """Schedule the first poll, and the overall deadline when the settings give one."""
+        deadline_s = self.spec.settings.deadline_s
+        if deadline_s is not None:
+            timer = self.scheduler.call_later(deadline_s, self._expire, name="future-deadline")
+            if timer is not None:
+                self.future.add_done_callback(lambda _f: timer.cancel())
         self._again(0.0)
+
+    def _expire(self) -> None:
+        deadline_s = self.spec.settings.deadline_s or 0.0
+        self.future.settle(error=FutureTimeoutError(self.spec.request_id, deadline_s, self.spec.endpoint))
 
     def _again(self, delay_s: float) -> None:
         if self.scheduler.call_later(delay_s, self.step) is None:
@@ -227,9 +241,9 @@ class Poller:
         """0 s, or with ``poll_backoff`` 1, 2, 4... s (capped) across consecutive 408/5xx polls."""
         if not self.spec.settings.poll_backoff:
             return 0.0
-        exponent = min(self.slow_polls, _MAX_EXPONENT)
+        delay = exponential(self.slow_polls, 1.0, self.spec.settings.backoff_cap_s)
         self.slow_polls += 1
-        return min(float(2**exponent), self.spec.settings.backoff_cap_s)
+        return delay
 
     def _payload(self, response: Response) -> None:
         self.slow_polls = 0

@@ -27,6 +27,7 @@ PER_FUTURE_KEYS = frozenset(
         "pending_delay_s",
         "allow_metadata_only",
         "poll_backoff",
+        "deadline_s",
     }
 )
 
@@ -49,6 +50,7 @@ class FuturesSettings:
     pending_delay_s: float = 1.0
     close_timeout_s: float = 5.0
     poll_backoff: bool = False
+    deadline_s: float | None = None
     queue_state_reasons: Mapping[str, Mapping[str, str]] = attrs.Factory(dict)
 
     def with_overrides(
@@ -80,6 +82,8 @@ def _is_int(value: Any) -> bool:
 def _check_value(key: str, value: Any) -> str | None:
     if key in ("poll_timeout_s", "close_timeout_s"):
         return None if _is_number(value) and value > 0 else "expected a positive number"
+    if key == "deadline_s":
+        return None if value is None or (_is_number(value) and value > 0) else "expected a positive number or null"
     if key in ("backoff_cap_s", "pending_delay_s"):
         return None if _is_number(value) and value >= 0 else "expected a number >= 0"
     if key in ("max_workers", "response_budget_bytes"):

@@ -4,6 +4,7 @@ without a thread, so many of them overlap and the loop keeps ticking."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Iterator
@@ -107,8 +108,6 @@ def test_run_off_loop_runs_on_the_scheduler_and_propagates_errors() -> None:
 
 
 def test_cancelling_the_awaiting_task_cancels_the_wait_cleanly() -> None:
-    import concurrent.futures
-
     scheduler = Scheduler(max_workers=1, name="t-aio-cancel")
     gate = threading.Event()
     ran: list[str] = []
