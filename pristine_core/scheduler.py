@@ -257,7 +257,8 @@ class Scheduler:
         try:
             handle.fn()
         except Exception:  # a task bug must not kill the thread or the other tasks
-            self.failed += 1
+            with self._cond:
+                self.failed += 1
             log.exception("pristine.scheduler.task_failed", scheduler=self.name, task=repr(handle))
         finally:
             handle._state = "done"
