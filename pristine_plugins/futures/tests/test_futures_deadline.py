@@ -23,8 +23,9 @@ def test_a_future_that_keeps_answering_try_again_times_out_naming_its_request(fu
     error = caught.value
     assert isinstance(error, APITimeoutError)
     assert error.request_id == future.request_id == "r1" and "r1" in str(error) and "30s" in str(error)
-    assert fake_clock.monotonic() - started >= 30  # fake time: no real 30 s wait
-    assert future_server.polls["r1"]  # it did poll meanwhile
+    # Fake time: the timer thread jumps to the deadline at once (no real 30 s wait), so whether
+    # any poll ran before it is a race; only the outcome is asserted.
+    assert fake_clock.monotonic() - started >= 30
 
 
 def test_a_per_call_deadline_overrides_the_manifest(future_server, make_client, fake_clock):
