@@ -190,8 +190,8 @@ class PoolPlugin:
             )
             if bp.max_attempts is not None and attempt >= bp.max_attempts:
                 return response
-            if last is not None:
-                last.close()
+            response.content  # noqa: B018 - keep the body: this reply answers the call if time runs out
+            response.close()
             last = response
 
     def _backoff_delay(self, bp: Backpressure, response: Response, cost: int) -> float:

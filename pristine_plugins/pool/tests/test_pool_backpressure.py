@@ -160,3 +160,17 @@ def test_backpressure_and_wait_events(server: LoopbackServer, meter: Any, make_c
         ("pool.wait", {"pool": "sample", "reason": "backoff", "waited_s": SMALL_DELAY}),
     ]
     assert json.dumps(events.seen)  # events carry plain data only
+
+
+def test_a_back_off_longer_than_the_calls_deadline_is_not_waited_out(
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client]
+) -> None:
+    clock = FakeClock()
+    client = make_client(base_url=server.url, clock=clock)
+    meter.script = lambda seen, number: _too_many(seen, {"Retry-After": "30"})
+    with pytest.raises(RateLimitError):  # the 429 answers the call: a 30 s back-off cannot fit in 5 s
+        client.jobs.sample(data="x", request_options={"timeout_s": 5})
+    assert meter.count == 1 and clock.sleeps == []
+    meter.script = lambda seen, number: _too_many(seen, {"Retry-After": "2"}) if number == 2 else None
+    assert client.jobs.sample(data="y", request_options={"timeout_s": 50}) == {}  # 30 s fit in 50 s
+    assert clock.sleeps == [30.0, 2.0] and meter.count == 3  # waited out the first back-off, then the second
