@@ -40,6 +40,10 @@ log = get_logger(__name__)
 
 Task = Callable[[], Any]
 _local = threading.local()
+#: Guards every handle's state change (cancel against start); held only for a compare-and-set.
+_state_lock = threading.Lock()
+#: The heap is compacted (cancelled entries dropped) once it reaches this size, then twice its live size.
+_MIN_COMPACT = 1024
 
 
 class Handle:
@@ -55,10 +59,11 @@ class Handle:
 
     def cancel(self) -> bool:
         """Do not run the task; False when it already started (or was cancelled)."""
-        if self._state != "pending":
-            return False
-        self._state = "cancelled"
-        return True
+        with _state_lock:
+            if self._state != "pending":
+                return False
+            self._state = "cancelled"
+            return True
 
     @property
     def cancelled(self) -> bool:
@@ -71,10 +76,11 @@ class Handle:
         return self._state in ("running", "done")
 
     def _claim(self) -> bool:
-        if self._state != "pending":
-            return False
-        self._state = "running"
-        return True
+        with _state_lock:
+            if self._state != "pending":
+                return False
+            self._state = "running"
+            return True
 
     def __repr__(self) -> str:
         return f"<Handle {self.name or getattr(self.fn, '__name__', 'task')} {self._state} due={self.due:.3f}>"
@@ -117,6 +123,7 @@ class Scheduler:
         self._workers: list[threading.Thread] = []
         self._idle = 0
         self._spawns = 0
+        self._compact_at = _MIN_COMPACT
         self._closed = False
         self.peak_workers = 0
         self.failed = 0
@@ -143,9 +150,16 @@ class Scheduler:
                 self._enqueue(handle)
                 return handle
             heapq.heappush(self._heap, (handle.due, next(self._seq), handle))
-            if self.background:
-                self._ensure_timer()
-        self._wake.set()
+            if len(self._heap) >= self._compact_at:
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._compact_at = max(_MIN_COMPACT, 2 * len(self._heap))
+            if not self.background:
+                return handle
+            self._ensure_timer()
+            earliest = self._heap[0][2] is handle
+        if earliest:  # the timer sleeps until the earliest due time: only a new earliest wakes it
+            self._wake.set()
         return handle
 
     def _ensure_timer(self) -> None:
@@ -168,8 +182,9 @@ class Scheduler:
     def next_due(self) -> float | None:
         """Clock time at which the earliest live timed task is due, or None."""
         with self._cond:
-            live = [due for due, _, h in self._heap if not h.cancelled]
-        return min(live) if live else None
+            while self._heap and self._heap[0][2].cancelled:
+                heapq.heappop(self._heap)
+            return self._heap[0][0] if self._heap else None
 
     def run_due(self) -> int:
         """Run, on this thread and in due order, every task due by now; return how many ran.
@@ -275,9 +290,8 @@ class Scheduler:
         return due
 
     def _execute(self, handle: Handle) -> bool:
-        with self._cond:
-            if not handle._claim():
-                return False
+        if not handle._claim():
+            return False
         try:
             handle.fn()
         except Exception:  # a task bug must not kill the thread or the other tasks

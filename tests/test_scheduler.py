@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -66,8 +67,9 @@ def test_delays_elapse_in_fake_time_on_the_timer_thread() -> None:
     done = threading.Event()
     order: list[str] = []
     with Scheduler(clock, max_workers=2, name="t-fake") as scheduler:
-        scheduler.call_later(30, lambda: (order.append("late"), done.set()))
+        # Fake time jumps as soon as the timer waits, so calls are scheduled in due order here.
         scheduler.call_later(10, lambda: order.append("early"))
+        scheduler.call_later(30, lambda: (order.append("late"), done.set()))
         assert done.wait(5)
         assert order == ["early", "late"]
         assert clock.monotonic() >= 1_030  # fake time moved; no real 30 s passed
@@ -103,8 +105,7 @@ def test_workers_are_bounded_and_every_task_runs() -> None:
 
 
 def test_close_drops_pending_work_refuses_new_and_leaves_no_thread() -> None:
-    clock = FakeClock()
-    scheduler = Scheduler(clock, max_workers=1, name="t-close")
+    scheduler = Scheduler(max_workers=1, name="t-close")  # real clock: the hour-long timer stays pending
     ran: list[str] = []
     blocker = threading.Event()
     entered = threading.Event()
@@ -114,6 +115,8 @@ def test_close_drops_pending_work_refuses_new_and_leaves_no_thread() -> None:
     timed = scheduler.call_later(3600, lambda: ran.append("timed"))
     closer = threading.Thread(target=scheduler.close, args=(5,))
     closer.start()
+    while not scheduler.closed:  # release the busy worker only once close has dropped the queue
+        time.sleep(0.001)
     blocker.set()
     closer.join(5)
     assert ran == [] and queued is not None and queued.cancelled and timed is not None and timed.cancelled
@@ -196,3 +199,13 @@ def test_workers_are_never_started_on_an_event_loop_thread(monkeypatch: pytest.M
     assert starters == ["t-loop-timer"] * 3
     assert scheduler.close(5) == []
     assert_no_threads_left(scheduler)
+
+
+def test_cancelled_timers_do_not_pile_up() -> None:
+    """A watchdog armed and called off per request must not grow the heap without bound."""
+    scheduler = Scheduler(FakeClock(), background=False)
+    for _ in range(10_000):
+        handle = scheduler.call_later(3600, lambda: None)
+        assert handle is not None and handle.cancel()
+    assert len(scheduler._heap) < 2_048
+    assert scheduler.pending() == 0 and scheduler.next_due() is None
