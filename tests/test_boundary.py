@@ -54,8 +54,8 @@ FORBIDDEN_CALLS = {
     "ThreadPool",
     "start_new_thread",
 }
-#: Header names whose parsing belongs to ``pristine_core.backoff``.
-FORBIDDEN_STRINGS = ("retry-after",)
+#: Header names whose parsing belongs to ``pristine_core.backoff`` (a string equal to one is a lookup key).
+FORBIDDEN_STRINGS = ("retry-after", "retry-after-ms")
 
 
 def domain_modules() -> list[Path]:
@@ -123,12 +123,8 @@ def violations(path: Path, root: Path = ROOT) -> list[str]:
         elif isinstance(node, ast.BinOp) and _is_exponential(node):
             found.append(f"{where}:{node.lineno}: exponential backoff (use pristine_core.backoff)")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            lowered = node.value.lower()
-            found += [
-                f"{where}:{node.lineno}: parses {name} (use pristine_core.backoff)"
-                for name in FORBIDDEN_STRINGS
-                if name in lowered
-            ]
+            if node.value.strip().lower() in FORBIDDEN_STRINGS:
+                found.append(f"{where}:{node.lineno}: reads {node.value.strip()} (use pristine_core.backoff)")
     return found
 
 
@@ -190,6 +186,7 @@ def test_the_scanner_allows_plain_loops_and_locks(tmp_path: Path) -> None:
         "def first(items):\n    for item in items:\n        try:\n            return int(item)\n"
         "        except ValueError:\n            raise\n"
         "SQUARE = 3 ** 2\nGIGA = 10**9\n"
+        'def hint(exc):\n    """The Retry-After hint, read by pristine_core.backoff."""\n'
         "def norm(x):\n    return x ** 2 + x ** 0.5\n",
         encoding="utf-8",
     )

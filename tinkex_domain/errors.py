@@ -6,10 +6,10 @@ reads the server's back-off hint from an error's response headers.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from typing import Any
 
+from pristine_core.backoff import retry_after_s
 from pristine_core.errors import (
     USER,
     APIConnectionError,
@@ -80,24 +80,8 @@ def user_error(exc: BaseException) -> bool:
 
 def retry_after_ms(exc: BaseException, *, now: float | None = None) -> int | None:
     """The server's back-off hint in milliseconds (``retry-after-ms``, else ``Retry-After`` as
-    seconds or an HTTP date), or None when the error carries none."""
-    headers = {str(k).lower(): str(v) for k, v in (getattr(exc, "headers", None) or {}).items()}
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(int(float(raw_ms)), 0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(int(float(raw) * 1000), 0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(int((when.timestamp() - current) * 1000), 0)
+    seconds or an HTTP date; read by :func:`pristine_core.backoff.retry_after_s`, never negative),
+    or None when the error carries none."""
+    headers = getattr(exc, "headers", None) or {}
+    seconds = retry_after_s(headers, time.time() if now is None else now)
+    return None if seconds is None else int(seconds * 1000)
