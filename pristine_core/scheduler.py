@@ -156,18 +156,20 @@ class Scheduler:
                 self._compact_at = max(_MIN_COMPACT, 2 * len(self._heap))
             if not self.background:
                 return handle
-            self._ensure_timer()
+            started = self._ensure_timer()  # a timer started now reads the heap by itself
             earliest = self._heap[0][2] is handle
-        if earliest:  # the timer sleeps until the earliest due time: only a new earliest wakes it
+        if earliest and not started:  # the timer sleeps until the earliest due time: wake it
             self._wake.set()
         return handle
 
-    def _ensure_timer(self) -> None:
-        """Start the timer thread if it is not running (caller holds the lock)."""
-        if self._timer is None:
-            timer_name = self.name if self.max_workers == 0 else f"{self.name}-timer"
-            self._timer = threading.Thread(target=self._run_timer, name=timer_name, daemon=True)
-            self._timer.start()
+    def _ensure_timer(self) -> bool:
+        """Start the timer thread unless it runs (caller holds the lock); True when started now."""
+        if self._timer is not None:
+            return False
+        timer_name = self.name if self.max_workers == 0 else f"{self.name}-timer"
+        self._timer = threading.Thread(target=self._run_timer, name=timer_name, daemon=True)
+        self._timer.start()
+        return True
 
     def wake(self) -> None:
         """Make the timer re-read the clock now (after a test advanced a fake clock)."""

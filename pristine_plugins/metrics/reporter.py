@@ -1,14 +1,17 @@
-"""A background thread that logs a metrics summary every ``interval_s`` (by the client's clock)."""
+"""A background job that logs a metrics summary every ``interval_s`` (by the client's clock).
+
+It runs on a worker-less :class:`pristine_core.scheduler.Scheduler` (one timer thread).
+"""
 
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from typing import TextIO
 
 from pristine_core.clock import Clock
 from pristine_core.logs import get_logger
+from pristine_core.scheduler import Scheduler
 from pristine_plugins.metrics.registry import MetricsRegistry, MetricsSnapshot
 
 log = get_logger(__name__)
@@ -62,8 +65,8 @@ class Reporter:
     """Log :func:`summary_lines` of ``registry`` every ``interval_s``; ``report()`` does it now.
 
     ``sink`` receives each record (default: the library logger at ``level``, event
-    ``pristine.metrics.summary``). The thread waits with ``clock.wait`` so tests drive it with
-    an injected clock.
+    ``pristine.metrics.summary``). The scheduler's timer waits with ``clock.wait`` so tests drive
+    it with an injected clock.
     """
 
     def __init__(
@@ -79,8 +82,7 @@ class Reporter:
         self._clock = clock
         self._interval_s = interval_s
         self._sink = sink or (lambda record: getattr(log, level)("pristine.metrics.summary", **record))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._scheduler: Scheduler | None = None
         self.reports = 0
 
     def report(self) -> None:
@@ -94,19 +96,21 @@ class Reporter:
         self.reports += 1
 
     def start(self) -> None:
-        """Start the background thread (idempotent)."""
-        if self._thread is not None:
+        """Start reporting every ``interval_s`` (idempotent)."""
+        if self._scheduler is not None:
             return
-        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
-        self._thread.start()
+        scheduler = self._scheduler = Scheduler(self._clock, max_workers=0, name=THREAD_NAME)
+        self._arm(scheduler)
 
-    def _run(self) -> None:
-        while not self._clock.wait(self._stop, self._interval_s):
-            self.report()
+    def _arm(self, scheduler: Scheduler) -> None:
+        scheduler.call_later(self._interval_s, lambda: self._tick(scheduler), name="metrics-report")
+
+    def _tick(self, scheduler: Scheduler) -> None:
+        self.report()
+        self._arm(scheduler)  # refused (None) once the scheduler is closed
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread and wait for it (bounded)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        """Stop reporting and wait for the thread (bounded)."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.close(timeout_s)
