@@ -9,7 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError  # what result
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import (
     FutureClosedError,
-    FutureTimeoutError,
+    FutureDeadlineError,
     MetadataProtocolError,
     PromiseExpiredError,
 )
@@ -23,6 +23,7 @@ __all__ = [
     "APIFuture",
     "CombinedFuture",
     "FutureClosedError",
+    "FutureDeadlineError",
     "FutureTimeoutError",
     "FuturesPlugin",
     "FuturesSettings",

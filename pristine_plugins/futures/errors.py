@@ -39,7 +39,7 @@ class MetadataProtocolError(PristineError):
     category = SERVER
 
 
-class FutureTimeoutError(APITimeoutError):
+class FutureDeadlineError(APITimeoutError):
     """The future did not resolve within its overall ``deadline_s``; polling stopped.
 
     :attr:`request_id` names the server-side request (it may still finish on the server).

@@ -28,7 +28,7 @@ from pristine_core.responses import body_of, status_error
 from pristine_core.secrets import redact
 from pristine_plugins.futures.errors import (
     FutureClosedError,
-    FutureTimeoutError,
+    FutureDeadlineError,
     MetadataProtocolError,
     PromiseExpiredError,
 )
@@ -161,7 +161,7 @@ class Poller:
 
     def _expire(self) -> None:
         deadline_s = self.spec.settings.deadline_s or 0.0
-        self.future.settle(error=FutureTimeoutError(self.spec.request_id, deadline_s, self.spec.endpoint))
+        self.future.settle(error=FutureDeadlineError(self.spec.request_id, deadline_s, self.spec.endpoint))
 
     def _again(self, delay_s: float) -> None:
         if self.scheduler.call_later(delay_s, self.step) is None:

@@ -6,7 +6,7 @@ import pytest
 
 from pristine_core import APITimeoutError, RequestOptions, SystemClock, ValidationError
 from pristine_core.testing import json_reply
-from pristine_plugins.futures import FutureTimeoutError
+from pristine_plugins.futures import FutureDeadlineError
 
 
 def forever_try_again(rid: str):  # type: ignore[no-untyped-def]
@@ -18,7 +18,7 @@ def test_a_future_that_keeps_answering_try_again_times_out_naming_its_request(fu
     client = make_client(future_server.url, futures={"deadline_s": 30})
     started = fake_clock.monotonic()
     future = client.jobs.submit(x=1)
-    with pytest.raises(FutureTimeoutError) as caught:
+    with pytest.raises(FutureDeadlineError) as caught:
         future.result(timeout=10)
     error = caught.value
     assert isinstance(error, APITimeoutError)
@@ -33,7 +33,7 @@ def test_a_per_call_deadline_overrides_the_manifest(future_server, make_client, 
     client = make_client(future_server.url, futures={"deadline_s": 3600})
     options = RequestOptions(extensions={"futures": {"deadline_s": 5}})
     started = fake_clock.monotonic()
-    with pytest.raises(FutureTimeoutError, match="5s"):
+    with pytest.raises(FutureDeadlineError, match="5s"):
         client.jobs.submit(x=1, request_options=options).result(timeout=10)
     assert 5 <= fake_clock.monotonic() - started < 3600
 
