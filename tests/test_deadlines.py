@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from pristine_core import APIConnectionError, APITimeoutError, Client, FakeClock, InternalServerError, hookimpl
+from pristine_core import (
+    APIConnectionError,
+    APITimeoutError,
+    Client,
+    FakeClock,
+    InternalServerError,
+    ValidationError,
+    hookimpl,
+)
 from pristine_core.pipeline import Request
 from pristine_core.testing import LoopbackServer, json_reply
 
@@ -191,11 +199,12 @@ def test_an_attempt_that_would_start_after_the_deadline_raises_a_timeout(clients
 
 @pytest.mark.parametrize("base_url", ["htp://127.0.0.1:1", "http://exa mple.test"])
 def test_an_unusable_url_fails_at_once_without_retries(base_url: str, clients: list[Client]) -> None:
+    """Refused when the client is built, or else on the first attempt, never retried."""
     clock = FakeClock()
-    client = Client(manifest(base_url), clock=clock, timeout_s=30)
-    clients.append(client)
     started = time.monotonic()
-    with pytest.raises(APIConnectionError) as caught:
+    with pytest.raises((ValidationError, APIConnectionError)) as caught:
+        client = Client(manifest(base_url), clock=clock, timeout_s=30)
+        clients.append(client)
         client.items.get()
-    assert caught.value.retryable is False
+    assert getattr(caught.value, "retryable", False) is False
     assert clock.sleeps == [] and time.monotonic() - started < 1.0
