@@ -8,7 +8,6 @@ client, passes Tinkex's settings in its ``config`` and reads the session the ses
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from pristine_core import Client, PristineError, RequestOptions
 from pristine_core.aio import run_off_loop, wait_future
 from pristine_core.config import env_list, env_str
 from pristine_core.tenancy import key_digest
+from pristine_plugins.futures import APIFuture
 from tinkex_domain.plugin import TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")
@@ -116,7 +116,7 @@ class Holder:
         """Run the blocking ``fn(*args, **kwargs)`` off the event loop; when it returns a future,
         await that future's value too (without a thread)."""
         value = await run_off_loop(self.client.scheduler, fn, *args, **kwargs)
-        if isinstance(value, concurrent.futures.Future):
+        if isinstance(value, APIFuture):
             return await wait_future(value)
         return value
 
