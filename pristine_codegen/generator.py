@@ -93,7 +93,7 @@ def generate(
         root / "client.py": api.client_module(),
         root / "_build.py": api.build_module(_canonical(data), sha256),
         root / "_runtime.py": RUNTIME_SOURCE.read_text(encoding="utf-8"),
-        root / "__init__.py": api.init_module(types.class_names),
+        root / "__init__.py": api.init_module(),
         root / "resources" / "__init__.py": '"""One module per resource of the manifest."""\n',
     }
     for resource in manifest.resources:
