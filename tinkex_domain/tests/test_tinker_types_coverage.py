@@ -37,6 +37,9 @@ FIELD_GAPS = {
     "LoadWeightsRequest": {"optimizer_config"},
     "OptimStepRequest": {"optim_params"},
     "UntypedAPIFuture": {"sample_sequence_ids"},
+    # Accepted as an additional property instead, so that the session plugin does not fill it
+    # with the caller's own session (see the type's description in manifest.json).
+    "SessionSearchRequest": {"session_id"},
 }
 
 
