@@ -2,12 +2,15 @@
 
 ``pristine plugins [--format text|json]`` lists plugins in effective order with their
 distribution, version, priority and hooks, then load failures. ``pristine manifest validate
-PATH`` prints every problem with its JSON path and exits 1 when there is any.
+PATH`` prints every problem with its JSON path and exits 1 when there is any. Other
+distributions add subcommands through the entry-point group ``pristine.commands``: each entry
+point is a callable ``register(subparsers)`` (e.g. ``pristine codegen`` from pristine-codegen).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata as md
 import json
 import sys
 from collections.abc import Sequence
@@ -84,7 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path")
     validate.add_argument("--no-plugins", action="store_true", help="skip the plugins' feature-block checks")
     validate.set_defaults(func=_validate)
+    _add_commands(sub)
     return parser
+
+
+COMMANDS_GROUP = "pristine.commands"
+
+
+def _add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Subcommands other distributions register (``pristine.commands`` entry points)."""
+    for ep in sorted(md.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        if ep.name in sub.choices:
+            continue
+        try:
+            ep.load()(sub)
+        except Exception as exc:
+            print(f"warning: command {ep.name!r} did not load: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

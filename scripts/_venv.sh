@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.pristine-sync"
-want="$(cat "$ROOT/requirements-dev.txt" "$ROOT"/pyproject.toml "$ROOT"/pristine_plugins/*/pyproject.toml "$ROOT"/tinkex_domain/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat "$ROOT/requirements-dev.txt" "$ROOT"/pyproject.toml "$ROOT"/pristine_plugins/*/pyproject.toml "$ROOT"/tinkex_domain/pyproject.toml "$ROOT"/pristine_codegen/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing Pristine, its plugins and Tinkex (editable) into $VENV" >&2
   (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 \

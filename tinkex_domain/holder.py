@@ -3,20 +3,27 @@
 Everything transport-related (retries, pools, session and heartbeats, future polling,
 telemetry) comes from the Pristine plugins the manifest enables; this module only builds the
 client, passes Tinkex's settings in its ``config`` and reads the session the session plugin made.
+The client is built from the package ``pristine codegen`` generated from the manifest
+(``tinkex_domain._generated``): its classes and validated manifest are reused by every client.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
 from typing import Any, TypeVar
 
 from pristine_core import Client, PristineError, RequestOptions
 from pristine_core.aio import run_off_loop, wait_future
 from pristine_core.config import env_list, env_str
+from pristine_core.logs import get_logger
 from pristine_core.tenancy import key_digest
 from pristine_plugins.futures import APIFuture
+from tinkex_domain._generated import BUILD
 from tinkex_domain.plugin import TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")
@@ -25,6 +32,24 @@ TAGS_ENV = "TINKER_TAGS"
 #: Plugins Tinkex cannot work without: futures resolve training/sampling calls, session owns ids.
 REQUIRED_PLUGINS = ("futures", "session")
 T = TypeVar("T")
+log = get_logger(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def generated_is_fresh() -> bool:
+    """True when ``tinkex_domain._generated`` was generated from the manifest shipped beside it.
+
+    A stale package (the manifest was edited without running ``pristine codegen``) is not used:
+    clients are then built from the manifest at run time, and a warning says how to regenerate.
+    """
+    data = resources.files(MANIFEST[0]).joinpath(MANIFEST[1]).read_bytes()
+    fresh = hashlib.sha256(data).hexdigest() == BUILD.sha256
+    if not fresh:
+        log.warning(
+            "tinkex.generated_stale",
+            hint="run: pristine codegen manifest.json --package tinkex_domain._generated --out .",
+        )
+    return fresh
 
 
 def _with_domain_plugin(plugins: Iterable[Any] | None, disabled: Iterable[str] | None) -> tuple[list[Any], list[str]]:
@@ -76,8 +101,8 @@ class Holder:
         plugins, disabled = _with_domain_plugin(
             client_kwargs.pop("plugins", None), client_kwargs.pop("disable_plugins", None)
         )
-        self.client = Client(
-            MANIFEST,
+        build = BUILD.client if generated_is_fresh() else functools.partial(Client, MANIFEST)
+        self.client = build(
             api_key=api_key,
             base_url=base_url,
             config=config,

@@ -32,10 +32,18 @@ class TypeRegistry:
                 self.classes[name] = build_class(name, self.types[name])
         self._dumper = Compiler(self.types, strict=True)
         self._parser = Compiler(self.types, strict=False, classes=self.classes)
-        self.converter = cattrs.Converter()
-        for name, cls in self.classes.items():
-            self.converter.register_structure_hook(cls, self._structure_hook(name))
-            self.converter.register_unstructure_hook(cls, self._unstructure_hook(name))
+        self._converter: cattrs.Converter | None = None
+
+    @property
+    def converter(self) -> cattrs.Converter:
+        """A cattrs converter that structures and unstructures the classes (built on first use)."""
+        if self._converter is None:
+            converter = cattrs.Converter()
+            for name, cls in self.classes.items():
+                converter.register_structure_hook(cls, self._structure_hook(name))
+                converter.register_unstructure_hook(cls, self._unstructure_hook(name))
+            self._converter = converter
+        return self._converter
 
     def _structure_hook(self, name: str) -> Any:
         return lambda data, _cls: self.parse(name, data)

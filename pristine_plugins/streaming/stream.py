@@ -10,7 +10,7 @@ resumed and says so (:class:`~pristine_plugins.streaming.errors.StreamInterrupte
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
@@ -31,6 +31,8 @@ from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent
 if TYPE_CHECKING:
     from pristine_plugins.streaming.settings import StreamingSettings
 
+T = TypeVar("T")
+
 _SKIP = object()
 _MAX_SHOWN = 500
 
@@ -40,7 +42,7 @@ OPT_MAX_RECONNECTS = "stream_max_reconnects"
 OPT_LAST_EVENT_ID = "last_event_id"
 
 
-class Stream:
+class Stream(Generic[T]):
     """An iterator over the events of one streaming call; close it (or use ``with``) when done.
 
     Items are instances of the endpoint's ``stream_event`` type (each event's data parsed as
@@ -107,10 +109,10 @@ class Stream:
         self._started = True
         return iter_response(self.response, chunk_size or self._settings.chunk_size)
 
-    def __iter__(self) -> Stream:
+    def __iter__(self) -> Stream[T]:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> T:
         self._started = True
         try:
             return next(self._iterator)
@@ -131,7 +133,7 @@ class Stream:
             pass  # the generator is running in another thread; closing the response stops it
         self.response.close()
 
-    def __enter__(self) -> Stream:
+    def __enter__(self) -> Stream[T]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
