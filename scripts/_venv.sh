@@ -1,6 +1,8 @@
-# Sourced by scripts/test and scripts/demo: make sure a virtualenv with everything editable exists.
-# VENV picks its location (default .venv at the repository root); it is created when missing and
-# re-synced when requirements-dev.txt or any pyproject.toml changed.
+# Sourced by scripts/test, scripts/demo, scripts/build-wheels and .ci/run: make sure a virtualenv
+# with everything editable exists. VENV picks its location (default .venv at the repository root);
+# it is created when missing and re-synced when requirements-dev.txt or any pyproject.toml changed.
+# Progress goes to stderr one line per package; pip's and setuptools' chatter goes to
+# $VENV/.pristine-install.log, printed in full only when the install fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
@@ -10,11 +12,29 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.pristine-sync"
-want="$(cat "$ROOT/requirements-dev.txt" "$ROOT"/pyproject.toml "$ROOT"/pristine_plugins/*/pyproject.toml "$ROOT"/tinkex_domain/pyproject.toml "$ROOT"/pristine_codegen/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$( (cd "$ROOT" && echo "$ROOT" && cat requirements-dev.txt \
+  && find . -name pyproject.toml -not -path './.venv*' -not -path '*/build/*' -not -path './dist/*' | sort | xargs cat) \
+  | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "installing Pristine, its plugins and Tinkex (editable) into $VENV" >&2
-  (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 \
-    && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2)
+  log="$VENV/.pristine-install.log"
+  : > "$log"
+  started=$SECONDS
+  echo "installing Pristine, its plugins and Tinkex (editable) into $VENV (first time: 1-2 minutes)" >&2
+  _pristine_pip() {
+    # One progress line per package collected/built; everything else only in the log.
+    { (cd "$ROOT" && "$VENV/bin/python" -m pip --disable-pip-version-check "$@" --progress-bar off 2>&1); \
+      echo $? > "$log.rc"; } \
+      | tee -a "$log" | grep --line-buffered -E '^(Collecting|Obtaining|Building|Successfully installed)' \
+      | sed -u -e 's/^/  /' -e 's/ (from .*//' >&2 || true
+    if [ "$(cat "$log.rc")" != 0 ]; then
+      cat "$log" >&2
+      echo "installing into $VENV failed (log: $log)" >&2
+      return 1
+    fi
+  }
+  _pristine_pip install --upgrade pip
+  _pristine_pip install -r requirements-dev.txt
+  echo "installed in $((SECONDS - started)) s" >&2
   echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -2,7 +2,10 @@
 
 Switch from the tinker SDK by changing an import::
 
-    from tinkex_domain import ServiceClient, types
+    from tinkex import ServiceClient, types
+
+``tinkex`` is the public import name (an alias whose modules are this package's modules);
+``tinkex_domain`` is the implementation package and keeps working.
 
 Transport, retries, pools, sessions, future polling, streaming and telemetry come from the
 Pristine plugins; this package holds the ML types and the training/sampling orchestration.

@@ -155,9 +155,8 @@ ClientFactory = Callable[..., Client]
 
 
 @pytest.fixture
-def make_client(fake_clock: FakeClock) -> Iterator[ClientFactory]:
-    """Build clients with only the futures plugin (closed after the test)."""
-    clients: list[Client] = []
+def make_client(client_factory: ClientFactory, fake_clock: FakeClock) -> ClientFactory:
+    """Build clients with only the futures plugin (``client_factory`` closes them)."""
 
     def build(
         base_url: str,
@@ -169,19 +168,11 @@ def make_client(fake_clock: FakeClock) -> Iterator[ClientFactory]:
     ) -> Client:
         kwargs.setdefault("clock", fake_clock)
         kwargs.setdefault("api_key", "test-key-123")
-        client = Client(
-            manifest(pools, **(futures or {})),
-            base_url=base_url,
-            plugins=[FuturesPlugin(), *extra_plugins],
-            autoload_plugins=False,
-            **kwargs,
+        return client_factory(
+            manifest(pools, **(futures or {})), base_url=base_url, plugins=[FuturesPlugin(), *extra_plugins], **kwargs
         )
-        clients.append(client)
-        return client
 
-    yield build
-    for client in clients:
-        client.close()
+    return build
 
 
 def plugin_of(client: Client) -> FuturesPlugin:

@@ -104,20 +104,10 @@ def parse_email() -> Callable[[str, bytes], list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def make_client(manifest: dict[str, Any]) -> Iterator[Callable[..., Client]]:
-    """``make_client(base_url, extra_plugins=[...])``; clients are closed at teardown."""
-    made: list[Client] = []
+def make_client(client_factory: Callable[..., Client], manifest: dict[str, Any]) -> Callable[..., Client]:
+    """``make_client(base_url, extra_plugins=[...])``; ``client_factory`` closes the clients."""
 
     def build(base_url: str, extra_plugins: list[Any] | None = None) -> Client:
-        client = Client(
-            manifest,
-            plugins=[MultipartPlugin(), *(extra_plugins or [])],
-            autoload_plugins=False,
-            base_url=base_url,
-        )
-        made.append(client)
-        return client
+        return client_factory(manifest, plugins=[MultipartPlugin(), *(extra_plugins or [])], base_url=base_url)
 
-    yield build
-    for client in made:
-        client.close()
+    return build

@@ -203,21 +203,11 @@ def server(meter: Meter) -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., Client]]:
-    """Build clients with the pool plugin (and given extras); all are closed afterwards."""
-    clients: list[Client] = []
+def make_client(client_factory: Callable[..., Client]) -> Callable[..., Client]:
+    """Build clients with the pool plugin (and given extras); ``client_factory`` closes them."""
 
     def build(manifest: dict[str, Any] | None = None, *, extra: tuple[Any, ...] = (), **kwargs: Any) -> Client:
         kwargs.setdefault("api_key", "sk-test-key-one")
-        client = Client(
-            manifest or make_manifest(),
-            plugins=[PoolPlugin(), *extra],
-            autoload_plugins=False,
-            **kwargs,
-        )
-        clients.append(client)
-        return client
+        return client_factory(manifest or make_manifest(), plugins=[PoolPlugin(), *extra], **kwargs)
 
-    yield build
-    for client in clients:
-        client.close()
+    return build

@@ -96,25 +96,16 @@ def recorder() -> EventRecorder:
 
 
 @pytest.fixture
-def make_client(clock: FakeClock, recorder: EventRecorder) -> Iterator[Callable[..., Client]]:
-    """``make_client(manifest, base_url=..., config=...)``; every client is closed at teardown."""
-    made: list[Client] = []
+def make_client(
+    client_factory: Callable[..., Client], clock: FakeClock, recorder: EventRecorder
+) -> Callable[..., Client]:
+    """``make_client(manifest, base_url=..., config=...)``; ``client_factory`` closes the clients."""
 
     def build(manifest: dict[str, Any], base_url: str = BASE, **kwargs: Any) -> Client:
-        client = Client(
-            manifest,
-            plugins=[RetryPlugin(), recorder],
-            autoload_plugins=False,
-            base_url=base_url,
-            clock=kwargs.pop("clock", clock),
-            **kwargs,
-        )
-        made.append(client)
-        return client
+        kwargs.setdefault("clock", clock)
+        return client_factory(manifest, plugins=[RetryPlugin(), recorder], base_url=base_url, **kwargs)
 
-    yield build
-    for client in made:
-        client.close()
+    return build
 
 
 @pytest.fixture

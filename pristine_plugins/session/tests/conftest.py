@@ -130,25 +130,18 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_client(server: LoopbackServer, clock: FakeClock) -> Iterator[Callable[..., Client]]:
-    """Build clients on the loopback server (fake clock unless given); all are closed at teardown."""
-    made: list[Client] = []
+def make_client(
+    client_factory: Callable[..., Client], server: LoopbackServer, clock: FakeClock
+) -> Callable[..., Client]:
+    """Build clients on the loopback server (fake clock unless given); ``client_factory`` closes them."""
 
     def build(doc: dict[str, Any] | None = None, *, plugins: list[Any] | None = None, **kwargs: Any) -> Client:
         kwargs.setdefault("clock", clock)
-        client = Client(
-            doc or manifest(),
-            base_url=server.url,
-            plugins=[SessionPlugin(), *(plugins or [])],
-            autoload_plugins=False,
-            **kwargs,
+        return client_factory(
+            doc or manifest(), base_url=server.url, plugins=[SessionPlugin(), *(plugins or [])], **kwargs
         )
-        made.append(client)
-        return client
 
-    yield build
-    for client in made:
-        client.close()
+    return build
 
 
 def heartbeat_threads() -> list[threading.Thread]:

@@ -90,18 +90,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_client(
-    manifest: dict[str, Any], server: LoopbackServer, clock: FakeClock
-) -> Iterator[Callable[..., pc.Client]]:
-    """Build clients on the loopback server with only the streaming plugin; closed afterwards."""
-    clients: list[pc.Client] = []
+    client_factory: Callable[..., pc.Client], manifest: dict[str, Any], server: LoopbackServer, clock: FakeClock
+) -> Callable[..., pc.Client]:
+    """Build clients on the loopback server with only the streaming plugin; ``client_factory`` closes them."""
 
     def make(**features: Any) -> pc.Client:
         spec = copy.deepcopy(manifest)
         spec["features"]["streaming"].update(features)
-        client = pc.Client(spec, base_url=server.url, plugins=[StreamingPlugin()], autoload_plugins=False, clock=clock)
-        clients.append(client)
-        return client
+        return client_factory(spec, base_url=server.url, plugins=[StreamingPlugin()], clock=clock)
 
-    yield make
-    for client in clients:
-        client.close()
+    return make

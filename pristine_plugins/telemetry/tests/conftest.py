@@ -189,21 +189,11 @@ def telemetry_threads_fixture() -> Callable[[], list[threading.Thread]]:
 
 
 @pytest.fixture
-def make_client(server: LoopbackServer) -> Iterator[Callable[..., Client]]:
-    """Build clients on the loopback server with the telemetry plugin; all closed at teardown."""
-    made: list[Client] = []
+def make_client(client_factory: Callable[..., Client], server: LoopbackServer) -> Callable[..., Client]:
+    """Build clients on the loopback server with the telemetry plugin; ``client_factory`` closes them."""
 
     def build(doc: dict[str, Any] | None = None, *, plugins: list[Any] | None = None, **kwargs: Any) -> Client:
         kwargs.setdefault("base_url", server.url)
-        client = Client(
-            doc or manifest(),
-            plugins=[TelemetryPlugin(), *(plugins or [])],
-            autoload_plugins=False,
-            **kwargs,
-        )
-        made.append(client)
-        return client
+        return client_factory(doc or manifest(), plugins=[TelemetryPlugin(), *(plugins or [])], **kwargs)
 
-    yield build
-    for client in made:
-        client.close()
+    return build
