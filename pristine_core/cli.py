@@ -75,7 +75,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pristine`` command."""
-    parser = argparse.ArgumentParser(prog="pristine", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="pristine",
+        description="Inspect installed Pristine plugins and validate manifests.",
+        epilog="pristine plugins [--format text|json]: plugins in effective order with distribution, version, "
+        "priority and hooks, then load failures. pristine manifest validate PATH: every problem with its "
+        "JSON path; exit status 1 when there is any.",
+    )
     parser.add_argument("--version", action="version", version=f"pristine {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     plugins = sub.add_parser("plugins", help="list installed plugins in effective order")
@@ -83,7 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(func=_plugins)
     manifest = sub.add_parser("manifest", help="manifest tools")
     msub = manifest.add_subparsers(dest="manifest_command", required=True)
-    validate = msub.add_parser("validate", help="validate a manifest file")
+    validate = msub.add_parser(
+        "validate",
+        help="validate a manifest file",
+        description="Validate a manifest: print every problem with its JSON path (exit status 1 when any).",
+    )
     validate.add_argument("path")
     validate.add_argument("--no-plugins", action="store_true", help="skip the plugins' feature-block checks")
     validate.set_defaults(func=_validate)

@@ -130,3 +130,20 @@ def test_loader_owned_keys_rejected(petstore: dict[str, Any]) -> None:
 def test_unreadable_file(tmp_path: Any) -> None:
     """A missing file is a ManifestError, not an OSError."""
     assert problems(str(tmp_path / "missing.json"))[0][0] == "$"
+
+
+def test_unknown_top_level_key_does_not_hide_other_problems(petstore: dict[str, Any]) -> None:
+    """An unknown top-level key is one problem among the others, not the only one reported."""
+    petstore["resoruces"] = {}
+    petstore["resources"]["pets"]["get"]["timeout_s"] = "soon"
+    found = dict(problems(petstore))
+    assert found["$"] == "unknown field(s): resoruces"
+    assert found["resources.pets.get.timeout_s"].startswith("expected a number")
+
+
+def test_unknown_top_level_key_reported_with_semantic_problems(petstore: dict[str, Any]) -> None:
+    """A manifest that structures fine still gets its semantic checks next to the unknown key."""
+    petstore["extra"] = 1
+    petstore["resources"]["pets"]["get"]["response"] = "Nope"
+    paths = [path for path, _ in problems(petstore)]
+    assert "$" in paths and "resources.pets.get.response" in paths

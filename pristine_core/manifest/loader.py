@@ -148,10 +148,8 @@ def build_manifest(
         manifest = CONVERTER.structure(prepared, models.Manifest)
     except Exception as exc:
         raise ManifestError(early + problems_from(exc), name) from None
-    if early:
-        raise ManifestError(early, name)
     manifest = _name_endpoints(manifest)
-    problems = semantic_problems(manifest)
+    problems = early + semantic_problems(manifest)
     for validator in validators:
         try:
             problems.extend(validator(manifest))
@@ -167,6 +165,14 @@ def _prepare(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
     out = dict(data)
     out.pop("$schema", None)  # editors' pointer to manifest.schema.json
     problems: list[tuple[str, str]] = []
+    # Unknown top-level keys are reported here (not by the converter, which would stop at them
+    # and hide every other problem), so one run lists everything.
+    known = {field.name for field in attrs.fields(models.Manifest)}
+    unknown = sorted(str(key) for key in out if key not in known)
+    if unknown:
+        problems.append(("$", "unknown field(s): " + ", ".join(unknown)))
+        for key in unknown:
+            out.pop(key)
     resources = out.get("resources")
     if isinstance(resources, dict):
         fixed: dict[str, Any] = {}
