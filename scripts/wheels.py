@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+
 try:
     import tomllib
 except ImportError:  # Python 3.10
@@ -53,7 +54,7 @@ def _own_files(folder: Path, all_projects: list[Path]) -> list[Path]:
     nested = [p for p in all_projects if p != folder and folder in p.parents]
     files = []
     for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.suffix not in SOURCE_SUFFIXES and path.name != "LICENSE":
+        if not path.is_file() or (path.suffix not in SOURCE_SUFFIXES and path.name != "LICENSE"):
             continue
         rel = path.relative_to(folder).parts
         if any(part in SKIP_DIRS or part == "tests" or part.endswith(".egg-info") for part in rel):

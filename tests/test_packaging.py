@@ -146,7 +146,8 @@ def test_tinkex_all_installs_from_the_wheelhouse_and_runs_the_demo(wheelhouse: P
     assert not [name for name, item in installed.items() if "editable_project_location" in item]
     out = _run(env.python.parent / "tinkex", "demo", "--steps", "3", cwd=tmp_path)
     assert "demo: loss" in out
-    version = _run(env.python, "-c", "import tinkex, tinkex_domain; print(tinkex.__version__, tinkex.types is tinkex_domain.types)")
+    probe = "import tinkex, tinkex_domain; print(tinkex.__version__, tinkex.types is tinkex_domain.types)"
+    version = _run(env.python, "-c", probe)
     assert version.split() == ["0.1.0", "True"]
 
 

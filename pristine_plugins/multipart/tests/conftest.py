@@ -8,7 +8,7 @@ import copy
 import email.parser
 import email.policy
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
