@@ -19,12 +19,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
 
-from tinkex_domain.emulator import Emulator, EmulatorConfig, FaultConfig
+if TYPE_CHECKING:  # imported when a fixture is used, so that loading the plugin stays cheap
+    from tinkex_domain.emulator import Emulator, FaultConfig
 
 #: The API key the fixtures use (the emulator accepts any key starting with ``tml-``).
 TEST_API_KEY = "tml-pytest-key"
@@ -59,6 +60,8 @@ class EmulatorHandle:
 
 
 def _started() -> Emulator:
+    from tinkex_domain.emulator import Emulator, EmulatorConfig, FaultConfig
+
     return Emulator(EmulatorConfig(long_poll_s=0.2, faults=FaultConfig())).start()
 
 
