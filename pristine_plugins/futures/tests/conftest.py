@@ -155,7 +155,9 @@ ClientFactory = Callable[..., Client]
 
 
 @pytest.fixture
-def make_client(client_factory: ClientFactory, fake_clock: FakeClock) -> ClientFactory:
+def make_client(
+    fake_clock: FakeClock, client_factory: ClientFactory
+) -> ClientFactory:
     """Build clients with only the futures plugin (``client_factory`` closes them)."""
 
     def build(

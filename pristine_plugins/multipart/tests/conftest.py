@@ -104,7 +104,9 @@ def parse_email() -> Callable[[str, bytes], list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def make_client(client_factory: Callable[..., Client], manifest: dict[str, Any]) -> Callable[..., Client]:
+def make_client(
+    manifest: dict[str, Any], client_factory: Callable[..., Client]
+) -> Callable[..., Client]:
     """``make_client(base_url, extra_plugins=[...])``; ``client_factory`` closes the clients."""
 
     def build(base_url: str, extra_plugins: list[Any] | None = None) -> Client:

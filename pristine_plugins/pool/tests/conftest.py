@@ -203,7 +203,9 @@ def server(meter: Meter) -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture
-def make_client(client_factory: Callable[..., Client]) -> Callable[..., Client]:
+def make_client(
+    client_factory: Callable[..., Client],
+) -> Callable[..., Client]:
     """Build clients with the pool plugin (and given extras); ``client_factory`` closes them."""
 
     def build(manifest: dict[str, Any] | None = None, *, extra: tuple[Any, ...] = (), **kwargs: Any) -> Client:

@@ -97,7 +97,7 @@ def recorder() -> EventRecorder:
 
 @pytest.fixture
 def make_client(
-    client_factory: Callable[..., Client], clock: FakeClock, recorder: EventRecorder
+    clock: FakeClock, recorder: EventRecorder, client_factory: Callable[..., Client]
 ) -> Callable[..., Client]:
     """``make_client(manifest, base_url=..., config=...)``; ``client_factory`` closes the clients."""
 

@@ -131,7 +131,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_client(
-    client_factory: Callable[..., Client], server: LoopbackServer, clock: FakeClock
+    server: LoopbackServer, clock: FakeClock, client_factory: Callable[..., Client]
 ) -> Callable[..., Client]:
     """Build clients on the loopback server (fake clock unless given); ``client_factory`` closes them."""
 

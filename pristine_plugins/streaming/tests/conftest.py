@@ -90,7 +90,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_client(
-    client_factory: Callable[..., pc.Client], manifest: dict[str, Any], server: LoopbackServer, clock: FakeClock
+    manifest: dict[str, Any], server: LoopbackServer, clock: FakeClock, client_factory: Callable[..., pc.Client]
 ) -> Callable[..., pc.Client]:
     """Build clients on the loopback server with only the streaming plugin; ``client_factory`` closes them."""
 

@@ -189,7 +189,9 @@ def telemetry_threads_fixture() -> Callable[[], list[threading.Thread]]:
 
 
 @pytest.fixture
-def make_client(client_factory: Callable[..., Client], server: LoopbackServer) -> Callable[..., Client]:
+def make_client(
+    server: LoopbackServer, client_factory: Callable[..., Client]
+) -> Callable[..., Client]:
     """Build clients on the loopback server with the telemetry plugin; ``client_factory`` closes them."""
 
     def build(doc: dict[str, Any] | None = None, *, plugins: list[Any] | None = None, **kwargs: Any) -> Client:
