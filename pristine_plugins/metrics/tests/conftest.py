@@ -50,16 +50,11 @@ def server() -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture
-def make_client(server: LoopbackServer) -> Iterator[Callable[..., Client]]:
-    """Clients with only the metrics plugin, on the loopback server; closed at teardown."""
-    made: list[Client] = []
+def make_client(server: LoopbackServer, client_factory: Callable[..., Client]) -> Callable[..., Client]:
+    """Clients with only the metrics plugin, on the loopback server; ``client_factory`` closes them."""
 
     def build(doc: dict[str, Any] | None = None, **kwargs: Any) -> Client:
         kwargs.setdefault("base_url", server.url)
-        client = Client(doc or manifest(), plugins=[MetricsPlugin()], autoload_plugins=False, **kwargs)
-        made.append(client)
-        return client
+        return client_factory(doc or manifest(), plugins=[MetricsPlugin()], **kwargs)
 
-    yield build
-    for client in made:
-        client.close()
+    return build
