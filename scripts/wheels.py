@@ -171,13 +171,20 @@ def repack(dist: metadata.Distribution, out: Path) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as wheel:
         for file in dist.files or []:
             path = str(file)
-            if path.startswith("..") or "__pycache__" in path or path.endswith(".pyc"):
+            if "__pycache__" in path or path.endswith(".pyc"):
                 continue
+            source = site / path
+            if path.startswith(".."):
+                if "/bin/" not in path:
+                    continue
+                path = f"{name}-{version}.data/scripts/{Path(path).name}"  # console scripts, binaries
             if path.startswith(info_name + "/") and path.split("/")[-1] in {
                 "RECORD", "INSTALLER", "REQUESTED", "direct_url.json"
             }:
                 continue
-            data = (site / path).read_bytes()
+            data = source.read_bytes()
+            if ".data/scripts/" in path and data.startswith(b"#!"):
+                continue  # a generated console script: pip writes it again from entry_points.txt
             wheel.writestr(path, data)
             hashed = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
             records.append((path, f"sha256={hashed}", str(len(data))))
