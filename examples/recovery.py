@@ -12,7 +12,9 @@ from typing import Any
 
 from _common import BASE_MODEL, service_client, text_datum
 from tinkex import ServiceClient, types
-from tinkex.recovery import RecoveryExecutor, RecoveryPolicy, TickScheduler
+from tinkex.recovery import RecoveryExecutor, RecoveryPolicy
+
+from pristine_core.scheduler import Scheduler
 
 
 def train_then_recover(service: ServiceClient) -> tuple[Any, Any, list[str]]:
@@ -26,10 +28,14 @@ def train_then_recover(service: ServiceClient) -> tuple[Any, Any, list[str]]:
 
     restored: list[Any] = []
     events: list[str] = []
-    executor = RecoveryExecutor(scheduler=TickScheduler(), on_event=lambda name, fields: events.append(name))
+    # A thread-less scheduler runs the attempt inline; by default the executor uses the service's
+    # background scheduler and recovery completes on its workers.
+    scheduler = Scheduler(background=False)
+    executor = RecoveryExecutor(scheduler=scheduler, on_event=lambda name, fields: events.append(name))
     policy = RecoveryPolicy(enabled=True, on_recovery=lambda old, new, checkpoint: restored.append(new))
     executor.recover(training.model_id, service, policy)  # latest checkpoint, with optimizer state
     executor.close()
+    scheduler.close()
     if not restored:
         raise RuntimeError(f"recovery did not complete: {events}")
     return training, restored[0], events
