@@ -177,9 +177,11 @@ def test_explicit_values_beat_the_parity_mode(make: Callable[..., Client]) -> No
     config = {"retry_policies": {"default": {"max_retries": 4}}}
     with _flaky_server() as srv, Client(
         MANIFEST, api_key=KEY, base_url=srv.url, environ={"TINKEX_PARITY": "beam"}, plugins=["retry"],
-        clock=FakeClock(), timeout_s=7, config=config,
+        # An explicit timeout_s also bounds the whole call (back-off waits included): large enough
+        # that the jittered waits between the 5 attempts always fit, so only max_retries decides.
+        clock=FakeClock(), timeout_s=700, config=config,
     ) as client:
-        assert client.timeout_s == 7
+        assert client.timeout_s == 700
         with pytest.raises(APIStatusError):
             _call(client)
         assert len(srv.requests) == 5
