@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from pristine_core.cli import main
-
-
-@pytest.fixture(autouse=True)
-def keep_logging_config() -> Iterator[None]:
-    """``main`` points structlog at the current stderr (pytest's capture): restore it afterwards."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["manifest", "validate", "--help"]])

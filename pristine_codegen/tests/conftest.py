@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from pristine_codegen import generate, write
 
@@ -38,9 +37,3 @@ def generated(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
             del sys.modules[module]
     sys.path[:] = [p for p in sys.path if not p.startswith(str(tmp_path))]
 
-
-@pytest.fixture(autouse=True)
-def _reset_logging() -> Iterator[None]:
-    """``pristine``'s CLI configures structlog for its process; undo it after each test."""
-    yield
-    structlog.reset_defaults()
