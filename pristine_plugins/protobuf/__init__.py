@@ -1,0 +1,148 @@
+"""Pristine plugin ``protobuf``: protobuf request bodies and results from message definitions.
+
+The manifest's ``features.protobuf`` block describes messages and enums as data (see
+:mod:`.schema`). An endpoint opts in through its extensions::
+
+    "extensions": {"encoding": "protobuf", "message": "PointRequest",
+                   "result_message": "PointReply", "compression": "zstd"}
+
+Its validated body is then sent as the serialized message (``application/x-protobuf``,
+zstd-compressed with ``Content-Encoding: zstd`` when declared or asked per call through
+``request_options={"extensions": {"protobuf_compression": "zstd" | "none"}}``), and a protobuf
+reply is decoded into a dict of the result message. :meth:`ProtobufPlugin.codec` exposes the
+codec for payloads that arrive by other routes (future results).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pristine_core import hookimpl
+from pristine_core.errors import APIResponseValidationError, ValidationError
+from pristine_core.manifest.models import Manifest
+from pristine_core.pipeline import Call, EncodedBody, Response
+from pristine_core.plugins import ENCODING
+from pristine_plugins.protobuf.codec import Codec, DecodeError, EncodeError
+from pristine_plugins.protobuf.compression import compress, decompress
+from pristine_plugins.protobuf.schema import FieldDef, MessageDef, Schema, SchemaError
+from pristine_plugins.protobuf.settings import (
+    COMPRESSION_OPTION,
+    CONTENT_TYPE,
+    EndpointProtobuf,
+    ProtobufSettings,
+)
+
+__all__ = [
+    "COMPRESSION_OPTION",
+    "CONTENT_TYPE",
+    "Codec",
+    "DecodeError",
+    "EncodeError",
+    "EndpointProtobuf",
+    "FieldDef",
+    "MessageDef",
+    "ProtobufPlugin",
+    "ProtobufSettings",
+    "Schema",
+    "SchemaError",
+    "compress",
+    "decompress",
+    "schema_of",
+]
+
+FEATURE = "protobuf"
+
+
+def schema_of(manifest: Manifest) -> Schema | None:
+    """The manifest's ``features.protobuf`` schema (None when it declares none)."""
+    block = manifest.feature(FEATURE)
+    return None if block is None else Schema.from_data(block)
+
+
+class ProtobufPlugin:
+    """Encodes bodies of endpoints declared ``encoding: protobuf`` and decodes their replies."""
+
+    name = FEATURE
+    priority = ENCODING
+
+    def __init__(self) -> None:
+        self._codec: Codec | None = None
+        self._settings = ProtobufSettings()
+
+    @hookimpl
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
+        """The schema is well formed and every protobuf endpoint names messages it defines."""
+        try:
+            schema = schema_of(manifest)
+        except SchemaError as exc:
+            return list(exc.problems)
+        problems: list[tuple[str, str]] = []
+        for ep in manifest.endpoints():
+            decl = EndpointProtobuf.of(ep.extensions)
+            if decl is None:
+                continue
+            at = f"resources.{ep.resource}.{ep.name}.extensions"
+            if schema is None:
+                problems.append((at, "declares protobuf but the manifest has no features.protobuf"))
+                continue
+            problems.extend(decl.problems(at, schema.messages))
+        return problems
+
+    @hookimpl
+    def pristine_configure(self, client: Any) -> None:
+        """Build the codec from the manifest and read ``client.config["protobuf"]``."""
+        schema = schema_of(client.manifest)
+        self._codec = Codec(schema) if schema is not None else None
+        self._settings = ProtobufSettings.from_option(client.option(FEATURE))
+
+    @property
+    def codec(self) -> Codec:
+        """The codec of the manifest's schema (RuntimeError when it declares none)."""
+        if self._codec is None:
+            raise RuntimeError("the manifest declares no features.protobuf schema")
+        return self._codec
+
+    @property
+    def settings(self) -> ProtobufSettings:
+        """The client-level settings."""
+        return self._settings
+
+    def compression_for(self, call: Call, decl: EndpointProtobuf) -> str | None:
+        """The compression of this call: per-call option, then client setting, then declaration."""
+        choice = call.option(COMPRESSION_OPTION) or self._settings.compression or decl.compression
+        return None if choice in (None, "none") else str(choice)
+
+    @hookimpl
+    def pristine_encode_body(self, call: Call) -> EncodedBody | None:
+        """The serialized request message for protobuf endpoints; None for the others."""
+        decl = EndpointProtobuf.of(call.endpoint.extensions)
+        if decl is None or decl.message is None:
+            return None
+        try:
+            data = self.codec.encode(decl.message, call.wire_body or {})
+        except EncodeError as exc:
+            raise ValidationError([(exc.path or "body", str(exc).split(": ", 1)[-1])],
+                                  call.endpoint.qualified_name) from None
+        kind = self.compression_for(call, decl)
+        if kind is not None:
+            data = compress(data, kind, self._settings.zstd_level)
+            call.headers["Content-Encoding"] = kind
+        return EncodedBody(data, CONTENT_TYPE, len(data))
+
+    def decode_reply(self, message: str, content: bytes, content_encoding: str = "") -> dict[str, Any]:
+        """A protobuf payload (optionally compressed) as a dict of ``message``."""
+        return self.codec.decode(message, decompress(content, content_encoding))
+
+    @hookimpl
+    def pristine_process_response(self, call: Call, response: Response) -> Any:
+        """Decode a protobuf reply of an endpoint that names a ``result_message``."""
+        decl = EndpointProtobuf.of(call.endpoint.extensions)
+        if decl is None or decl.result_message is None or call.endpoint.future:
+            return None
+        if not response.headers.get("Content-Type", "").startswith(CONTENT_TYPE):
+            return None
+        try:
+            return self.decode_reply(decl.result_message, response.content)
+        except (DecodeError, ValueError) as exc:
+            raise APIResponseValidationError(
+                f"{call.endpoint.qualified_name}: invalid protobuf reply ({exc})") from None
