@@ -28,7 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "packaging"
-PLUGINS = ["retry", "pool", "multipart", "futures", "session", "streaming", "telemetry", "metrics", "otel"]
+PLUGINS = ["retry", "pool", "multipart", "futures", "session", "streaming", "telemetry", "metrics", "otel", "protobuf"]
 #: pip with no package index at all: an unreachable index URL, no-index, no config files.
 OFFLINE_ENV = {
     "PIP_NO_INDEX": "1",

@@ -7,7 +7,8 @@ from typing import Any
 import attrs
 
 from .errors import ApiError
-from .replies import JsonReply, Reply
+from .proto_wire import PROTOBUF, encode_forward_output, encode_sample_response, wants_protobuf
+from .replies import JsonReply, Reply, StreamReply
 from .routes import Request, Route, Services, cursor
 from .training import ARCH
 
@@ -79,7 +80,16 @@ def retrieve_future(s: Services, req: Request) -> Reply:
             return JsonReply({"error": "request still pending; poll again", **state}, status=408)
         return JsonReply({"type": "try_again", **state})
     headers = {"X-Emulator-Compute-Ms": f"{out.compute_seconds * 1000:.3f}"}
+    encoder = PROTO_RESULTS.get(out.endpoint) if out.kind == "result" else None
+    if encoder is not None and out.result is not None and wants_protobuf(req.headers):
+        body = encoder(out.result)
+        return StreamReply([body], PROTOBUF, len(body), headers=headers)
     return JsonReply(out.payload, headers=headers)
+
+
+#: Results a client may ask for as protobuf (``Accept: application/x-protobuf``).
+PROTO_RESULTS = {"forward": encode_forward_output, "forward_backward": encode_forward_output,
+                 "asample": encode_sample_response}
 
 
 def list_sessions(s: Services, req: Request) -> Reply:

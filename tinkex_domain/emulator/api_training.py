@@ -7,6 +7,7 @@ from collections.abc import Callable
 from .checkpoints import parse_tinker_path
 from .errors import ApiError, bad_field
 from .fields import Fields
+from .proto_wire import decode_forward, is_protobuf
 from .replies import JsonReply, Reply
 from .routes import Request, Route, Services
 from .training import TrainingService, Work
@@ -68,8 +69,27 @@ def forward(s: Services, req: Request) -> Reply:
 
 
 def forward_backward(s: Services, req: Request) -> Reply:
-    """POST forward_backward {model_id, seq_id, forward_backward_input, forward_only?}."""
+    """POST forward_backward {model_id, seq_id, forward_backward_input, forward_only?}, or the
+    official SDK's protobuf ForwardBackwardRequest (optionally zstd)."""
+    if is_protobuf(req.headers):
+        return _forward_protobuf(s, req)
     return _forward(s, req, "forward_backward", "forward_backward_input")
+
+
+def _forward_protobuf(s: Services, req: Request) -> Reply:
+    """A protobuf body whose envelope is readable always takes its seq_id (a bad payload is
+    recorded as a rejected slot, then answered 400), so later seq_ids never wait on a gap."""
+    msg = decode_forward(req.body, str(req.headers.get("Content-Encoding") or ""),
+                         s.runtime.backend)
+    work: Work | ApiError
+    if msg.error is not None:
+        work = msg.error
+    else:
+        assert msg.loss is not None
+        work = TrainingService.forward_work(msg.datums, msg.loss, not msg.forward_only)
+    endpoint = "forward" if msg.forward_only else "forward_backward"
+    request_id = s.training.submit(msg.model_id, msg.seq_id, endpoint, work)
+    return JsonReply({"request_id": request_id, "model_id": msg.model_id})
 
 
 def optim_step(s: Services, req: Request) -> Reply:

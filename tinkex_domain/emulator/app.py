@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from . import api_account, api_core, api_rest, api_sampling, api_training
+from . import api_account, api_core, api_official, api_rest, api_sampling, api_training
 from .clock import SleepFn
 from .errors import ApiError
 from .faults import FaultInjector, FaultRule
@@ -22,7 +22,7 @@ RESET = None  # handle() returns None when the connection must be dropped withou
 def all_routes() -> list[Route]:
     """Every route the emulator serves."""
     return [*api_core.ROUTES, *api_training.ROUTES, *api_sampling.ROUTES, *api_rest.ROUTES,
-            *api_account.ROUTES]
+            *api_account.ROUTES, *api_official.ROUTES]
 
 
 def _fault_reply(rule: FaultRule) -> JsonReply:
@@ -89,9 +89,10 @@ class App:
                     lose_reply = True
                 else:
                     return _fault_reply(rule)
-        if route.auth and not str(headers.get("X-API-Key") or "").startswith(API_KEY_PREFIX):
+        if route.auth and not self._authorized(str(headers.get("X-API-Key") or "")):
             return JsonReply({"error": "missing or invalid X-API-Key header (emulator keys must "
-                              f"start with {API_KEY_PREFIX!r})", "category": "user"}, status=401)
+                              f"start with {API_KEY_PREFIX!r})", "category": "user"}, status=401,
+                             headers=_www_authenticate(headers))
         request = Request(method, path, params, query, headers, body, flags)
         key = headers.get("X-Idempotency-Key") if route.replay else None
         if key:
@@ -100,6 +101,13 @@ class App:
             reply = self._call(route, request)
         # "reply_lost": the work is done (and cached for a replay) but the client never hears.
         return RESET if lose_reply else reply
+
+    def _authorized(self, key: str) -> bool:
+        """An emulator API key, or a JWT this emulator issued (official SDK, JWT mode)."""
+        if key.startswith(API_KEY_PREFIX):
+            return True
+        official = self.services.official
+        return official is not None and key.startswith("eyJ") and official.tokens.verify(key) is not None
 
     def _call(self, route: Route, request: Request) -> Reply:
         try:
@@ -112,6 +120,13 @@ class App:
             log.exception("emulator handler %s crashed", route.endpoint)
             return JsonReply({"error": f"internal emulator error: {type(exc).__name__}: {exc}",
                               "category": "server"}, status=500)
+
+
+def _www_authenticate(headers: Mapping[str, str]) -> dict[str, str]:
+    """A rejected JWT asks the official SDK to fetch a new one (``error="invalid_token"``)."""
+    if str(headers.get("X-API-Key") or "").startswith("eyJ"):
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    return {}
 
 
 def reply_status(reply: Reply) -> int:

@@ -7,6 +7,7 @@ import time
 
 import attrs
 
+from .client_flags import ClientFlags
 from .clock import Clock, SleepFn
 from .faults import FaultConfig
 
@@ -33,7 +34,8 @@ class EmulatorConfig:
     Times are seconds. ``faults=None`` means "read ``TINKEX_EMULATOR_FAULTS`` at start, else
     no faults"; pass ``FaultConfig()`` to force none. ``clock`` drives session expiry, TTLs,
     future expiry, queue delays and sequence-gap timeouts; ``sleep`` is used for injected
-    latency. Long-polls wait in real time (``long_poll_s``).
+    latency. Long-polls wait in real time (``long_poll_s``). ``client_flags`` is what
+    ``client/config`` tells the official tinker SDK (and Tinkex).
     """
 
     host: str = "127.0.0.1"
@@ -54,6 +56,7 @@ class EmulatorConfig:
     workers: int = attrs.field(default=4, validator=attrs.validators.ge(1))
     max_tokens_limit: int = attrs.field(default=4096, validator=attrs.validators.ge(1))
     supported_models: tuple[str, ...] = attrs.field(default=DEFAULT_MODELS, converter=tuple)
+    client_flags: ClientFlags = ClientFlags()
     clock: Clock = time.time
     sleep: SleepFn = time.sleep
 

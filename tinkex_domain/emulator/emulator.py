@@ -15,12 +15,16 @@ from typing import Any, cast
 
 import numpy as np
 
+from .api_official import OfficialState
 from .app import App
+from .client_flags import ClientFlags
 from .checkpoints import ArchiveLinks, CheckpointStore
 from .config import PENDING_REPLIES, QUEUE_STATES, EmulatorConfig
 from .faults import FaultConfig, FaultInjector
+from .future_log import FutureLog
 from .futures import FutureStore
 from .httpd import EmulatorHTTPServer
+from .jwt import TokenIssuer
 from .routes import Services
 from .runtime import Runtime
 from .sampling import SamplingService
@@ -78,7 +82,10 @@ class Emulator:
         self._services = Services(cfg, runtime, sessions, checkpoints,
                                   ArchiveLinks(cfg.clock, cfg.archive_url_ttl_s), samplers, training,
                                   TelemetrySink(), pending_reply=cfg.pending_reply,
-                                  long_poll_s=cfg.long_poll_s)
+                                  long_poll_s=cfg.long_poll_s,
+                                  official=OfficialState(cfg.client_flags,
+                                                         TokenIssuer(cfg.clock, cfg.client_flags.jwt_ttl_s),
+                                                         FutureLog(futures)))
         self._faults.configure(cfg.resolved_faults())
         try:
             self._server = EmulatorHTTPServer((cfg.host, cfg.port),
@@ -186,7 +193,20 @@ class Emulator:
         with rec.sequencer.exec_lock:
             return {k: np.array(v, copy=True) for k, v in rec.lm.state_dict(with_optimizer).items()}
 
+    def session_finish(self, session_id: str) -> dict[str, Any] | None:
+        """How the official SDK finished a session (``{"type", "detail"}``), None if it did not."""
+        return self._s.official.finished.get(session_id)  # type: ignore[no-any-return]
+
     # --------------------------------------------------------------- controls
+    @property
+    def client_flags(self) -> ClientFlags:
+        """What ``client/config`` advertises now."""
+        return self._s.official.flags  # type: ignore[no-any-return]
+
+    def set_client_flags(self, flags: ClientFlags) -> None:
+        """Change what ``client/config`` advertises (clients read it when they start)."""
+        self._s.official.flags = flags
+
     @property
     def faults(self) -> FaultConfig:
         """The active fault configuration."""

@@ -30,6 +30,7 @@ class FutureEntry:
     payload: bytes = b""
     compute_seconds: float = 0.0
     finished_at: float | None = None
+    result: Any = None  # the completed result object (re-encoded for protobuf readers)
 
 
 @attrs.frozen
@@ -42,6 +43,8 @@ class RetrieveOutcome:
     queue_state: str = "active"
     queue_state_reason: str | None = None
     payload_size: int = 0
+    result: Any = None
+    endpoint: str = ""
 
 
 def dumps(obj: Any) -> bytes:
@@ -86,13 +89,15 @@ class FutureStore:
             if entry is not None:
                 entry.poll_hook = hook
 
-    def _finish(self, request_id: str, state: str, payload: bytes, compute_seconds: float) -> None:
+    def _finish(self, request_id: str, state: str, payload: bytes, compute_seconds: float,
+                result: Any = None) -> None:
         with self._cond:
             entry = self._entries.get(request_id)
             if entry is None or entry.state != "pending":
                 return
             entry.state = state
             entry.payload = payload
+            entry.result = result
             entry.compute_seconds = compute_seconds
             entry.finished_at = self._clock()
             entry.poll_hook = None
@@ -100,7 +105,7 @@ class FutureStore:
 
     def complete(self, request_id: str, result: dict[str, Any], compute_seconds: float = 0.0) -> None:
         """Mark a future completed with ``result`` (a JSON object)."""
-        self._finish(request_id, "completed", dumps(result), compute_seconds)
+        self._finish(request_id, "completed", dumps(result), compute_seconds, result)
 
     def fail(self, request_id: str, message: str, category: str, compute_seconds: float = 0.0) -> None:
         """Mark a future failed; retrieval answers ``{"error": message, "category": category}``."""
@@ -112,6 +117,26 @@ class FutureStore:
         with self._cond:
             entry = self._entries.get(request_id)
             return None if entry is None else entry.state
+
+    def wait_finished(self, request_ids: list[str], timeout_s: float) -> list[tuple[str, str]]:
+        """(request_id, state) of the given futures that are finished and deliverable, waiting
+        up to ``timeout_s`` (real time) for at least one; unknown ids count as failed."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                now = self._clock()
+                done = []
+                for request_id in request_ids:
+                    entry = self._entries.get(request_id)
+                    if entry is None:
+                        done.append((request_id, "failed"))
+                    elif (entry.state != "pending" and now >= entry.visible_at
+                          and self._queue_state == "active"):
+                        done.append((request_id, entry.state))
+                remaining = deadline - time.monotonic()
+                if done or self._closed or remaining <= 0 or not request_ids:
+                    return done
+                self._cond.wait(min(remaining, 0.05))
 
     def set_queue_state(self, state: str, reason: str | None) -> None:
         """Change the queue state reported for pending futures (paused states hold results)."""
@@ -176,4 +201,5 @@ class FutureStore:
         if allow_metadata_only and size > self.metadata_threshold_bytes:
             body = dumps({"status": "complete_metadata", "response_payload_size": size})
             return RetrieveOutcome("metadata", body, entry.compute_seconds, payload_size=size)
-        return RetrieveOutcome("result", entry.payload, entry.compute_seconds)
+        return RetrieveOutcome("result", entry.payload, entry.compute_seconds, result=entry.result,
+                               endpoint=entry.endpoint)

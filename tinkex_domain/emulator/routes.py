@@ -39,6 +39,7 @@ class Services:
     long_poll_s: float = 2.0
     account: AccountState = attrs.field(
         default=attrs.Factory(lambda self: AccountState(self.config.clock), takes_self=True))
+    official: Any = None  # api_official.OfficialState: the official SDK's extra endpoints
 
 
 @attrs.frozen
