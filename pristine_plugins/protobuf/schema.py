@@ -172,5 +172,6 @@ def _field(name: str, spec: Any, path: str, names: set[str],
         problems.append((f"{path}.oneof", "must be a group name on a singular field"))
     if len(problems) > before:
         return None
+    assert isinstance(number, int) and isinstance(ftype, str)
     return FieldDef(name, number, ftype, bool(spec.get("repeated", False)), spec.get("key"),
                     spec.get("value"), array, oneof, bool(spec.get("optional", False)))

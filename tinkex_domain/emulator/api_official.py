@@ -3,6 +3,7 @@ client/dynamic_config, auth/token, sessions/{id}/finish and the batched retrieve
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import attrs
@@ -26,6 +27,14 @@ class OfficialState:
     tokens: TokenIssuer
     future_log: FutureLog
     finished: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    body_encodings: dict[str, int] = attrs.Factory(dict)  # protobuf bodies by Content-Encoding
+    _lock: threading.Lock = attrs.Factory(threading.Lock)
+
+    def note_body(self, content_encoding: str) -> None:
+        """Count one protobuf request body by its Content-Encoding (``identity`` when none)."""
+        with self._lock:
+            key = content_encoding or "identity"
+            self.body_encodings[key] = self.body_encodings.get(key, 0) + 1
 
 
 def _state(s: Services) -> OfficialState:
@@ -61,7 +70,7 @@ def finish_session(s: Services, req: Request) -> Reply:
     kind = reason.str_("type", "success") if reason is not None else "success"
     if kind not in FINISH_REASONS:
         raise bad_field("reason.type", f"must be one of {', '.join(FINISH_REASONS)}")
-    _state(s).finished[session_id] = {"type": kind, "detail": f.str_("detail")}
+    _state(s).finished.setdefault(session_id, {"type": kind, "detail": f.str_("detail")})  # first wins
     return JsonReply({})
 
 

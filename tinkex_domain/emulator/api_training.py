@@ -79,8 +79,10 @@ def forward_backward(s: Services, req: Request) -> Reply:
 def _forward_protobuf(s: Services, req: Request) -> Reply:
     """A protobuf body whose envelope is readable always takes its seq_id (a bad payload is
     recorded as a rejected slot, then answered 400), so later seq_ids never wait on a gap."""
-    msg = decode_forward(req.body, str(req.headers.get("Content-Encoding") or ""),
-                         s.runtime.backend)
+    encoding = str(req.headers.get("Content-Encoding") or "")
+    if s.official is not None:
+        s.official.note_body(encoding)
+    msg = decode_forward(req.body, encoding, s.runtime.backend)
     work: Work | ApiError
     if msg.error is not None:
         work = msg.error

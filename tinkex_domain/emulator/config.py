@@ -56,7 +56,7 @@ class EmulatorConfig:
     workers: int = attrs.field(default=4, validator=attrs.validators.ge(1))
     max_tokens_limit: int = attrs.field(default=4096, validator=attrs.validators.ge(1))
     supported_models: tuple[str, ...] = attrs.field(default=DEFAULT_MODELS, converter=tuple)
-    client_flags: ClientFlags = ClientFlags()
+    client_flags: ClientFlags = attrs.Factory(ClientFlags)
     clock: Clock = time.time
     sleep: SleepFn = time.sleep
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from .api_official import OfficialState
 from .app import App
-from .client_flags import ClientFlags
 from .checkpoints import ArchiveLinks, CheckpointStore
+from .client_flags import ClientFlags
 from .config import PENDING_REPLIES, QUEUE_STATES, EmulatorConfig
 from .faults import FaultConfig, FaultInjector
 from .future_log import FutureLog
@@ -196,6 +196,10 @@ class Emulator:
     def session_finish(self, session_id: str) -> dict[str, Any] | None:
         """How the official SDK finished a session (``{"type", "detail"}``), None if it did not."""
         return self._s.official.finished.get(session_id)  # type: ignore[no-any-return]
+
+    def protobuf_bodies(self) -> dict[str, int]:
+        """Protobuf fwd/bwd request bodies received, by Content-Encoding (``identity``/``zstd``)."""
+        return dict(self._s.official.body_encodings)
 
     # --------------------------------------------------------------- controls
     @property

@@ -20,7 +20,7 @@ from .errors import ApiError, bad_field
 from .wire import LossSpec
 
 PROTOBUF = "application/x-protobuf"
-_DTYPES = {"DTYPE_FLOAT32": np.dtype("<f4"), "DTYPE_INT64": np.dtype("<i8"),
+_DTYPES: dict[str, np.dtype[Any]] = {"DTYPE_FLOAT32": np.dtype("<f4"), "DTYPE_INT64": np.dtype("<i8"),
            "DTYPE_INT32": np.dtype("<i4")}
 _STOP = {"stop": "STOP_REASON_STOP", "length": "STOP_REASON_LENGTH"}
 
