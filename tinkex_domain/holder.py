@@ -24,6 +24,7 @@ from pristine_core.logs import get_logger
 from pristine_core.tenancy import key_digest
 from pristine_plugins.futures import APIFuture
 from tinkex_domain._generated import BUILD
+from pristine_core.errors import APIStatusError
 from tinkex_domain.plugin import TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")
@@ -50,6 +51,8 @@ def generated_is_fresh() -> bool:
             hint="run: pristine codegen manifest.json --package tinkex_domain._generated --out .",
         )
     return fresh
+#: Sent as ``sdk_version`` in ``client/config``.
+SDK_VERSION = "tinkex"
 
 
 def _with_domain_plugin(plugins: Iterable[Any] | None, disabled: Iterable[str] | None) -> tuple[list[Any], list[str]]:
@@ -112,6 +115,8 @@ class Holder:
         )
         #: The client-wide RetryConfig given to ServiceClient (None = the manifest's policies).
         self.retry_config: Any = None
+        self._flags: dict[str, Any] | None = None
+        self._flags_lock = threading.Lock()
         missing = [name for name in REQUIRED_PLUGINS if self.client.plugin(name) is None]
         if missing:
             self.client.close()
@@ -149,6 +154,31 @@ class Holder:
         """Await a (concurrent) future without a thread; past ``timeout_s`` it is cancelled and
         ``concurrent.futures.TimeoutError`` raised."""
         return await wait_future(future, timeout_s)
+    def server_flags(self) -> Mapping[str, Any]:
+        """The server's ``client/config`` flags, asked once; a server without that endpoint
+        (404/405) has none. Other failures propagate and are asked again next time."""
+        with self._flags_lock:
+            if self._flags is None:
+                try:
+                    reply = self.call("service.client_config", sdk_version=SDK_VERSION)
+                except APIStatusError as exc:
+                    if exc.status_code not in (404, 405):
+                        raise
+                    self._flags = {}
+                else:
+                    self._flags = {"fwdbwd_protobuf": bool(reply.fwdbwd_protobuf),
+                                   "proto_compress_fwdbwd": bool(reply.proto_compress_fwdbwd)}
+            return self._flags
+
+    def fwdbwd_extensions(self) -> dict[str, Any]:
+        """Request-option extensions for forward/forward_backward: protobuf (zstd when the
+        server asks) when the server accepts it and the protobuf plugin is installed, else none."""
+        if self.client.plugin("protobuf") is None:
+            return {}
+        flags = self.server_flags()
+        if not flags.get("fwdbwd_protobuf"):
+            return {}
+        return {"protobuf": True, "protobuf_compression": "zstd" if flags.get("proto_compress_fwdbwd") else "none"}
 
     def _session(self) -> Any:
         plugin = self.client.plugin("session")

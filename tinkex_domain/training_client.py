@@ -114,9 +114,13 @@ class TrainingClient:
 
     # -- submission -----------------------------------------------------------------------
 
-    def _sender(self, endpoint: str) -> Callable[[dict[str, Any]], APIFuture[Any]]:
+    def _sender(
+        self, endpoint: str, options: RequestOptions | None = None
+    ) -> Callable[[dict[str, Any]], APIFuture[Any]]:
+        opts = options or self._options
+
         def send(kwargs: dict[str, Any]) -> APIFuture[Any]:
-            return typed(self.holder.call(endpoint, request_options=self._options, **kwargs))
+            return typed(self.holder.call(endpoint, request_options=opts, **kwargs))
 
         return send
 
@@ -147,7 +151,9 @@ class TrainingClient:
                 input_key: {"data": chunk, "loss_fn": loss, "loss_fn_config": cfg},
             }
 
-        futures = self._submitter.submit_many(self._sender(endpoint), [body(c) for c in chunks])
+        extensions = self.holder.fwdbwd_extensions()  # protobuf bodies when the server says so
+        options = RequestOptions(extensions={**self._options.extensions, **extensions}) if extensions else None
+        futures = self._submitter.submit_many(self._sender(endpoint, options), [body(c) for c in chunks])
         if len(futures) == 1:
             return futures[0]
         return combine(futures, combine_forward_backward_results)

@@ -6,9 +6,11 @@ The manifest's ``features.protobuf`` block describes messages and enums as data 
     "extensions": {"encoding": "protobuf", "message": "PointRequest",
                    "result_message": "PointReply", "compression": "zstd"}
 
-Its validated body is then sent as the serialized message (``application/x-protobuf``,
+Its validated (JSON-shaped) body is mapped onto the message (fields may say where their
+value is, see :mod:`.mapping`) and sent serialized (``application/x-protobuf``,
 zstd-compressed with ``Content-Encoding: zstd`` when declared or asked per call through
-``request_options={"extensions": {"protobuf_compression": "zstd" | "none"}}``), and a protobuf
+``request_options={"extensions": {"protobuf_compression": "zstd" | "none"}}``; a
+``negotiated`` endpoint stays JSON unless the call passes ``{"protobuf": True}``), and a protobuf
 reply is decoded into a dict of the result message. :meth:`ProtobufPlugin.codec` exposes the
 codec for payloads that arrive by other routes (future results).
 """
@@ -24,10 +26,12 @@ from pristine_core.pipeline import Call, EncodedBody, Response
 from pristine_core.plugins import ENCODING
 from pristine_plugins.protobuf.codec import Codec, DecodeError, EncodeError
 from pristine_plugins.protobuf.compression import compress, decompress
+from pristine_plugins.protobuf.mapping import JsonMapper
 from pristine_plugins.protobuf.schema import FieldDef, MessageDef, Schema, SchemaError
 from pristine_plugins.protobuf.settings import (
     COMPRESSION_OPTION,
     CONTENT_TYPE,
+    ENCODING_OPTION,
     EndpointProtobuf,
     ProtobufSettings,
 )
@@ -37,9 +41,11 @@ __all__ = [
     "CONTENT_TYPE",
     "Codec",
     "DecodeError",
+    "ENCODING_OPTION",
     "EncodeError",
     "EndpointProtobuf",
     "FieldDef",
+    "JsonMapper",
     "MessageDef",
     "ProtobufPlugin",
     "ProtobufSettings",
@@ -67,6 +73,7 @@ class ProtobufPlugin:
 
     def __init__(self) -> None:
         self._codec: Codec | None = None
+        self._mapper: JsonMapper | None = None
         self._settings = ProtobufSettings()
 
     @hookimpl
@@ -93,6 +100,7 @@ class ProtobufPlugin:
         """Build the codec from the manifest and read ``client.config["protobuf"]``."""
         schema = schema_of(client.manifest)
         self._codec = Codec(schema) if schema is not None else None
+        self._mapper = JsonMapper(schema) if schema is not None else None
         self._settings = ProtobufSettings.from_option(client.option(FEATURE))
 
     @property
@@ -118,8 +126,12 @@ class ProtobufPlugin:
         decl = EndpointProtobuf.of(call.endpoint.extensions)
         if decl is None or decl.message is None:
             return None
+        if decl.negotiated and not call.option(ENCODING_OPTION):
+            return None
+        assert self._mapper is not None
         try:
-            data = self.codec.encode(decl.message, call.wire_body or {})
+            message = self._mapper.to_message(decl.message, call.wire_body or {}, decl.fields)
+            data = self.codec.encode(decl.message, message)
         except EncodeError as exc:
             raise ValidationError([(exc.path or "body", str(exc).split(": ", 1)[-1])],
                                   call.endpoint.qualified_name) from None

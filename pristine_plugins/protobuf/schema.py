@@ -30,7 +30,10 @@ SCALARS: dict[str, int] = {
 #: ``array`` element types of a packed ``bytes`` field → numpy dtype strings (little-endian).
 ARRAY_DTYPES: dict[str, str] = {"int32": "<i4", "int64": "<i8", "float32": "<f4", "float64": "<f8"}
 MAP_KEYS = ("string", "int32", "int64", "uint32", "uint64", "bool")
-_FIELD_KEYS = frozenset({"number", "type", "repeated", "key", "value", "array", "oneof", "optional"})
+_FIELD_KEYS = frozenset({"number", "type", "repeated", "key", "value", "array", "oneof", "optional",
+                         "json"})
+#: Keys of a field's ``json`` mapping (where its value is found in a JSON-shaped body).
+JSON_KEYS = frozenset({"path", "when", "values", "array_from", "const"})
 
 
 class SchemaError(ValueError):
@@ -54,6 +57,7 @@ class FieldDef:
     array: str | None = None
     oneof: str | None = None
     optional: bool = False
+    json: Mapping[str, Any] | None = None
 
     @property
     def has_presence(self) -> bool:
@@ -170,8 +174,27 @@ def _field(name: str, spec: Any, path: str, names: set[str],
     oneof = spec.get("oneof")
     if oneof is not None and (not isinstance(oneof, str) or spec.get("repeated") or ftype == "map"):
         problems.append((f"{path}.oneof", "must be a group name on a singular field"))
+    mapping = spec.get("json")
+    if mapping is not None:
+        problems.extend(json_mapping_problems(mapping, f"{path}.json"))
     if len(problems) > before:
         return None
     assert isinstance(number, int) and isinstance(ftype, str)
     return FieldDef(name, number, ftype, bool(spec.get("repeated", False)), spec.get("key"),
-                    spec.get("value"), array, oneof, bool(spec.get("optional", False)))
+                    spec.get("value"), array, oneof, bool(spec.get("optional", False)), mapping)
+
+
+def json_mapping_problems(mapping: Any, path: str) -> list[tuple[str, str]]:
+    """Problems of one field's ``json`` mapping (see :mod:`.mapping`)."""
+    if not isinstance(mapping, Mapping):
+        return [(path, "must be an object")]
+    out = [(f"{path}.{key}", f"unknown key (expected {', '.join(sorted(JSON_KEYS))})")
+           for key in mapping if key not in JSON_KEYS]
+    if "path" in mapping and not isinstance(mapping["path"], str):
+        out.append((f"{path}.path", "must be a dotted path string (or \"$\" for the object itself)"))
+    for key in ("when", "values"):
+        if key in mapping and not isinstance(mapping[key], Mapping):
+            out.append((f"{path}.{key}", "must be an object"))
+    if "array_from" in mapping and not isinstance(mapping["array_from"], str):
+        out.append((f"{path}.array_from", "must name a sibling key holding the element type"))
+    return out

@@ -7,11 +7,15 @@ from typing import Any
 
 import attrs
 
+from .schema import json_mapping_problems
+
 ENCODING = "protobuf"
 CONTENT_TYPE = "application/x-protobuf"
 COMPRESSIONS = ("zstd",)
 #: ``RequestOptions.extensions`` key: per-call compression override (``"zstd"`` or ``"none"``).
 COMPRESSION_OPTION = "protobuf_compression"
+#: ``RequestOptions.extensions`` key: use protobuf for a ``negotiated`` endpoint on this call.
+ENCODING_OPTION = "protobuf"
 
 
 @attrs.frozen(slots=True)
@@ -20,20 +24,26 @@ class EndpointProtobuf:
 
     ``encoding: "protobuf"`` turns it on; ``message`` names the request body's message,
     ``result_message`` the message of a protobuf reply (or future result); ``compression``
-    (``"zstd"``) compresses request bodies unless a call overrides it.
+    (``"zstd"``) compresses request bodies unless a call overrides it. ``negotiated: true``
+    keeps JSON unless a call asks for protobuf (the server said it accepts it); ``fields``
+    gives top-level fields their ``json`` mappings (see :mod:`.mapping`).
     """
 
     message: str | None = None
     result_message: str | None = None
     compression: str | None = None
+    negotiated: bool = False
+    fields: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
 
     @classmethod
     def of(cls, extensions: Mapping[str, Any]) -> EndpointProtobuf | None:
         """The declaration in an endpoint's extensions, or None when it is not protobuf."""
         if extensions.get("encoding") != ENCODING:
             return None
+        fields = extensions.get("fields")
         return cls(extensions.get("message"), extensions.get("result_message"),
-                   extensions.get("compression"))
+                   extensions.get("compression"), bool(extensions.get("negotiated", False)),
+                   fields if isinstance(fields, Mapping) else {})
 
     def problems(self, at: str, messages: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Problems with this declaration (``at`` is the endpoint's extensions path)."""
@@ -45,6 +55,11 @@ class EndpointProtobuf:
             out.append((f"{at}.message", "a protobuf endpoint names a message or a result_message"))
         if self.compression is not None and self.compression not in COMPRESSIONS:
             out.append((f"{at}.compression", f"must be one of {', '.join(COMPRESSIONS)}"))
+        fields = messages.get(self.message) if self.message is not None else None
+        for name, mapping in self.fields.items():
+            if fields is not None and name not in fields.by_name:
+                out.append((f"{at}.fields.{name}", f"is not a field of {self.message}"))
+            out.extend(json_mapping_problems(mapping, f"{at}.fields.{name}"))
         return out
 
 

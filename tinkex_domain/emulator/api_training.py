@@ -64,7 +64,10 @@ def _forward(s: Services, req: Request, endpoint: str, key: str) -> Reply:
 
 
 def forward(s: Services, req: Request) -> Reply:
-    """POST forward {model_id, seq_id, forward_input: {data, loss_fn, loss_fn_config}}."""
+    """POST forward {model_id, seq_id, forward_input: {data, loss_fn, loss_fn_config}}, or a
+    protobuf ForwardBackwardRequest (evaluated without gradients whatever its forward_only)."""
+    if is_protobuf(req.headers):
+        return _forward_protobuf(s, req, force_forward=True)
     return _forward(s, req, "forward", "forward_input")
 
 
@@ -76,20 +79,21 @@ def forward_backward(s: Services, req: Request) -> Reply:
     return _forward(s, req, "forward_backward", "forward_backward_input")
 
 
-def _forward_protobuf(s: Services, req: Request) -> Reply:
+def _forward_protobuf(s: Services, req: Request, *, force_forward: bool = False) -> Reply:
     """A protobuf body whose envelope is readable always takes its seq_id (a bad payload is
     recorded as a rejected slot, then answered 400), so later seq_ids never wait on a gap."""
     encoding = str(req.headers.get("Content-Encoding") or "")
     if s.official is not None:
         s.official.note_body(encoding)
     msg = decode_forward(req.body, encoding, s.runtime.backend)
+    forward_only = msg.forward_only or force_forward
     work: Work | ApiError
     if msg.error is not None:
         work = msg.error
     else:
         assert msg.loss is not None
-        work = TrainingService.forward_work(msg.datums, msg.loss, not msg.forward_only)
-    endpoint = "forward" if msg.forward_only else "forward_backward"
+        work = TrainingService.forward_work(msg.datums, msg.loss, not forward_only)
+    endpoint = "forward" if forward_only else "forward_backward"
     request_id = s.training.submit(msg.model_id, msg.seq_id, endpoint, work)
     return JsonReply({"request_id": request_id, "model_id": msg.model_id})
 

@@ -69,6 +69,7 @@ def test_every_endpoint_answers_on_the_emulator(service: ServiceClient, emulator
         "session.session_heartbeat": lambda: {"session_id": session_id},
         "service.get_server_capabilities": dict,
         "service.healthz": dict,
+        "service.client_config": lambda: {"sdk_version": "tinkex"},
         "models.create_model": lambda: {"session_id": session_id, "model_seq_id": holder.next_counter("model_seq_id"),
                                         "base_model": BASE_MODEL, "lora_config": types.LoraConfig(rank=2)},
         "models.get_info": lambda: {"model_id": run},
