@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 from pristine_core import Client, PristineError, RequestOptions
 from pristine_core.aio import run_off_loop, wait_future
 from pristine_core.config import env_list, env_str
+from pristine_core.errors import APIStatusError
 from pristine_core.logs import get_logger
 from pristine_core.tenancy import key_digest
 from pristine_plugins.futures import APIFuture
 from tinkex_domain._generated import BUILD
-from pristine_core.errors import APIStatusError
 from tinkex_domain.plugin import TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")

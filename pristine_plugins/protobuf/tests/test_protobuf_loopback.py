@@ -110,5 +110,5 @@ def test_manifest_declarations_are_checked() -> None:
         assert path in text
     none = copy.deepcopy(MANIFEST)
     del none["features"]
-    with pytest.raises(ManifestError, match="no features.protobuf"):
+    with pytest.raises(ManifestError, match=r"no features\.protobuf"):
         Client(none, plugins=[ProtobufPlugin()], autoload_plugins=False)
