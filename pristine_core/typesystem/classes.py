@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import keyword
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,11 @@ import attrs
 from pristine_core.manifest.models import NO_DEFAULT, TypeSchema
 
 GENERATED_MODULE = "pristine_core.typesystem.generated"
+_CACHE_SIZE = 2048
+#: Classes already built for a (name, schema object): clients sharing one loaded manifest share its
+#: classes instead of rebuilding them (class creation dominated client construction).
+_built: dict[tuple[str, int], tuple[TypeSchema, type]] = {}
+_built_lock = threading.Lock()
 
 
 def attr_name(prop: str) -> str:
@@ -36,7 +42,24 @@ def _default(schema: TypeSchema) -> Any:
 
 
 def build_class(name: str, schema: TypeSchema) -> type:
-    """An attrs class for object type ``name``: keyword-only fields, None for absent values."""
+    """An attrs class for object type ``name``: keyword-only fields, None for absent values.
+
+    The class is built once per schema object (the same loaded manifest gives the same classes).
+    """
+    key = (name, id(schema))
+    with _built_lock:
+        hit = _built.get(key)
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    cls = _make_class(name, schema)
+    with _built_lock:
+        if len(_built) >= _CACHE_SIZE:
+            _built.pop(next(iter(_built)))
+        _built[key] = (schema, cls)
+    return cls
+
+
+def _make_class(name: str, schema: TypeSchema) -> type:
     fields = {
         attr_name(prop): attrs.field(default=_default(prop_schema), kw_only=True)
         for prop, prop_schema in schema.properties.items()
