@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from .client_flags import ClientFlags
 from .config import ARCHIVE_MODES, FAULTS_ENV, PENDING_REPLIES, QUEUE_STATES, EmulatorConfig
 from .emulator import DEMO_API_KEY, Emulator
 from .faults import FaultConfig, FaultSpecError
@@ -41,6 +42,10 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata-threshold", type=int, default=d.metadata_threshold_bytes,
                    metavar="BYTES", help="results larger than this are announced metadata-first")
     p.add_argument("--workers", type=int, default=d.workers, help="model worker threads")
+    p.add_argument("--client-flag", action="append", default=[], metavar="NAME=VALUE",
+                   help="a client/config flag for the official tinker SDK (repeatable), e.g. "
+                        "proto_compress_fwdbwd=true, pjwt_auth_enabled=true, "
+                        "sample_use_retrieve_futures=true, fwdbwd_protobuf=true (Tinkex)")
     p.add_argument("--log-level", default="WARNING", help="Python log level (default %(default)s)")
 
 
@@ -52,7 +57,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         long_poll_s=args.long_poll, pending_reply=args.pending_reply, queue_delay_s=args.queue_delay,
         queue_state=args.queue_state, queue_state_reason=args.queue_state_reason,
         session_timeout_s=args.session_timeout, archive_mode=args.archive_mode,
-        metadata_threshold_bytes=args.metadata_threshold, workers=args.workers)
+        metadata_threshold_bytes=args.metadata_threshold, workers=args.workers,
+        client_flags=ClientFlags.parse(args.client_flag))
 
 
 def serve(config: EmulatorConfig, stop: threading.Event, out: TextIO = sys.stdout) -> int:
