@@ -121,6 +121,22 @@ def test_every_loss_pipelined_with_optim_step(emu: Emulator, flags: Any, compres
     assert applied == list(range(1, 2 * len(LOSSES) + 2))
 
 
+def test_parallel_chunks_are_applied_in_seq_id_order(emu: Emulator, flags: Any) -> None:
+    """With fwdbwd_max_chunk_len=2 the SDK splits 5 datums into 3 requests sent concurrently
+    (the first chunk last); the emulator applies them in seq_id order and the SDK merges them."""
+    flags(fwdbwd_max_chunk_len=2, parallel_fwdbwd_chunks=True)
+    service = tinker.ServiceClient(base_url=emu.base_url, api_key=API_KEY)
+    try:
+        training = service.create_lora_training_client(base_model=BASE, rank=2, seed=6).result()
+        data = [datum([i + 1, i + 2, i + 3, i + 4]) for i in range(5)]
+        out = training.forward_backward(data, "cross_entropy").result()
+        training.optim_step(types.AdamParams(learning_rate=1e-3)).result()
+    finally:
+        service.close("success").result()
+    assert len(out.loss_fn_outputs) == 5
+    assert emu.applied_seq_ids(training.model_id) == [1, 2, 3, 4]
+
+
 def test_unparseable_payload_keeps_its_seq_id(emu: Emulator) -> None:
     """A protobuf body with a bad payload is answered 400 but still takes its seq_id, so the
     next operation runs at once instead of waiting for the gap timeout."""
