@@ -17,18 +17,14 @@ import numpy as np
 import pytest
 import requests
 
+from tinkex_domain.emulator import Emulator, EmulatorConfig
+from tinkex_domain.emulator.client_flags import ClientFlags
+
 if sys.version_info < (3, 11):  # pragma: no cover - depends on the interpreter
     pytest.skip("the official tinker SDK (0.38.0) requires Python >= 3.11", allow_module_level=True)
 
-# The SDK imports transformers; nothing may reach a model hub, and telemetry stays local.
-for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TINKER_TELEMETRY", "0")):
-    os.environ.setdefault(_name, _value)
-
 tinker = pytest.importorskip("tinker", reason="the official tinker SDK is not installed")
 from tinker import types  # noqa: E402
-
-from tinkex_domain.emulator import Emulator, EmulatorConfig  # noqa: E402
-from tinkex_domain.emulator.client_flags import ClientFlags  # noqa: E402
 
 API_KEY = "tml-official-sdk-test"
 BASE = "tinkex/tiny-byte-lm"
@@ -41,11 +37,25 @@ LOSSES = {  # every loss the emulator implements, with the inputs it requires
 }
 
 
+#: While these tests run: nothing may reach a model hub (the SDK depends on transformers), and
+#: the SDK's telemetry stays off (it would only add background requests).
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TINKER_TELEMETRY": "0"}
+
+
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
     """One emulator for the module; tests set the client flags they need before connecting."""
-    with Emulator(EmulatorConfig(long_poll_s=0.5)) as emulator:
-        yield emulator
+    saved = {name: os.environ.get(name) for name in OFFLINE_ENV}
+    os.environ.update(OFFLINE_ENV)
+    try:
+        with Emulator(EmulatorConfig(long_poll_s=0.5)) as emulator:
+            yield emulator
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture
