@@ -23,8 +23,10 @@ def asample(s: Services, req: Request) -> Reply:
     args = decode_sample_args(f, s.runtime.backend.VOCAB_SIZE, s.config.max_tokens_limit)
     sampler = s.samplers.resolve(f)
     request_id = s.samplers.asample(sampler, args)
-    if s.official is not None:
-        s.official.future_log.register(sampler.sampler_id, f.int_("seq_id"), request_id)
+    official = s.official
+    if official is not None and (official.flags.sample_use_retrieve_futures
+                                 or official.future_log.polled(sampler.sampler_id)):
+        official.future_log.register(sampler.sampler_id, f.int_("seq_id"), request_id)
     return JsonReply({"request_id": request_id, "sample_sequence_ids": [
         f"{request_id}:seq:{i}" for i in range(args.num_samples)]})
 

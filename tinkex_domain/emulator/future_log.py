@@ -33,6 +33,11 @@ class FutureLog:
         with self._lock:
             self._targets.setdefault((sampler_id, clone), _Target()).pending.append(request_id)
 
+    def polled(self, sampler_id: str) -> bool:
+        """Whether some client already polls this sampling session's completions."""
+        with self._lock:
+            return any(key[0] == sampler_id for key in self._targets)
+
     def poll(self, sampler_id: str, clone: int, prev_cursor: int,
              timeout_s: float) -> tuple[list[tuple[str, str]], int]:
         """Completions at or after ``prev_cursor`` (waiting up to ``timeout_s`` for one) and the

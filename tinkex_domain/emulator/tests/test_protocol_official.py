@@ -65,7 +65,9 @@ def _sample(api: Api, sampler: str, seq_id: int, n: int = 1) -> dict[str, Any]:
                               "sampling_params": {"max_tokens": 3, "seed": seq_id}})
 
 
-def test_retrieve_futures_reports_completions_by_cursor(emu: Emulator, api: Api) -> None:
+def test_retrieve_futures_reports_completions_by_cursor(make_emulator: Callable[..., Emulator],
+                                                        api_for: Any) -> None:
+    api = api_for(make_emulator(client_flags=ClientFlags(sample_use_retrieve_futures=True)))
     sid = api.session()
     sampler = api.ok("create_sampling_session", {"session_id": sid, "sampling_session_seq_id": 0,
                                                  "base_model": "base-a"})["sampling_session_id"]
@@ -88,6 +90,21 @@ def test_retrieve_futures_reports_completions_by_cursor(emu: Emulator, api: Api)
     clone_target = {**target, "cloned_sampler_id": 1}
     out = api.ok("retrieve_futures", {"target": clone_target, "prev_cursor": 0})
     assert [c["request_id"] for c in out["completions"]] == [clone["request_id"]]
+
+
+def test_samples_are_logged_only_for_pollers(emu: Emulator, api: Api) -> None:
+    """With sample_use_retrieve_futures off, samples are not kept for a poller that never
+    comes; once a client polls a sampling session, its later samples are reported."""
+    sid = api.session()
+    sampler = api.ok("create_sampling_session", {"session_id": sid, "sampling_session_seq_id": 0,
+                                                 "base_model": "base-a"})["sampling_session_id"]
+    api.done(_sample(api, sampler, 0)["request_id"])
+    target = {"type": "sampling_session", "sampling_session_id": sampler, "cloned_sampler_id": 0}
+    assert api.ok("retrieve_futures", {"target": target, "prev_cursor": 0, "timeout": 0.0}) == \
+        {"completions": [], "cursor": 0}
+    later = _sample(api, sampler, 1)["request_id"]
+    out = api.ok("retrieve_futures", {"target": target, "prev_cursor": 0})
+    assert [c["request_id"] for c in out["completions"]] == [later]
 
 
 def test_protobuf_results_when_asked(emu: Emulator, api: Api) -> None:
