@@ -4,7 +4,6 @@ client/dynamic_config, auth/token, sessions/{id}/finish and the batched retrieve
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import attrs
 
@@ -21,12 +20,11 @@ FINISH_REASONS = ("success", "errored", "interrupted")
 @attrs.define
 class OfficialState:
     """What these handlers keep: the advertised flags, the token issuer, completion logs and
-    how sessions were finished."""
+    protobuf body counts."""
 
     flags: ClientFlags
     tokens: TokenIssuer
     future_log: FutureLog
-    finished: dict[str, dict[str, Any]] = attrs.Factory(dict)
     body_encodings: dict[str, int] = attrs.Factory(dict)  # protobuf bodies by Content-Encoding
     _lock: threading.Lock = attrs.Factory(threading.Lock)
 
@@ -64,13 +62,12 @@ def auth_token(s: Services, req: Request) -> Reply:
 def finish_session(s: Services, req: Request) -> Reply:
     """POST sessions/{session_id}/finish {reason: {type}, detail} → {}."""
     session_id = req.params["session_id"]
-    s.sessions.get(session_id)
     f = req.fields()
     reason = f.obj("reason")
     kind = reason.str_("type", "success") if reason is not None else "success"
     if kind not in FINISH_REASONS:
         raise bad_field("reason.type", f"must be one of {', '.join(FINISH_REASONS)}")
-    _state(s).finished.setdefault(session_id, {"type": kind, "detail": f.str_("detail")})  # first wins
+    s.sessions.finish(session_id, kind, f.str_("detail"))
     return JsonReply({})
 
 

@@ -195,7 +195,10 @@ class Emulator:
 
     def session_finish(self, session_id: str) -> dict[str, Any] | None:
         """How the official SDK finished a session (``{"type", "detail"}``), None if it did not."""
-        return self._s.official.finished.get(session_id)  # type: ignore[no-any-return]
+        session = self._s.sessions.get(session_id)
+        if session.finish_reason is None:
+            return None
+        return {"type": session.finish_reason, "detail": session.finish_detail}
 
     def protobuf_bodies(self) -> dict[str, int]:
         """Protobuf fwd/bwd request bodies received, by Content-Encoding (``identity``/``zstd``)."""

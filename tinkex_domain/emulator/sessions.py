@@ -28,6 +28,8 @@ class Session:
     expired_at: float | None = None
     training_run_ids: list[str] = attrs.Factory(list)
     sampler_ids: list[str] = attrs.Factory(list)
+    finish_reason: str | None = None  # set by sessions/{id}/finish (first reason wins)
+    finish_detail: str | None = None
 
 
 class SessionRegistry:
@@ -77,6 +79,15 @@ class SessionRegistry:
             if record:
                 session.last_heartbeat = self._clock()
                 session.heartbeats += 1
+
+    def finish(self, session_id: str, reason: str, detail: str | None) -> None:
+        """Record how the client finished the session; the first reason wins."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                raise ApiError(404, f"unknown session {session_id!r}", category="user")
+            if session.finish_reason is None:
+                session.finish_reason, session.finish_detail = reason, detail
 
     def add_training_run(self, session_id: str, run_id: str) -> None:
         """Remember that ``run_id`` belongs to the session."""
