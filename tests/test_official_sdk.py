@@ -225,12 +225,17 @@ def test_sampling_clients_from_every_source(emu: Emulator, service: Any) -> None
         clients["model_path"].get_sampler_handle(), api_key=API_KEY)
     prompt = types.ModelInput.from_ints([1, 2, 3])
     params = types.SamplingParams(max_tokens=5, temperature=1.0, seed=7)
-    for source, client in clients.items():
-        out = client.sample(prompt, num_samples=2, sampling_params=params).result()
-        assert len(out.sequences) == 2, source
-        assert all(len(s.tokens) == 5 and s.stop_reason == "length" for s in out.sequences), source
-        assert all(s.sequence_id and s.sequence_id.endswith(f":seq:{i}")
-                   for i, s in enumerate(out.sequences)), source
+    try:
+        for source, client in clients.items():
+            out = client.sample(prompt, num_samples=2, sampling_params=params).result()
+            assert len(out.sequences) == 2, source
+            assert all(len(s.tokens) == 5 and s.stop_reason == "length" for s in out.sequences), source
+            assert all(s.sequence_id and s.sequence_id.endswith(f":seq:{i}")
+                       for i, s in enumerate(out.sequences)), source
+    finally:
+        # A client rebuilt from a handle runs its own (shadow) session holder, which the owning
+        # ServiceClient's close does not stop; stop its heartbeats here.
+        clients["from_sampler_handle"].holder.close()
 
 
 def test_sample_logprob_options_and_compute_logprobs(service: Any) -> None:
