@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -177,6 +178,21 @@ def test_unparseable_payload_keeps_its_seq_id(emu: Emulator) -> None:
                            json={"request_id": good.json()["request_id"]}, headers={"X-API-Key": API_KEY})
     assert "loss_fn_outputs" in result.json()
     assert emu.applied_seq_ids(model_id) == [3]
+
+
+def test_rejected_fwd_bwd_does_not_stall_the_next_step(emu: Emulator, service: Any) -> None:
+    """The official SDK's protobuf fwd/bwd that the emulator rejects (token outside the
+    vocabulary) fails on its own; the optim_step behind it runs at once, not after the
+    gap timeout."""
+    training = service.create_lora_training_client(base_model=BASE, rank=2, seed=8).result()
+    bad = types.Datum(model_input=types.ModelInput.from_ints([1, 10**6]),
+                      loss_fn_inputs={"target_tokens": [2, 3], "weights": [1.0, 1.0]})
+    start = time.monotonic()
+    with pytest.raises(Exception, match=r"vocabulary"):
+        training.forward_backward([bad], "cross_entropy").result()
+    assert "grad_norm:mean" in training.optim_step(types.AdamParams(learning_rate=1e-3)).result().metrics
+    assert time.monotonic() - start < 10
+    assert emu.applied_seq_ids(training.model_id) == [2]
 
 
 def test_forward_backward_custom(service: Any) -> None:
