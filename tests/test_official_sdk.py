@@ -281,6 +281,10 @@ def test_batched_retrieve_futures_and_jwt(emu: Emulator, flags: Any) -> None:
         service.close("success").result()
     assert count(emu, "retrieve_futures") > polls
     assert count(emu, "auth_token") > tokens
+    # RestClients share one process-wide holder per (URL, key), made with the flags of its time:
+    # a key of its own gets a holder that has seen pjwt_auth_enabled.
+    who = tinker.RestClient(base_url=emu.base_url, api_key=API_KEY + "-jwt").whoami().result()
+    assert who.user_urn.startswith("urn:tinker:user:") and who.org_urn == "tml:organization:emulator"
 
 
 def test_rest_client(emu: Emulator, service: Any) -> None:
@@ -312,26 +316,52 @@ def test_rest_client(emu: Emulator, service: Any) -> None:
     assert rest.list_checkpoints(training.model_id).result().checkpoints == []
 
 
-def test_cli_list_and_info(emu: Emulator, service: Any) -> None:
-    from click.testing import CliRunner
-    from tinker.cli.__main__ import main_cli
+#: Runs several ``tinker`` CLI commands in one child process (the CLI is a process of its own; in
+#: this one its session-less client cache, keyed by the unresolved base URL, would outlive the
+#: emulator). Prints one JSON list of [exit code, output] per command.
+CLI_DRIVER = """
+import json, sys
+from click.testing import CliRunner
+from tinker.cli.__main__ import main_cli
+runner = CliRunner()
+out = []
+for args in json.loads(sys.argv[1]):
+    result = runner.invoke(main_cli, ["-f", "json", *args])
+    out.append([result.exit_code, result.output + (repr(result.exception) if result.exception else "")])
+print(json.dumps(out))
+"""
+
+
+def test_cli_list_info_and_download(emu: Emulator, service: Any, tmp_path: Any) -> None:
+    import json
+    import subprocess
 
     training = service.create_lora_training_client(base_model=BASE, rank=2).result()
     path = training.save_state("cli-1").result().path
-    env = {"TINKER_BASE_URL": emu.base_url, "TINKER_API_KEY": API_KEY}
-    runner = CliRunner()
-
-    def run(*args: str) -> str:
-        result = runner.invoke(main_cli, ["-f", "json", *args], env=env, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    assert training.model_id in run("run", "list", "--limit", "100")
-    assert BASE in run("run", "info", training.model_id)
-    assert path in run("checkpoint", "list")
-    assert path in run("checkpoint", "list", "--run-id", training.model_id)
-    assert "cli-1" in run("checkpoint", "info", path)
-    assert BASE in run("model", "list")
+    commands = [
+        ["run", "list", "--limit", "100"],
+        ["run", "info", training.model_id],
+        ["checkpoint", "list"],
+        ["checkpoint", "list", "--run-id", training.model_id],
+        ["checkpoint", "info", path],
+        ["model", "list"],
+        ["checkpoint", "download", path, "--output", str(tmp_path)],
+    ]
+    env = {**os.environ, **OFFLINE_ENV, "TINKER_BASE_URL": emu.base_url, "TINKER_API_KEY": API_KEY}
+    done = subprocess.run([sys.executable, "-c", CLI_DRIVER, json.dumps(commands)], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for args, (code, output) in zip(commands, results, strict=True):
+        assert code == 0, (args, output)
+    outputs = [output for _, output in results]
+    assert training.model_id in outputs[0]
+    assert BASE in outputs[1]
+    assert path in outputs[2] and path in outputs[3]
+    assert "cli-1" in outputs[4]
+    assert BASE in outputs[5]
+    target = tmp_path / path.replace("tinker://", "").replace("/", "_")
+    files = sorted(p.name for p in target.iterdir())
+    assert files and all((target / name).stat().st_size > 0 for name in files), files
 
 
 def _losses_official(emu: Emulator, data: list[list[int]], steps: int) -> list[float]:

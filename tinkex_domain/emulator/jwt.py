@@ -9,7 +9,10 @@ import json
 import secrets
 from typing import Any
 
+from .account import USER_URN
 from .clock import Clock
+
+ORG_ID = "emulator"
 
 
 def _b64(data: bytes) -> str:
@@ -32,10 +35,11 @@ class TokenIssuer:
         return _b64(hmac.new(self._secret, signing_input.encode("ascii"), hashlib.sha256).digest())
 
     def issue(self, api_key: str) -> str:
-        """A token for the holder of ``api_key`` (its subject is a digest, never the key)."""
+        """A token for the holder of ``api_key``: the emulator's one principal (its ``whoami``
+        user), plus a digest of the key (``kid``-like, never the key itself)."""
         now = int(self._clock())
-        subject = "user-" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
-        payload = {"sub": subject, "org_id": "org-emulator", "email": f"{subject}@emulator.local",
+        payload = {"sub": USER_URN, "org_id": ORG_ID, "email": "",
+                   "key": hashlib.sha256(api_key.encode()).hexdigest()[:12],
                    "iat": now, "exp": now + self._ttl_s}
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())

@@ -2,9 +2,8 @@
 
 External-weights URLs, copies (REST and service), session project / search / trace export,
 billing usage, audit log, storage usage and ``save_weights_external``, parsed by tinker's own
-types. The SDK's start-up handshake (``client/config``, ``dynamic_config``, ``finish``) belongs to
-the protocol work of issue 12; this test answers it with minimal routes of its own, placed first,
-so it checks the account endpoints whatever the emulator's handshake does.
+types. The SDK's start-up handshake (``client/config``, ``dynamic_config``, ``finish``) is the
+emulator's own (see ``tests/test_official_sdk.py`` for the rest of the official SDK).
 """
 
 from __future__ import annotations
@@ -25,28 +24,13 @@ tinker = pytest.importorskip("tinker", reason="install tinker==0.38.0 (requireme
 
 from tinkex_domain import ServiceClient  # noqa: E402
 from tinkex_domain.emulator import Emulator, EmulatorConfig  # noqa: E402
-from tinkex_domain.emulator import app as emulator_app  # noqa: E402
-from tinkex_domain.emulator.replies import EmptyReply, JsonReply  # noqa: E402
-from tinkex_domain.emulator.routes import Route  # noqa: E402
 
 from .conftest import API_KEY, BASE_MODEL  # noqa: E402
-
-HANDSHAKE = [
-    Route("POST", "api/v1/client/config", "test_client_config", lambda s, r: JsonReply({})),
-    Route("POST", "api/v1/client/dynamic_config", "test_dynamic_config",
-          lambda s, r: JsonReply({"refresh_interval_sec": 300})),
-    Route("POST", "api/v1/sessions/{session_id}/finish", "test_finish", lambda s, r: EmptyReply()),
-]
 
 
 @pytest.fixture(scope="module")
 def official_emulator() -> Iterator[Emulator]:
-    original = emulator_app.all_routes
-    emulator_app.all_routes = lambda: [*HANDSHAKE, *original()]  # type: ignore[assignment]
-    try:
-        emu = Emulator(EmulatorConfig(long_poll_s=0.2)).start()
-    finally:
-        emulator_app.all_routes = original  # type: ignore[assignment]
+    emu = Emulator(EmulatorConfig(long_poll_s=0.2)).start()
     try:
         yield emu
     finally:
