@@ -118,7 +118,8 @@ def _dist_name(wheel_name: str) -> str:
     return _norm(wheel_name.split("-")[0])
 
 
-def _requirement_names(requirements: list[str] | None, extras: set[str]) -> list[str]:
+def _requirement_names(requirements: list[str] | None, extras: set[str]) -> list[tuple[str, set[str]]]:
+    """(name, requested extras) of the requirements that apply (markers and extras evaluated)."""
     names = []
     for req in requirements or []:
         spec, _, marker = req.partition(";")
@@ -134,25 +135,31 @@ def _requirement_names(requirements: list[str] | None, extras: set[str]) -> list
                 pass
         match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?", spec)
         if match:
-            names.append(match.group(1))
+            wanted = {e.strip() for e in (match.group(2) or "[]")[1:-1].split(",") if e.strip()}
+            names.append((match.group(1), wanted))
     return names
 
 
 def third_party(ours: set[str], top: list[str]) -> list[metadata.Distribution]:
     """The installed distributions ``top`` (ours, with extras 'all') need, transitively, minus ours."""
     seen: dict[str, metadata.Distribution] = {}
+    expanded: dict[str, set[str]] = {}
     stack = [(name, {"all"}) for name in top]
     while stack:
         name, extras = stack.pop()
         key = _norm(name)
         if key in seen:
+            if extras - expanded.get(key, set()):  # the same distribution, now with more extras
+                expanded[key] = expanded.get(key, set()) | extras
+                stack.extend(_requirement_names(seen[key].requires, extras))
             continue
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             raise SystemExit(f"{name} is not installed in {sys.prefix}: cannot repack it offline") from None
         seen[key] = dist
-        stack.extend((req, set()) for req in _requirement_names(dist.requires, extras))
+        expanded[key] = set(extras)
+        stack.extend(_requirement_names(dist.requires, extras))
     return [d for k, d in sorted(seen.items()) if k not in {_norm(o) for o in ours}]
 
 
