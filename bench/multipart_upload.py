@@ -108,7 +108,7 @@ def main(size_mb: int) -> None:
 
             def upload(value: Any) -> dict[str, Any]:
                 options = RequestOptions(extensions={"files": {"file": value}})
-                response = client.endpoint("files.upload").raw(purpose="bench", request_options=options)
+                response = client.meta.endpoint("files.upload").raw(purpose="bench", request_options=options)
                 result: dict[str, Any] = response.json()
                 return result
 

@@ -1,7 +1,9 @@
-"""Per-call overhead of a manifest call (no plugins) against a bare ``requests.Session`` call.
+"""Per-call overhead of a manifest call against a bare ``requests.Session`` call.
 
-Both hit the same loopback endpoint with keep-alive, interleaved in rounds so that machine noise
-hits both alike; the headline is the ratio of medians (target <= 1.15).
+Three contenders hit the same loopback endpoint with keep-alive, interleaved in rounds so that
+machine noise hits all alike: bare requests, a Pristine client with no plugin, and a Pristine
+client with every installed plugin loaded (retry loop, pool middleware, futures, streaming...).
+Two headlines, both ratios of medians against the stricter bare baseline (target <= 1.15).
 
     python bench/overhead.py [--calls 300] [--rounds 7]
 """
@@ -141,27 +143,40 @@ def main() -> None:
             response.raise_for_status()
             response.json()
 
-        with pc.Client(MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False) as client:
+        with (
+            pc.Client(MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False) as client,
+            pc.Client(MANIFEST, base_url=server.url, api_key="key-123456") as loaded,
+        ):
             get = client.pets.get
+            get_loaded = loaded.pets.get
+            plugins = [r.name for r in loaded.meta.plugins()]
 
             def managed() -> None:
                 get(pet_id="7")
 
-            for fn in (bare, bare_strict, managed):
+            def managed_all() -> None:
+                get_loaded(pet_id="7")
+
+            for fn in (bare, bare_strict, managed, managed_all):
                 _time(fn, 50)
-            times: dict[str, list[float]] = {"bare": [], "strict": [], "managed": []}
+            times: dict[str, list[float]] = {"bare": [], "strict": [], "managed": [], "all": []}
             for _ in range(args.rounds):
                 times["bare"].append(_time(bare, args.calls))
                 times["strict"].append(_time(bare_strict, args.calls))
                 times["managed"].append(_time(managed, args.calls))
+                times["all"].append(_time(managed_all, args.calls))
         session.close()
         strict_session.close()
-    bare_us, strict_us, managed_us = (statistics.median(times[k]) * 1e6 for k in ("bare", "strict", "managed"))
+    bare_us, strict_us, managed_us, all_us = (
+        statistics.median(times[k]) * 1e6 for k in ("bare", "strict", "managed", "all")
+    )
     print(f"bare requests.Session (defaults):   {bare_us:8.1f} us/call (median of {args.rounds} rounds x {args.calls})")
     print(f"bare requests.Session (trust_env off): {strict_us:8.1f} us/call")
     print(f"pristine manifest call (validated, typed): {managed_us:8.1f} us/call")
-    print(f"ratio vs default session: {managed_us / bare_us:.3f}")
+    print(f"pristine call, every plugin loaded ({', '.join(plugins)}): {all_us:8.1f} us/call")
+    print(f"ratio vs default session: {managed_us / bare_us:.3f} (no plugins), {all_us / bare_us:.3f} (all plugins)")
     print(f"ratio vs trust_env-off session (the stricter baseline): {managed_us / strict_us:.3f}")
+    print(f"overhead_ratio_all_plugins: {all_us / strict_us:.3f}")
     print(f"overhead_ratio: {managed_us / strict_us:.3f}")
 
 

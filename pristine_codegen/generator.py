@@ -29,6 +29,7 @@ from pristine_codegen.render_api import ApiModules
 from pristine_codegen.render_types import TypesModule
 from pristine_codegen.text import CodegenError
 from pristine_core.errors import ManifestError
+from pristine_core.manifest.claims import SettingsSchema
 from pristine_core.manifest.loader import build_manifest, parse_json
 from pristine_core.manifest.models import Manifest
 from pristine_core.plugins import PluginSelection, build_plugin_manager
@@ -62,7 +63,8 @@ def load(path: str | os.PathLike[str], *, use_plugins: bool = True) -> tuple[dic
     def plugin_checks(manifest: Manifest) -> list[tuple[str, str]]:
         return [p for result in pm.hook.pristine_validate_manifest(manifest=manifest) for p in (result or [])]
 
-    manifest = build_manifest(data, name=source, validators=[plugin_checks])
+    schema = SettingsSchema.from_hooks(pm)
+    manifest = build_manifest(data, name=source, validators=[plugin_checks], schema=schema)
     domain: dict[str, type] = {}
     for result in reversed(pm.hook.pristine_type_classes(manifest=manifest)):
         domain.update(result or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import attrs
@@ -79,18 +80,19 @@ class ApiModules:
 
     def return_type(self, ep: Endpoint, imports: dict[str, set[str]]) -> str:
         """The annotation of ``ep``'s result; records the runtime classes it needs."""
-        if ep.future:
+        future, stream = _plugin_keys(ep)
+        if future is not None and future.future:
             imports.setdefault("pristine_plugins.futures", set()).add("APIFuture")
-            return f"APIFuture[{self._named(ep.result)}]"
-        if ep.stream:
-            if ep.extensions.get("stream_format") == "bytes":
+            return f"APIFuture[{self._named(future.result)}]"
+        if stream is not None and stream.stream:
+            if stream.stream_format == "bytes":
                 imports.setdefault("pristine_plugins.streaming", set()).add("ByteStream")
                 return "ByteStream"
             imports.setdefault("pristine_plugins.streaming", set()).add("Stream")
-            if ep.stream_event is None:
+            if stream.stream_event is None:
                 imports["pristine_plugins.streaming"].add("SSEEvent")
                 return "Stream[SSEEvent]"
-            return f"Stream[{self._named(ep.stream_event)}]"
+            return f"Stream[{self._named(stream.stream_event)}]"
         if ep.response is None:
             return "Any"
         return self._named(ep.response)
@@ -163,7 +165,7 @@ class ApiModules:
         return (
             f"    def {name}({', '.join(args)}) -> {result}:\n"
             f"{docstring(doc, 8)}\n"
-            f"        method = self._client.endpoint({ep.qualified_name!r})\n"
+            f"        method = self._client.meta.endpoint({ep.qualified_name!r})\n"
             f"        return cast({result!r}, method({', '.join(call_args)}))\n"
         )
 
@@ -218,7 +220,7 @@ class ApiModules:
             "    @property",
             "    def closed(self) -> bool:",
             docstring("True once :meth:`close` has run.", 8),
-            "        return self.runtime.closed",
+            "        return self.runtime.meta.closed",
             "",
             "    def close(self) -> None:",
             docstring("Close the runtime client (plugins stop, connections close). Idempotent.", 8),
@@ -231,7 +233,7 @@ class ApiModules:
             "        self.close()",
             "",
             "    def __repr__(self) -> str:",
-            f'        return f"<{self.client_class} {{self.runtime.base_url}}>"',
+            f'        return f"<{self.client_class} {{self.runtime.meta.base_url}}>"',
             "",
         ]
         return "\n".join(lines)
@@ -286,8 +288,25 @@ class ApiModules:
         )
 
 
+def _plugin_keys(ep: Endpoint) -> tuple[Any, Any]:
+    """The futures and streaming plugins' endpoint keys of ``ep`` (None when not installed)."""
+    found: list[Any] = []
+    for module, name in (("pristine_plugins.futures.settings", "FuturesEndpoint"),
+                         ("pristine_plugins.streaming.settings", "StreamingEndpoint")):
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ImportError:
+            found.append(None)
+            continue
+        found.append(ep.settings_of(cls))
+    return found[0], found[1]
+
+
 def _kind(ep: Endpoint) -> str:
-    return "future" if ep.future else "stream" if ep.stream else "call"
+    future, stream = _plugin_keys(ep)
+    if future is not None and future.future:
+        return "future"
+    return "stream" if stream is not None and stream.stream else "call"
 
 
 def _optional(annotation: str) -> str:

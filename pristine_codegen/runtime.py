@@ -2,7 +2,7 @@
 
 ``pristine codegen`` copies this module into every package it writes (as ``_runtime.py``), so
 generated code needs only ``pristine_core`` at run time. It is the one place that knows how the
-runtime client is put together: generated resources only call ``client.endpoint(name)(...)``.
+runtime client is put together: generated resources only call ``client.meta.endpoint(name)(...)``.
 
 What it saves per client: the generated type classes reach the runtime through the public
 ``pristine_type_classes`` hook (a small plugin object added to each client), so the runtime
@@ -92,15 +92,15 @@ class Build:
         if cached is None:
             with self._lock:
                 if self._manifest is None:
-                    self._manifest = client.manifest
+                    self._manifest = client.meta.manifest
         return client
 
     def check(self, client: Client) -> None:
         """Raise when ``client`` was not built for this package's manifest (name and endpoints)."""
-        names = {ep.qualified_name for ep in client.manifest.endpoints()}
+        names = {ep.qualified_name for ep in client.meta.manifest.endpoints()}
         missing = sorted(set(self.endpoints) - names)
-        if client.manifest.name != self.manifest_name or missing:
+        if client.meta.manifest.name != self.manifest_name or missing:
             raise PristineError(
-                f"{self.package}: the client's manifest {client.manifest.name!r} does not match the generated "
+                f"{self.package}: the client's manifest {client.meta.manifest.name!r} does not match the generated "
                 f"one {self.manifest_name!r}" + (f" (missing endpoints: {', '.join(missing)})" if missing else "")
             )

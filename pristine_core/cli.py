@@ -2,9 +2,11 @@
 
 ``pristine plugins [--format text|json]`` lists plugins in effective order with their
 distribution, version, priority and hooks, then load failures. ``pristine manifest validate
-PATH`` prints every problem with its JSON path and exits 1 when there is any. Other
-distributions add subcommands through the entry-point group ``pristine.commands``: each entry
-point is a callable ``register(subparsers)`` (e.g. ``pristine codegen`` from pristine-codegen).
+PATH [--strict]`` prints every problem with its JSON path and exits 1 when there is any; keys no
+loaded plugin reads are warnings naming the plugin that would read them (errors with
+``--strict``). ``pristine new-plugin NAME --priority N`` writes a plugin package to start from.
+Other distributions add subcommands through the entry-point group ``pristine.commands``: each
+entry point is a callable ``register(subparsers)`` (e.g. ``pristine codegen`` from pristine-codegen).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from collections.abc import Sequence
 
 from pristine_core import __version__
 from pristine_core.errors import ManifestError, PluginLoadError
+from pristine_core.manifest.claims import SettingsSchema
 from pristine_core.manifest.loader import load_manifest
-from pristine_core.plugins import PluginSelection, build_plugin_manager
+from pristine_core.plugins import PluginSelection, build_plugin_manager, installed_settings
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -50,9 +53,11 @@ def _plugins(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     validators = []
+    schema = SettingsSchema()
     if not args.no_plugins:
         try:
             pm, _records, _failures = build_plugin_manager(PluginSelection.resolve())
+            schema = SettingsSchema.from_hooks(pm)
         except PluginLoadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -62,14 +67,36 @@ def _validate(args: argparse.Namespace) -> int:
 
         validators.append(plugin_checks)
     try:
-        manifest = load_manifest(args.path, validators=validators)
+        manifest = load_manifest(args.path, validators=validators, schema=schema)
     except ManifestError as exc:
         for path, message in exc.problems:
             print(f"{args.path}: {path}: {message}")
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
+    if manifest.unclaimed:
+        installed = installed_settings()
+        level = "error" if args.strict else "warning"
+        for path in manifest.unclaimed:
+            owner = installed.owner(path)
+            hint = f"plugin {owner!r} reads it but is not loaded" if owner else "no installed plugin reads it"
+            print(f"{args.path}: {path}: {level}: unclaimed key ({hint})")
+        if args.strict:
+            print(f"{len(manifest.unclaimed)} problem(s)", file=sys.stderr)
+            return 1
     endpoints = len(manifest.endpoints())
     print(f"{args.path}: ok ({endpoints} endpoints, {len(manifest.types)} types)")
+    return 0
+
+
+def _new_plugin(args: argparse.Namespace) -> int:
+    from pristine_core.scaffold import new_plugin
+
+    try:
+        root = new_plugin(args.name, args.priority, args.dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {root} (pip install {root}; then `pristine plugins` lists {args.name} at {args.priority})")
     return 0
 
 
@@ -95,8 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate a manifest: print every problem with its JSON path (exit status 1 when any).",
     )
     validate.add_argument("path")
-    validate.add_argument("--no-plugins", action="store_true", help="skip the plugins' feature-block checks")
+    validate.add_argument("--no-plugins", action="store_true", help="check the core's part only")
+    validate.add_argument("--strict", action="store_true", help="keys no loaded plugin reads are errors")
     validate.set_defaults(func=_validate)
+    scaffold = sub.add_parser("new-plugin", help="write a pip-installable plugin package to start from")
+    scaffold.add_argument("name", help="the plugin's name (lowercase identifier)")
+    scaffold.add_argument("--priority", type=int, required=True, help="its place in the order (see the bands)")
+    scaffold.add_argument("--dir", default=".", help="where to write the package folder (default: here)")
+    scaffold.set_defaults(func=_new_plugin)
     _add_commands(sub)
     return parser
 

@@ -8,6 +8,8 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from pristine_core import responses as response_handling
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.models import NO_DEFAULT, Endpoint, QueryParam
@@ -17,15 +19,22 @@ if TYPE_CHECKING:
     from pristine_core.client import Client
 
 
+_CORE_OPTIONS = frozenset(a.name for a in attrs.fields(RequestOptions))
+
+
 def _options(value: RequestOptions | Mapping[str, Any] | None) -> RequestOptions:
+    """A :class:`RequestOptions`; in the dict form, keys the core does not own are plugin options."""
     if value is None:
         return _NO_OPTIONS
     if isinstance(value, RequestOptions):
         return value
-    try:
-        return RequestOptions(**value)
-    except TypeError as exc:
-        raise ValidationError([("request_options", str(exc))]) from None
+    if not isinstance(value, Mapping):
+        raise ValidationError([("request_options", "expected RequestOptions or an object")])
+    core = {k: v for k, v in value.items() if k in _CORE_OPTIONS}
+    plugin = {k: v for k, v in value.items() if k not in _CORE_OPTIONS}
+    if plugin:
+        core["extensions"] = {**dict(core.get("extensions") or {}), **plugin}
+    return RequestOptions(**core)
 
 
 _NO_OPTIONS = RequestOptions()
@@ -56,10 +65,12 @@ class EndpointMethod:
 
     def __init__(self, client: Client, endpoint: Endpoint) -> None:
         self.client = client
+        self.pipeline = client.meta.pipeline
         self.endpoint = endpoint
         self._path_params = endpoint.path_params
         self._reserved = endpoint.reserved_params
         self._path = endpoint.path
+        self._default_pool = client.meta.manifest.defaults.pool or "default"
         self.__doc__ = endpoint.description or f"{endpoint.method} {endpoint.path}"
         self.__name__ = endpoint.name
 
@@ -68,13 +79,13 @@ class EndpointMethod:
 
     def __call__(self, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         call = self.prepare(_options(request_options), kwargs)
-        response = self.client._execute(call, self.build_request(call))
+        response = self.pipeline.execute(call, self.build_request(call))
         return response_handling.finish(call, response)
 
     def raw(self, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any) -> Response:
         """Make the call and return the response itself (any status), not the parsed result."""
         call = self.prepare(_options(request_options), kwargs)
-        return self.client._execute(call, self.build_request(call))
+        return self.pipeline.execute(call, self.build_request(call))
 
     def prepare(self, options: RequestOptions, kwargs: dict[str, Any]) -> Call:
         """Bind and validate arguments into a :class:`Call` ready to send; no network."""
@@ -102,6 +113,12 @@ class EndpointMethod:
                 body = {**body, **fields}
             else:
                 raise ValidationError([("body", "pass either body= or field arguments, not both")], ep.qualified_name)
+        pipeline = self.pipeline
+        plugin_options: Mapping[Any, Any] = {}
+        if options.extensions:
+            plugin_options, problems = pipeline.schema.structure_options(options.extensions)
+            if problems:
+                raise ValidationError(problems, ep.qualified_name)
         call = Call(
             client=self.client,
             endpoint=ep,
@@ -110,10 +127,10 @@ class EndpointMethod:
             headers={},
             body=body if body is not None else ({} if ep.request is not None else None),
             options=options,
+            plugin_options=plugin_options,
         )
-        hooks = self.client._hooks
-        if hooks.prepare_call:
-            self.client.hook.pristine_prepare_call(call=call)
+        if pipeline.hooks.prepare_call:
+            pipeline.hook.pristine_prepare_call(call=call)
         self._validate(call)
         call.encoded = self._encode(call)
         return call
@@ -141,13 +158,12 @@ class EndpointMethod:
         if errors:
             raise ValidationError(errors, ep.qualified_name)
         if ep.request is not None:
-            call.wire_body = self.client.types.dump(ep.request, call.body)
+            call.wire_body = self.pipeline.types.dump(ep.request, call.body)
 
     def _encode(self, call: Call) -> EncodedBody | None:
-        if call.wire_body is None and not call.endpoint.multipart:
-            return None
-        if self.client._hooks.encode_body:
-            encoded = self.client.hook.pristine_encode_body(call=call)
+        pipeline = self.pipeline
+        if pipeline.hooks.encode_body:
+            encoded = pipeline.hook.pristine_encode_body(call=call)
             if encoded is not None:
                 return encoded  # type: ignore[no-any-return]
         if call.wire_body is None:
@@ -157,7 +173,7 @@ class EndpointMethod:
 
     def build_request(self, call: Call) -> Request:
         """The first attempt's :class:`Request` for a prepared call."""
-        client = self.client
+        pipeline = self.pipeline
         ep = self.endpoint
         path = self._path
         for name in self._path_params:
@@ -166,17 +182,17 @@ class EndpointMethod:
                 path = path.replace("{+" + name + "}", urllib.parse.quote(value, safe="/"))
             else:
                 path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
-        params: dict[str, Any] = dict(client._default_query)
+        params: dict[str, Any] = dict(pipeline.default_query)
         for name, spec in ep.query.items():
             if spec.default is not NO_DEFAULT:
                 params[name] = spec.default
         params.update(call.query)
         params.update(call.options.query)
-        url = client.base_url + path
+        url = pipeline.base_url + path
         pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
         if pairs:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
-        headers = client._base_headers.reveal() if ep.auth else dict(client._anonymous_headers)
+        headers = pipeline.headers(ep.auth)
         if ep.headers:
             headers.update(ep.headers)
         if call.headers:
@@ -190,14 +206,14 @@ class EndpointMethod:
             size = call.encoded.length or (len(body) if isinstance(body, (bytes, bytearray)) else 0)
             if call.encoded.content_type:
                 headers["Content-Type"] = call.encoded.content_type
-        if client._hooks.estimate_bytes:
-            estimate = client.hook.pristine_estimate_bytes(call=call)
+        if pipeline.hooks.estimate_bytes:
+            estimate = pipeline.hook.pristine_estimate_bytes(call=call)
             if estimate is not None:
                 size = int(estimate)
         # An explicit timeout (per call, per endpoint, per client) bounds the whole logical call;
         # the manifest-wide default only bounds each attempt.
-        call_timeout = call.options.timeout_s or ep.timeout_s or client.call_timeout_s
-        timeout = call_timeout or client.timeout_s
+        call_timeout = call.options.timeout_s or ep.timeout_s or pipeline.call_timeout_s
+        timeout = call_timeout or pipeline.timeout_s
         call.started = time.perf_counter()
         return Request(
             method=ep.method,
@@ -205,10 +221,10 @@ class EndpointMethod:
             headers=headers,
             body=body,
             timeout_s=timeout,
-            pool=call.options.pool or client.manifest.pool_for(ep),
-            stream=ep.stream,
+            pool=call.options.pool or ep.pool or self._default_pool,
+            stream=call.stream,
             allow_redirects=ep.redirects == "follow",
             call=call,
             byte_size=size,
-            deadline=client.clock.monotonic() + call_timeout if call_timeout else None,
+            deadline=pipeline.clock.monotonic() + call_timeout if call_timeout else None,
         )

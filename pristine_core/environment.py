@@ -47,7 +47,7 @@ import logging
 import platform
 import urllib.parse
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -59,34 +59,76 @@ from pristine_core.secrets import redact, register_secret
 log = get_logger(__name__)
 
 FEATURE = "environment"
-TARGETS = frozenset(
-    {
-        "header",
-        "headers",
-        "query",
-        "proxy",
-        "proxy_headers",
-        "dump_headers",
-        "log_level",
-        "pool_connections",
-        "host_pools",
-        "default_pool",
-        "profile",
-        "config",
-    }
-)
+#: The manifest path of the block (declared by the core in ``manifest.claims.CORE_SETTINGS``).
+SECTION = "features.environment"
+Target = Literal[
+    "header", "headers", "query", "proxy", "proxy_headers", "dump_headers", "log_level",
+    "pool_connections", "host_pools", "default_pool", "profile", "config",
+]
+#: The keys a variable may carry besides ``to``, per target.
 _TARGET_KEYS: dict[str, frozenset[str]] = {
     "header": frozenset({"name", "secret"}),
     "log_level": frozenset({"loggers"}),
     "profile": frozenset({"profiles", "aliases", "default"}),
     "config": frozenset({"key", "format", "default"}),
 }
-_FORMATS = frozenset({"str", "bool", "int", "list", "json"})
-_PLATFORM_FACTS = frozenset({"os", "arch", "runtime", "runtime_version", "python_version"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
            "error": logging.ERROR}
+_UNSET: Any = attrs.make_class("Unset", [], slots=True)()
+
+
+@attrs.frozen
+class Profile:
+    """One named profile: a timeout and config defaults."""
+
+    timeout_s: float | None = None
+    config: dict[str, Any] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class Variable:
+    """What one environment variable feeds (``to``) and the keys its target takes."""
+
+    to: Target
+    name: str | None = None
+    secret: bool | None = None
+    loggers: tuple[str, ...] | None = None
+    profiles: dict[str, Profile] | None = None
+    aliases: dict[str, str] | None = None
+    key: str | None = None
+    format: Literal["str", "bool", "int", "list", "json"] | None = None
+    default: Any = _UNSET
+
+    def __attrs_post_init__(self) -> None:
+        allowed = _TARGET_KEYS.get(self.to, frozenset())
+        for field in attrs.fields(Variable)[1:]:
+            value = getattr(self, field.name)
+            if field.name not in allowed and value is not None and value is not _UNSET:
+                raise ValueError(f"'{field.name}' does not apply to a {self.to!r} variable")
+        if self.to == "header" and not (self.name or "").strip():
+            raise ValueError("'name' is required: the header's name")
+        if self.to == "config" and not self.key:
+            raise ValueError("'key' is required: a dotted config key")
+        if self.to == "profile":
+            if not self.profiles:
+                raise ValueError("'profiles' is required: {name: {timeout_s, config}}")
+            for alias, target in (self.aliases or {}).items():
+                if target not in self.profiles:
+                    raise ValueError(f"'aliases' names an unknown profile {target!r} (for {alias!r})")
+            if self.default is not _UNSET and self.default not in self.profiles:
+                raise ValueError(f"'default' names an unknown profile {self.default!r}")
+
+
+@attrs.frozen
+class EnvironmentBlock:
+    """The ``features.environment`` block."""
+
+    variables: dict[str, Variable] = attrs.Factory(dict)
+    platform_headers: dict[str, Literal["os", "arch", "runtime", "runtime_version", "python_version"]] = (
+        attrs.Factory(dict)
+    )
 
 
 @attrs.frozen
@@ -107,9 +149,14 @@ class EnvironmentSettings:
     config: dict[str, Any] = attrs.Factory(dict)
     log_levels: dict[str, int] = attrs.Factory(dict)
 
-    def merged_config(self, explicit: Mapping[str, Any]) -> dict[str, Any]:
-        """The client ``config``: environment values under ``explicit`` ones (merged deeply)."""
-        return _deep_merge(self.config, explicit)
+    def merged_config(self, explicit: Mapping[str, Any], known: Any = None) -> dict[str, Any]:
+        """The client ``config``: environment values under ``explicit`` ones (merged deeply).
+
+        With ``known`` (the config keys loaded plugins declare), environment values for keys no
+        loaded plugin reads are dropped; explicit ones are kept (and checked by the caller).
+        """
+        base = self.config if known is None else {k: v for k, v in self.config.items() if k in known}
+        return _deep_merge(base, explicit)
 
     def requests_proxies(self) -> dict[str, str]:
         """``requests``' proxy mapping for :attr:`proxy` (empty when unset)."""
@@ -136,57 +183,6 @@ def platform_fact(name: str) -> str:
     if name == "runtime":
         return platform.python_implementation()
     return platform.python_version()
-
-
-def block_problems(block: Any, manifest_pools: frozenset[str] | None = None) -> list[tuple[str, str]]:
-    """Every problem of a ``features.environment`` block as ``(json_path, message)`` pairs."""
-    at = f"features.{FEATURE}"
-    if not isinstance(block, Mapping):
-        return [(at, "expected an object")]
-    problems: list[tuple[str, str]] = []
-    for key in block:
-        if key not in ("variables", "platform_headers"):
-            problems.append((f"{at}.{key}", "unknown key"))
-    headers = block.get("platform_headers", {})
-    if not isinstance(headers, Mapping):
-        problems.append((f"{at}.platform_headers", "expected an object"))
-    else:
-        for name, fact in headers.items():
-            if fact not in _PLATFORM_FACTS:
-                choices = ", ".join(sorted(_PLATFORM_FACTS))
-                problems.append((f"{at}.platform_headers.{name}", f"expected one of {choices}"))
-    variables = block.get("variables", {})
-    if not isinstance(variables, Mapping):
-        return [*problems, (f"{at}.variables", "expected an object")]
-    for var, spec in variables.items():
-        path = f"{at}.variables.{var}"
-        if not isinstance(spec, Mapping) or spec.get("to") not in TARGETS:
-            problems.append((f"{path}.to", f"expected one of {', '.join(sorted(TARGETS))}"))
-            continue
-        target = spec["to"]
-        allowed = _TARGET_KEYS.get(target, frozenset()) | {"to"}
-        problems.extend((f"{path}.{key}", "unknown key") for key in spec if key not in allowed)
-        if target == "header" and not (isinstance(spec.get("name"), str) and spec["name"].strip()):
-            problems.append((f"{path}.name", "expected a header name"))
-        if target == "config":
-            if not (isinstance(spec.get("key"), str) and spec["key"]):
-                problems.append((f"{path}.key", "expected a dotted config key"))
-            if spec.get("format", "str") not in _FORMATS:
-                problems.append((f"{path}.format", f"expected one of {', '.join(sorted(_FORMATS))}"))
-        if target == "profile":
-            profiles = spec.get("profiles")
-            if not isinstance(profiles, Mapping) or not profiles:
-                problems.append((f"{path}.profiles", "expected a non-empty object"))
-                continue
-            for name, profile in profiles.items():
-                if not isinstance(profile, Mapping) or set(profile) - {"timeout_s", "config"}:
-                    problems.append((f"{path}.profiles.{name}", "expected an object with timeout_s and/or config"))
-            for alias, name in (spec.get("aliases") or {}).items():
-                if name not in profiles:
-                    problems.append((f"{path}.aliases.{alias}", f"unknown profile {name!r}"))
-            if "default" in spec and spec["default"] not in profiles:
-                problems.append((f"{path}.default", f"unknown profile {spec['default']!r}"))
-    return problems
 
 
 def _bad(var: str, message: str) -> ValidationError:
@@ -292,15 +288,15 @@ def _set_path(config: MutableMapping[str, Any], dotted: str, value: Any) -> None
 
 
 def resolve(
-    block: Mapping[str, Any] | None,
+    block: EnvironmentBlock | None,
     environ: Mapping[str, str] | None = None,
     pools: frozenset[str] = frozenset(),
 ) -> EnvironmentSettings:
     """Read every variable ``block`` declares from ``environ`` (default ``os.environ``)."""
-    if not block:
+    if block is None:
         return EnvironmentSettings()
     values: dict[str, Any] = {
-        "headers": {name: platform_fact(fact) for name, fact in (block.get("platform_headers") or {}).items()},
+        "headers": {name: platform_fact(fact) for name, fact in block.platform_headers.items()},
         "secret_headers": {},
         "query": {},
         "proxy_headers": {},
@@ -308,21 +304,22 @@ def resolve(
         "log_levels": {},
     }
     proxy_auth: dict[str, str] = {}
-    for var, spec in (block.get("variables") or {}).items():
-        target = spec["to"]
+    for var, spec in block.variables.items():
+        target = spec.to
         raw = env_str(var, None, environ)
         if raw is None:
-            if target == "config" and "default" in spec:
-                _set_path(values["config"], spec["key"], spec["default"])
-            elif target == "profile" and "default" in spec:
-                _apply_profile(values, spec, spec["default"])
+            if target == "config" and spec.default is not _UNSET:
+                _set_path(values["config"], spec.key or "", spec.default)
+            elif target == "profile" and spec.default is not _UNSET:
+                _apply_profile(values, spec, spec.default)
             continue
         if target == "header":
-            if spec.get("secret"):
+            name = spec.name or ""
+            if spec.secret:
                 register_secret(raw)
-                values["secret_headers"][spec["name"]] = raw
+                values["secret_headers"][name] = raw
             else:
-                values["headers"][spec["name"]] = raw
+                values["headers"][name] = raw
         elif target == "headers":
             values["headers"].update(_string_map(var, raw))
         elif target == "query":
@@ -337,7 +334,7 @@ def resolve(
             level = _LEVELS.get(raw.lower())
             if level is None:
                 raise _bad(var, f"expected one of debug, info, warn, warning, error; got {raw!r}")
-            values["log_levels"].update({name: level for name in spec.get("loggers", [])})
+            values["log_levels"].update({name: level for name in spec.loggers or ()})
         elif target in ("pool_connections", "host_pools"):
             values[target] = _positive_int(var, raw)
         elif target == "default_pool":
@@ -345,24 +342,25 @@ def resolve(
                 raise _bad(var, f"unknown pool {raw!r} (the manifest has {', '.join(sorted(pools))})")
             values["default_pool"] = raw
         elif target == "profile":
-            name = (spec.get("aliases") or {}).get(raw.lower(), raw.lower())
-            if name not in spec["profiles"]:
-                choices = sorted({*spec["profiles"], *(spec.get("aliases") or {})})
+            profiles, aliases = spec.profiles or {}, spec.aliases or {}
+            name = aliases.get(raw.lower(), raw.lower())
+            if name not in profiles:
+                choices = sorted({*profiles, *aliases})
                 raise _bad(var, f"expected one of {', '.join(choices)}; got {raw!r}")
             _apply_profile(values, spec, name)
         elif target == "config":
-            _set_path(values["config"], spec["key"], _convert(var, raw, spec.get("format", "str")))
+            _set_path(values["config"], spec.key or "", _convert(var, raw, spec.format or "str"))
     if proxy_auth and not values["proxy_headers"]:
         values["proxy_headers"] = proxy_auth
     return EnvironmentSettings(**values)
 
 
-def _apply_profile(values: dict[str, Any], spec: Mapping[str, Any], name: str) -> None:
-    profile = spec["profiles"][name]
+def _apply_profile(values: dict[str, Any], spec: Variable, name: str) -> None:
+    profile = (spec.profiles or {})[name]
     values["profile"] = name
-    if "timeout_s" in profile:
-        values["timeout_s"] = float(profile["timeout_s"])
-    values["config"] = _deep_merge(profile.get("config") or {}, values["config"])
+    if profile.timeout_s is not None:
+        values["timeout_s"] = profile.timeout_s
+    values["config"] = _deep_merge(profile.config, values["config"])
 
 
 def apply_log_levels(levels: Mapping[str, int]) -> None:
@@ -374,12 +372,6 @@ def apply_log_levels(levels: Mapping[str, int]) -> None:
 def dump_request(method: str, url: str, safe_headers: Mapping[str, str], attempt: int) -> None:
     """Log one outgoing request at INFO (headers already redacted by the caller)."""
     log.info("pristine.request", method=method, url=redact(url), headers=dict(safe_headers), attempt=attempt)
-
-
-def manifest_problems(manifest: Any) -> list[tuple[str, str]]:
-    """Loader validator: the problems of the manifest's ``features.environment`` block."""
-    block = manifest.feature(FEATURE)
-    return [] if block is None else block_problems(block)
 
 
 def reroute_default_pool(manifest: Any, pool: str) -> Any:

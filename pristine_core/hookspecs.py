@@ -24,6 +24,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
+    from pristine_core.contract import PluginSettings
     from pristine_core.manifest.models import Manifest
     from pristine_core.pipeline import Call, EncodedBody, Event, Middleware, Request, Response
 
@@ -31,15 +32,47 @@ PROJECT = "pristine"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+#: The plugin contract's version: hook names, arguments and ``pristine_settings`` semantics.
+#: Within one ``pristine-core`` minor version the contract only grows (new hooks, new optional
+#: arguments); a hook is removed only after a minor version in which it was marked deprecated.
+CONTRACT_VERSION = 2
+
+
+class PristineDeprecationWarning(DeprecationWarning):
+    """An implemented hook is deprecated (it still runs until the version the warning names)."""
+
+
+def deprecated(since: str, removal: str, instead: str) -> pluggy.HookspecMarker:
+    """Mark a hookspec deprecated: implementing it warns at registration, naming the replacement.
+
+    Use as ``@deprecated("0.3", "0.5", "pristine_new_hook")`` in place of ``@hookspec``.
+    """
+    message = f"deprecated since pristine-core {since}, removed in {removal}: implement {instead} instead"
+    return hookspec(warn_on_impl=PristineDeprecationWarning(message))  # type: ignore[return-value]
+
 
 class LifecycleSpecs:
     """Hooks about a manifest and a client as a whole."""
 
     @hookspec
-    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]] | None:
-        """Check the manifest parts this plugin interprets (usually its ``features.<name>`` block).
+    def pristine_settings(self) -> PluginSettings | None:
+        """Declare everything this plugin reads, as attrs classes (see :mod:`pristine_core.contract`).
 
-        Return a list of ``(json_path, message)`` problems (empty or None when all is well). The
+        Return a :class:`~pristine_core.contract.PluginSettings`: manifest sections by path, a
+        per-endpoint class, a ``Client(config=...)`` class and a per-call options class. The core
+        structures each with its strict converter and reports problems with JSON paths; read
+        the results with ``manifest.section(path)``, ``endpoint.settings_of(cls)``,
+        ``client.meta.settings_of(cls)`` and ``call.settings_of(cls)``. Called without a client:
+        answer from class-level data only.
+        """
+
+    @hookspec
+    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]] | None:
+        """Check what structure alone cannot: references between settings, cross-field rules.
+
+        Structure and value ranges are checked by the classes of ``pristine_settings``; this hook
+        sees the structured manifest. Return a list of ``(json_path, message)`` problems (empty or
+        None when all is well). The
         loader adds them to the one :class:`~pristine_core.errors.ManifestError` it raises, so a
         plugin never raises here. Called at client construction and by ``pristine manifest
         validate``.
@@ -61,7 +94,7 @@ class LifecycleSpecs:
 
         No network here: the dispatch chain is not built yet. Store state on the plugin
         instance (each client gets its own instances of class-based plugins) or in
-        ``client.state[<plugin name>]``.
+        ``client.meta.state[<plugin name>]``.
         """
 
     @hookspec

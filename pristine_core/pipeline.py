@@ -9,34 +9,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from requests.structures import CaseInsensitiveDict
 
 from pristine_core.limits import loads_bounded
 from pristine_core.manifest.models import Endpoint
-from pristine_core.secrets import redact, redact_headers
+from pristine_core.secrets import redact
 
 if TYPE_CHECKING:
     import requests
 
     from pristine_core.client import Client
 
+T = TypeVar("T")
+
 
 @attrs.frozen
 class RequestOptions:
     """Per-call overrides: pass ``request_options=RequestOptions(...)`` (or a dict) to any endpoint.
 
-    ``extensions`` carries plugin-specific options (e.g. ``{"queue_state_observer": obs}``).
+    The fields are what the core reads. ``extensions`` carries the options plugins declared
+    (``{"max_retries": 5}``, ``{"files": ...}``); each key is checked against its plugin's
+    class before anything is sent. In the dict form, plugin keys may sit next to the core ones:
+    ``request_options={"timeout_s": 5, "max_retries": 0}``.
     """
 
     timeout_s: float | None = None
     headers: Mapping[str, str] = attrs.Factory(dict)
     query: Mapping[str, Any] = attrs.Factory(dict)
-    idempotency_key: str | None = None
-    max_retries: int | None = None
-    retry: str | None = None
     pool: str | None = None
     extensions: Mapping[str, Any] = attrs.Factory(dict)
 
@@ -56,7 +58,9 @@ class Call:
 
     Plugins read and change it in ``pristine_prepare_call``: ``path_params``, ``query``,
     ``headers`` and ``body`` (a dict of body fields before validation), and keep their own
-    per-call data in ``context`` under their plugin name.
+    per-call data in ``context`` under their plugin name. ``settings_of(cls)`` gives the
+    caller's options for a plugin's declared options class; a plugin sets ``stream`` when the
+    response body must not be read up front.
     """
 
     client: Client
@@ -70,10 +74,13 @@ class Call:
     wire_body: Any = None
     encoded: EncodedBody | None = None
     started: float = 0.0
+    stream: bool = False
+    plugin_options: Mapping[Any, Any] = attrs.Factory(dict)
 
-    def option(self, key: str, default: Any = None) -> Any:
-        """A plugin extension option passed by the caller, or ``default``."""
-        return self.options.extensions.get(key, default)
+    def settings_of(self, cls: type[T]) -> T:
+        """The caller's per-call options for a plugin's declared options class (defaults applied)."""
+        found = self.plugin_options.get(cls)
+        return found if found is not None else self.client.meta.schema.option_defaults(cls)
 
     def __repr__(self) -> str:
         return f"<Call {self.endpoint.qualified_name} {self.endpoint.method} {self.endpoint.path}>"
@@ -99,10 +106,6 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {redact(self.url)} attempt={self.attempt}>"
-
-    def safe_headers(self) -> dict[str, str]:
-        """The headers with secrets redacted, for logs and errors."""
-        return redact_headers(self.headers)
 
 
 class Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import inspect
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,28 +19,18 @@ import attrs
 import pluggy
 
 from pristine_core import hookspecs
+from pristine_core.bands import DEFAULT_PRIORITY
 from pristine_core.config import env_bool, env_list
+from pristine_core.contract import PluginSettings
 from pristine_core.errors import PluginLoadError
 from pristine_core.logs import get_logger
+from pristine_core.manifest.claims import SettingsSchema
 
 log = get_logger(__name__)
 
 ENTRY_POINT_GROUP = "pristine.plugins"
 
-#: Named priority bands; leave gaps so third parties can slot in between.
-AUTH = 900
-IDEMPOTENCY = 850
-SESSION = 800
-TELEMETRY = 750
-RETRY = 700
-CIRCUIT_BREAKER = 650
-RATE_LIMIT = 600
-POOL = 500
-DOMAIN = 400
-FUTURES = 300
-STREAMING = 300
-ENCODING = 200
-DEFAULT_PRIORITY = 100
+
 
 
 @attrs.frozen
@@ -124,8 +115,46 @@ class _Candidate:
     version: str | None
 
 
+_EP_CACHE: dict[tuple[str, ...], list[md.EntryPoint]] = {}
+
+
 def _entry_points() -> list[md.EntryPoint]:
-    return sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    """The group's entry points, scanned once per ``sys.path`` (a scan costs milliseconds)."""
+    key = tuple(sys.path)
+    found = _EP_CACHE.get(key)
+    if found is None:
+        found = _EP_CACHE[key] = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    return found
+
+
+def installed_settings() -> SettingsSchema:
+    """The declared settings of every installed plugin, loaded or not (for "which plugin
+    would read this key" hints); plugins that fail to load are skipped."""
+    declared = []
+    for ep in _entry_points():
+        try:
+            instance = instantiate(ep.load())
+            answer = instance.pristine_settings() if hasattr(instance, "pristine_settings") else None
+        except Exception:
+            continue
+        if isinstance(answer, PluginSettings):
+            declared.append((ep.name, answer))
+    try:
+        return SettingsSchema(declared)
+    except PluginLoadError:
+        return SettingsSchema()
+
+
+_DISTS: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+
+def _dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
+    """The distribution name and version of an entry point (metadata parsed once)."""
+    key = (ep.name, ep.value)
+    found = _DISTS.get(key)
+    if found is None:
+        found = _DISTS[key] = (ep.dist.name, ep.dist.version) if ep.dist is not None else (None, None)
+    return found
 
 
 def discover(selection: PluginSelection) -> tuple[list[_Candidate], list[PluginFailure]]:
@@ -139,8 +168,7 @@ def discover(selection: PluginSelection) -> tuple[list[_Candidate], list[PluginF
         if ep.name in seen or not selection.permits(ep.name):
             continue
         seen.add(ep.name)
-        dist = ep.dist.name if ep.dist is not None else None
-        version = ep.dist.version if ep.dist is not None else None
+        dist, version = _dist_of(ep)
         try:
             obj = ep.load()
         except Exception as exc:
@@ -177,9 +205,35 @@ def instantiate(obj: Any) -> Any:
     return obj() if inspect.isclass(obj) else obj
 
 
+class _Manager(pluggy.PluginManager):
+    """A plugin manager that parses each plugin class's hook markers (and the hookspecs) once,
+    not per client."""
+
+    _opts: dict[tuple[type, str], Any] = {}
+    _spec_opts: dict[tuple[Any, str], Any] = {}
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        key = (module_or_class, name)
+        try:
+            return self._spec_opts[key]
+        except KeyError:
+            opts = self._spec_opts[key] = super().parse_hookspec_opts(module_or_class, name)
+            return opts
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        if inspect.ismodule(plugin):
+            return super().parse_hookimpl_opts(plugin, name)
+        key = (type(plugin), name)
+        try:
+            return self._opts[key]
+        except KeyError:
+            opts = self._opts[key] = super().parse_hookimpl_opts(plugin, name)
+            return opts
+
+
 def new_plugin_manager() -> pluggy.PluginManager:
     """An empty manager with every Pristine hookspec."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = _Manager(hookspecs.PROJECT)
     for spec in hookspecs.SPEC_CLASSES:
         pm.add_hookspecs(spec)
     return pm

@@ -64,12 +64,12 @@ def finish(call: Call, response: Response) -> Any:
     if response.status_code >= 300:
         response.content  # noqa: B018 - read the body so the connection is released
         raise status_error(call, response)
-    client = call.client
-    if client._hooks.process_response:
-        result = client.hook.pristine_process_response(call=call, response=response)
+    pipeline = call.client.meta.pipeline
+    if pipeline.hooks.process_response:
+        result = pipeline.hook.pristine_process_response(call=call, response=response)
         if result is not None:
             return result
-    if call.endpoint.stream:
+    if call.stream:
         return response
     declared = call.endpoint.response
     if not response.content.strip():
@@ -91,7 +91,7 @@ def finish(call: Call, response: Response) -> Any:
 
 def _shares_no_field(call: Call, type_name: str, data: Any) -> bool:
     """True for an object body (``{}`` included) without any property the declared type names."""
-    schema = call.client.manifest.types.get(type_name)
+    schema = call.client.meta.types.types.get(type_name)
     properties = getattr(schema, "properties", None)
     if not isinstance(data, dict) or not properties:
         return False
@@ -104,7 +104,7 @@ def parse(call: Call, response: Response, data: Any, type_name: str | None = Non
     if name is None:
         return data
     try:
-        return call.client.types.parse(name, data)
+        return call.client.meta.types.parse(name, data)
     except ValidationError as exc:
         raise APIResponseValidationError(
             f"{call.endpoint.qualified_name}: malformed response: {exc.message}", body=data, errors=exc.errors

@@ -19,7 +19,7 @@ run: ``FakeClock.sleeps`` records each wait). With ``background=False`` no threa
 and nothing runs until :meth:`Scheduler.run_due` is called: a test advances the fake clock and
 calls it to run exactly the tasks that are due, in due order, on its own thread.
 
-A client owns one scheduler (``client.scheduler``), closed when the client closes.
+A client owns one scheduler (``client.meta.scheduler``), closed when the client closes.
 """
 
 from __future__ import annotations

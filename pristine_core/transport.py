@@ -1,8 +1,13 @@
-"""The HTTP transport: one ``requests.Session`` per manifest pool, urllib3 retries off.
+"""The transport: a protocol, and the default requests/urllib3 implementation.
 
-Only the retry plugin retries; the adapters are mounted with ``max_retries=0`` so urllib3 never
-re-sends on its own. Each pool gets its own session so that its connection pool is sized by the
-manifest (``pools.<name>.connections``).
+A :class:`Transport` sends one :class:`~pristine_core.pipeline.Request` and returns its
+:class:`~pristine_core.pipeline.Response`, mapping failures to
+:class:`~pristine_core.errors.APIConnectionError` / :class:`~pristine_core.errors.APITimeoutError`.
+Pass your own with ``Client(transport=...)`` (tests inject faults this way).
+
+:class:`RequestsTransport` keeps one ``requests.Session`` per pool name, urllib3 retries off (only
+the retry plugin retries). A pool's connection count is 10 unless someone (the pool plugin, from
+``pools.<name>.connections``) calls :meth:`RequestsTransport.set_pool_size` before first use.
 
 Deadlines. ``send(request, budget_s=...)`` bounds one attempt by what is left of its call's
 deadline: socket timeouts never exceed it, and the body of a non-streamed response is read
@@ -19,7 +24,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -27,8 +32,8 @@ from urllib3.util.retry import Retry
 
 from pristine_core.clock import SYSTEM_CLOCK
 from pristine_core.errors import APIConnectionError, APITimeoutError
-from pristine_core.limits import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES_OPTION, ResponseTooLargeError
-from pristine_core.manifest.models import PoolSpec
+from pristine_core.limits import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError
+from pristine_core.manifest.claims import CoreOptions
 from pristine_core.pipeline import Request, Response
 from pristine_core.scheduler import Scheduler
 from pristine_core.secrets import echoes_secret, redact
@@ -92,14 +97,13 @@ def response_cap(request: Request) -> int:
     call = request.call
     if call is None:
         return DEFAULT_MAX_RESPONSE_BYTES
-    explicit = call.option(MAX_RESPONSE_BYTES_OPTION)
+    explicit = call.settings_of(CoreOptions).max_response_bytes
     if explicit is not None:
-        return int(explicit)
-    endpoint_cap = getattr(call.endpoint, "max_response_bytes", None)
-    if endpoint_cap is not None:
-        return int(endpoint_cap)
-    default_cap = getattr(call.client.manifest.defaults, "max_response_bytes", None)
-    return int(default_cap) if default_cap is not None else DEFAULT_MAX_RESPONSE_BYTES
+        return explicit
+    if call.endpoint.max_response_bytes is not None:
+        return call.endpoint.max_response_bytes
+    default_cap = call.client.meta.manifest.defaults.max_response_bytes
+    return default_cap if default_cap is not None else DEFAULT_MAX_RESPONSE_BYTES
 
 
 def read_capped(raw: requests.Response, cap: int, request: Request) -> bytes:
@@ -168,23 +172,45 @@ def _detached(exc: BaseException) -> BaseException:
     return copy
 
 
-class Transport:
-    """Sends :class:`~pristine_core.pipeline.Request` objects; maps transport failures to
-    :class:`~pristine_core.errors.APIConnectionError` / :class:`~pristine_core.errors.APITimeoutError`."""
+DEFAULT_CONNECTIONS = 10
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What a client sends through: ``send`` one request, ``close`` when the client closes.
+
+    ``send`` reads the whole body unless ``request.stream`` is true, and raises only
+    :class:`~pristine_core.errors.APIConnectionError` or its subclasses.
+    """
+
+    def send(self, request: Request, budget_s: float | None = None) -> Response:
+        """Send ``request`` once and return the response, whatever its status; ``budget_s`` (real
+        seconds left of the call's deadline, None: no deadline) bounds the attempt."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; later sends fail with APIConnectionError."""
+        ...
+
+
+class RequestsTransport:
+    """The default :class:`Transport`: requests sessions per pool, urllib3 retries off."""
 
     def __init__(
         self,
-        pools: Mapping[str, PoolSpec],
+        pools: Mapping[str, int] | None = None,
         *,
         proxies: Mapping[str, str] | None = None,
         verify: bool | str = True,
         connect_timeout_s: float = 5.0,
         proxy_headers: Mapping[str, str] | None = None,
         host_pools: int | None = None,
+        default_connections: int | None = None,
     ) -> None:
-        self._pools = dict(pools)
+        self._pools = dict(pools or {})
         self._proxy_headers = dict(proxy_headers or {})
         self._host_pools = host_pools or 4
+        self._default_connections = default_connections or DEFAULT_CONNECTIONS
         self._proxies = dict(proxies or {})
         self._verify = verify
         self._connect_timeout_s = connect_timeout_s
@@ -200,6 +226,10 @@ class Transport:
                 self._watchdog = Scheduler(SYSTEM_CLOCK, max_workers=0, name="pristine-deadline")
             return self._watchdog
 
+    def set_pool_size(self, pool: str, connections: int) -> None:
+        """Size ``pool``'s connection pool (takes effect for sessions created afterwards)."""
+        self._pools[pool] = connections
+
     def session_for(self, pool: str) -> requests.Session:
         """The session of ``pool``, created on first use."""
         session = self._sessions.get(pool)
@@ -210,7 +240,6 @@ class Transport:
                 raise APIConnectionError("the client is closed")
             session = self._sessions.get(pool)
             if session is None:
-                spec = self._pools.get(pool, PoolSpec())
                 session = requests.Session()
                 session.trust_env = False
                 session.proxies.update(self._proxies)
@@ -218,7 +247,7 @@ class Transport:
                 adapter = _Adapter(
                     self._proxy_headers,
                     pool_connections=self._host_pools,
-                    pool_maxsize=spec.connections,
+                    pool_maxsize=self._pools.get(pool, self._default_connections),
                     max_retries=NO_RETRIES,
                     pool_block=False,
                 )

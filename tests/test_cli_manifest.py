@@ -38,5 +38,5 @@ def test_validate_reports_every_problem_in_one_run(tmp_path: Path, capsys: Any) 
     path.write_text(json.dumps(doc))
     assert main(["manifest", "validate", "--no-plugins", str(path)]) == 1
     out = capsys.readouterr().out
-    assert f"{path}: $: unknown field(s): resorces" in out
+    assert f"{path}: resorces: unknown key (did you mean 'resources'?)" in out
     assert f"{path}: resources.pets.get.timeout_s:" in out

@@ -178,7 +178,7 @@ def test_closed_client_refuses(petstore: dict[str, Any], server: LoopbackServer)
     client = make(petstore, server)
     client.close()
     client.close()
-    assert client.closed
+    assert client.meta.closed
     with pytest.raises(pc.APIConnectionError, match="closed"):
         client.pets.get(pet_id="1")
 
@@ -187,9 +187,9 @@ def test_fetch_url_streams_without_key(petstore: dict[str, Any], server: Loopbac
     """fetch_url reads a non-manifest URL lazily; the key is sent only when asked."""
     server.handler = lambda r: Reply(200, iter([b"abc", b"def"]), {"Content-Type": "application/octet-stream"})
     with make(petstore, server) as client:
-        response = client.fetch_url(f"{server.url}/download/x.tar")
+        response = client.meta.fetch_url(f"{server.url}/download/x.tar")
         assert b"".join(response.iter_bytes(2)) == b"abcdef"
-        client.fetch_url(f"{server.url}/private", send_api_key=True, stream=False)
+        client.meta.fetch_url(f"{server.url}/private", send_api_key=True, stream=False)
     assert server.requests[0].header("X-API-Key") is None
     assert server.requests[1].header("X-API-Key") == "pk-test-secret-1"
 

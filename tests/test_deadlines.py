@@ -118,7 +118,7 @@ def test_a_slow_drip_body_ends_at_the_deadline(clients: list[Client], capsys: py
         with pytest.raises(APITimeoutError, match="deadline"):
             client.items.get()
         elapsed = time.monotonic() - started
-        watchdog = client.transport._watchdog
+        watchdog = client.meta.transport._watchdog
     assert elapsed < 3.0, f"a timeout_s=2 call took {elapsed:.2f}s"
     assert elapsed >= 1.9
     client.close()

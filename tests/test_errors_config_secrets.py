@@ -80,7 +80,7 @@ def test_api_key_never_shows(petstore: dict[str, Any], caplog: Any) -> None:
         ):
             with pytest.raises(pc.AuthenticationError) as info:
                 client.pets.get(pet_id="1")
-            assert key not in repr(client) and key not in repr(client.api_key)
+            assert key not in repr(client) and key not in repr(client.meta.api_key)
     assert key not in str(info.value) and key not in repr(info.value.args)
     assert info.value.body == {"echo": "[REDACTED]"}
     assert key not in str(logs) and key not in caplog.text
@@ -92,7 +92,7 @@ def test_tenant_identifies_server_and_key_without_holding_it(petstore: dict[str,
 
     def tenant(base_url: str, api_key: str) -> Any:
         with pc.Client(petstore, base_url=base_url, api_key=api_key, autoload_plugins=False) as client:
-            return client.tenant
+            return client.meta.tenant
 
     first = tenant("HTTP://Pets.Test:80/v1/", key)
     assert first == tenant("http://pets.test", key)

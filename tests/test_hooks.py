@@ -18,6 +18,12 @@ def client_with(petstore: dict[str, Any], server: LoopbackServer, *plugins: Any)
     return pc.Client(petstore, base_url=server.url, plugins=list(plugins), autoload_plugins=False)
 
 
+@pc.settings
+class CacheSettings:
+    ttl_s: float
+    endpoint: str | None = None
+
+
 def test_hook_pristine_validate_manifest(petstore: dict[str, Any], server: LoopbackServer) -> None:
     """Plugin problems join the one ManifestError, with their paths."""
 
@@ -25,16 +31,42 @@ def test_hook_pristine_validate_manifest(petstore: dict[str, Any], server: Loopb
         name = "checker"
 
         @pc.hookimpl
-        def pristine_validate_manifest(self, manifest: pc.Manifest) -> list[tuple[str, str]]:
-            block = manifest.feature("cache") or {}
-            return [] if "ttl_s" in block else [("features.cache.ttl_s", "required")]
+        def pristine_settings(self) -> pc.PluginSettings:
+            return pc.PluginSettings(sections={"features.cache": CacheSettings})
 
-    petstore["features"] = {"cache": {}}
+        @pc.hookimpl
+        def pristine_validate_manifest(self, manifest: pc.Manifest) -> list[tuple[str, str]]:
+            block = manifest.section("features.cache")
+            if block is None or block.endpoint in (None, "pets.get"):
+                return []
+            return [("features.cache.endpoint", "unknown endpoint")]
+
+    petstore["features"] = {"cache": {"ttl_s": 1, "endpoint": "pets.nope"}}
     with pytest.raises(pc.ManifestError) as info:
         client_with(petstore, server, Checker())
-    assert info.value.problems == [("features.cache.ttl_s", "required")]
-    petstore["features"] = {"cache": {"ttl_s": 1}}
+    assert info.value.problems == [("features.cache.endpoint", "unknown endpoint")]
+    petstore["features"] = {"cache": {"ttl_s": 1, "endpoint": "pets.get"}}
     client_with(petstore, server, Checker()).close()
+
+
+def test_hook_pristine_settings(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Declared sections are structured strictly (paths, suggestions) and read back typed."""
+
+    class Cache:
+        name = "cache"
+
+        @pc.hookimpl
+        def pristine_settings(self) -> pc.PluginSettings:
+            return pc.PluginSettings(sections={"features.cache": CacheSettings})
+
+    petstore["features"] = {"cache": {"ttl": 1}}
+    with pytest.raises(pc.ManifestError) as info:
+        client_with(petstore, server, Cache())
+    assert ("features.cache.ttl", "unknown key (did you mean 'ttl_s'?)") in info.value.problems
+    assert ("features.cache.ttl_s", "required field is missing") in info.value.problems
+    petstore["features"] = {"cache": {"ttl_s": 2}}
+    with client_with(petstore, server, Cache()) as client:
+        assert client.meta.manifest.section("features.cache") == CacheSettings(ttl_s=2.0)
 
 
 def test_hook_pristine_type_classes(petstore: dict[str, Any], server: LoopbackServer) -> None:
@@ -83,11 +115,11 @@ def test_hook_pristine_configure(petstore: dict[str, Any], server: LoopbackServe
         @pc.hookimpl
         def pristine_configure(self, client: pc.Client) -> None:
             events.append("configure")
-            client.state["setup"] = {"ready": True}
+            client.meta.state["setup"] = {"ready": True}
 
         @pc.hookimpl
         def pristine_dispatch_middleware(self, client: pc.Client) -> None:
-            events.append(f"middleware ready={client.state['setup']['ready']}")
+            events.append(f"middleware ready={client.meta.state['setup']['ready']}")
 
     client = client_with(petstore, server, Setup)
     client.close()
@@ -103,10 +135,10 @@ def test_hook_pristine_client_started(petstore: dict[str, Any], server: Loopback
 
         @pc.hookimpl
         def pristine_client_started(self, client: pc.Client) -> None:
-            client.state["first"] = client.pets.get(pet_id="1")
+            client.meta.state["first"] = client.pets.get(pet_id="1")
 
     with client_with(petstore, server, Starter()) as client:
-        assert client.state["first"].name == "Rex"
+        assert client.meta.state["first"].name == "Rex"
 
     class Broken:
         name = "broken"
@@ -266,7 +298,7 @@ def test_hook_pristine_dispatch_middleware(petstore: dict[str, Any], server: Loo
             return pc.Middleware("auth", 900, step("auth"))
 
     with client_with(petstore, server, Many(), One()) as client:
-        assert [m.name for m in client.middleware] == ["auth", "retry", "pool"]
+        assert [m.name for m in client.meta.middleware] == ["auth", "retry", "pool"]
         client.pets.get(pet_id="1")
     assert trace == ["auth>", "retry>", "pool>", "<pool", "<retry", "<auth"]
 
@@ -316,7 +348,7 @@ def test_hook_pristine_on_event(petstore: dict[str, Any], server: LoopbackServer
 
     with client_with(petstore, server, Observer(), Faulty()) as client:
         client.pets.get(pet_id="1")
-        client.emit("custom", value=3)
+        client.meta.emit("custom", value=3)
         server.handler = lambda r: json_reply({}, status=500)
         with pytest.raises(pc.InternalServerError):
             client.pets.get(pet_id="1")

@@ -11,6 +11,8 @@ import jsonschema
 import pytest
 
 from pristine_core import ManifestError, load_manifest
+from pristine_core.manifest import SettingsSchema
+from pristine_core.plugins import PluginSelection, build_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,15 +25,24 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def test_valid_manifests_pass_the_schema(validator: Any, petstore: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def builtins() -> SettingsSchema:
+    """The declared settings of every installed plugin (the keys the shipped schema documents)."""
+    pm, _records, _failures = build_plugin_manager(PluginSelection.resolve())
+    return SettingsSchema.from_hooks(pm)
+
+
+def test_valid_manifests_pass_the_schema(validator: Any, petstore: dict[str, Any], builtins: SettingsSchema) -> None:
     """The test manifest and the Tinker manifest validate against the schema and the loader."""
     tinker = json.loads((ROOT / "manifest.json").read_text())
     for manifest in (petstore, tinker):
         assert list(validator.iter_errors(manifest)) == []
-        load_manifest(manifest)
+        load_manifest(manifest, schema=builtins, strict=True)
 
 
-def test_schema_rejects_what_the_loader_rejects(validator: Any, petstore: dict[str, Any]) -> None:
+def test_schema_rejects_what_the_loader_rejects(
+    validator: Any, petstore: dict[str, Any], builtins: SettingsSchema
+) -> None:
     """Structural mistakes fail both the schema and the loader."""
     for mutate in (
         lambda m: m["resources"]["pets"]["get"].update(method="FETCH"),
@@ -43,4 +54,4 @@ def test_schema_rejects_what_the_loader_rejects(validator: Any, petstore: dict[s
         mutate(manifest)
         assert list(validator.iter_errors(manifest))
         with pytest.raises(ManifestError):
-            load_manifest(manifest)
+            load_manifest(manifest, schema=builtins, strict=True)

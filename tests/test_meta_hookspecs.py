@@ -36,3 +36,32 @@ def test_hook_names_are_documented_in_contributing() -> None:
     """CONTRIBUTING.md lists every hook so plugin authors find them."""
     text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
     assert [name for name in hookspecs.all_hook_names() if name not in text] == []
+
+
+def test_a_deprecated_hook_warns_its_implementers() -> None:
+    """``hookspecs.deprecated`` marks a hook: implementing it warns at registration, naming the
+    replacement; the hook still runs."""
+    import warnings
+
+    import pluggy
+
+    from pristine_core import hookspecs
+
+    class OldSpecs:
+        @hookspecs.deprecated("0.3", "0.5", "pristine_new_thing")
+        def pristine_old_thing(self) -> None:
+            """An old hook."""
+
+    class Plugin:
+        @hookspecs.hookimpl
+        def pristine_old_thing(self) -> str:
+            return "ran"
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(OldSpecs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm.register(Plugin())
+    assert [type(w.message) for w in caught] == [hookspecs.PristineDeprecationWarning]
+    assert "pristine_new_thing" in str(caught[0].message)
+    assert pm.hook.pristine_old_thing() == ["ran"]

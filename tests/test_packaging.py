@@ -190,3 +190,41 @@ def test_twine_check_strict(wheelhouse: Path) -> None:
     ours = [str(w) for w in sorted(wheelhouse.glob("*.whl")) if w.name.startswith(("pristine", "tinkex"))]
     out = _run(sys.executable, "-m", "twine", "check", "--strict", *ours)
     assert out.count("PASSED") == len(ours)
+
+
+_CALL_WITH_HEADER = """
+import json
+from pristine_core import Client, LoopbackServer
+manifest = {"name": "demo", "resources": {"items": {"get": {"method": "GET", "path": "/items"}}},
+            "features": {"tracer": {"header_value": "v1"}}}
+with LoopbackServer() as server:
+    with Client(manifest, base_url=server.url) as client:
+        client.items.get()
+    print(json.dumps({"header": server.requests[0].header("X-tracer")}))
+"""
+
+
+def test_scaffolded_plugin_installs_and_runs(wheelhouse: Path, tmp_path: Path) -> None:
+    """``pristine new-plugin``: the package installs offline, lists at its priority between two
+    built-ins, its own test passes, its manifest block is validated and a call carries the header."""
+    from pristine_core.scaffold import new_plugin
+
+    package = new_plugin("tracer", 720, tmp_path)
+    env = Env(tmp_path / "venv", wheelhouse)
+    env.install("pristine-core", "pristine-retry", "pristine-telemetry")
+    house = tmp_path / "house"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    _run(*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", house, package)
+    _run(env.python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheelhouse,
+         "--find-links", house, "pristine-tracer")
+    assert env.plugins() == ["telemetry", "tracer", "retry"]
+    tests = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", package / "tests",
+                 cwd=package)
+    assert "2 passed" in tests
+    out = _run(env.python, "-c", _CALL_WITH_HEADER, cwd=tmp_path)
+    assert json.loads(out.strip().splitlines()[-1]) == {"header": "v1"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "d", "resources": {}, "features": {"tracer": {"header_value": 3}}}))
+    result = subprocess.run([str(env.python), "-m", "pristine_core.cli", "manifest", "validate", str(bad)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "features.tracer.header_value" in result.stdout

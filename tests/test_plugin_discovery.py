@@ -77,8 +77,8 @@ def test_discovered_in_priority_then_name_order(fake_plugins: Path) -> None:
 def test_hooks_called_in_effective_order(fake_plugins: Path) -> None:
     """pluggy calls the implementations in the same effective order."""
     with pc.Client(MANIFEST, plugins=["alpha", "beta", "gamma", "delta"]) as client:
-        call = client.plugin_manager
-        assert [r.name for r in client.plugins()] == ["alpha", "beta", "gamma", "delta"]
+        call = client.meta.plugin_manager
+        assert [r.name for r in client.meta.plugins()] == ["alpha", "beta", "gamma", "delta"]
         impls = [impl.plugin_name for impl in reversed(call.hook.pristine_prepare_call.get_hookimpls())]
     assert impls == ["alpha", "beta", "gamma", "delta"]
 
@@ -94,14 +94,14 @@ def test_deny_and_allow_lists(fake_plugins: Path, monkeypatch: pytest.MonkeyPatc
     assert _names(PluginSelection.resolve(disable_plugins=["gamma"])) == ["delta"]
     monkeypatch.delenv("PRISTINE_PLUGINS")
     with pc.Client(MANIFEST, disable_plugins=["alpha", "broken"]) as client:
-        names = [r.name for r in client.plugins()]
-        assert "alpha" not in names and client.plugin_failures == []
+        names = [r.name for r in client.meta.plugins()]
+        assert "alpha" not in names and client.meta.plugin_failures == []
 
 
 def test_import_error_reported_and_strict_raises(fake_plugins: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A broken plugin is skipped with a report; strict mode raises naming its distribution."""
     with pc.Client(MANIFEST) as client:
-        assert [f.name for f in client.plugin_failures] == ["broken"]
+        assert [f.name for f in client.meta.plugin_failures] == ["broken"]
     monkeypatch.setenv("PRISTINE_STRICT_PLUGINS", "1")
     with pytest.raises(pc.PluginLoadError, match="fake-broken"):
         pc.Client(MANIFEST)
@@ -112,7 +112,7 @@ def test_import_error_reported_and_strict_raises(fake_plugins: Path, monkeypatch
 def test_client_without_autoload_has_no_plugins(fake_plugins: Path) -> None:
     """autoload_plugins=False registers only the objects passed in."""
     with pc.Client(MANIFEST, autoload_plugins=False) as client:
-        assert client.plugins() == []
+        assert client.meta.plugins() == []
 
 
 def test_duplicate_names_and_bad_priority_rejected() -> None:

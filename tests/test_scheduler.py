@@ -160,8 +160,8 @@ def test_timer_only_scheduler_runs_tasks_on_one_thread_and_may_close_itself() ->
 def test_a_client_owns_one_scheduler_closed_with_it() -> None:
     clock = FakeClock()
     client = Client(MANIFEST, clock=clock, autoload_plugins=False)
-    scheduler = client.scheduler
-    assert client.scheduler is scheduler and scheduler.clock is clock
+    scheduler = client.meta.scheduler
+    assert client.meta.scheduler is scheduler and scheduler.clock is clock
     done = threading.Event()
     scheduler.call_later(60, done.set)
     assert done.wait(5)

@@ -97,7 +97,7 @@ def target_directory(tinker_path: str, output_dir: str | os.PathLike[str] = ".")
 
 def _client_of(rest_client: Any) -> Any:
     client = getattr(getattr(rest_client, "holder", None), "client", None)
-    if client is None or not hasattr(client, "fetch_url"):
+    if client is None or not hasattr(getattr(client, "meta", None), "fetch_url"):
         raise TypeError("download_checkpoint needs a RestClient (from ServiceClient.create_rest_client())")
     return client
 
@@ -106,7 +106,7 @@ def _download(
     client: Any, url: str, into: Any, progress: Progress | None, timeout_s: float | None, max_bytes: int | None = None
 ) -> int:
     try:
-        response = client.fetch_url(url, stream=True, timeout_s=timeout_s)
+        response = client.meta.fetch_url(url, stream=True, timeout_s=timeout_s)
     except PristineError as exc:
         raise CheckpointDownloadError("download_failed", f"archive download failed: {exc}") from exc
     try:

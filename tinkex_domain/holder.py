@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any, TypeVar
 
+# The hand-written types initialise before the generated module that imports them (the package
+# exports are lazy, so nothing else guarantees the order).
+import tinkex_domain.types  # noqa: F401
 from pristine_core import Client, PristineError, RequestOptions
 from pristine_core.aio import run_off_loop, wait_future
 from pristine_core.config import env_list, env_str
@@ -117,7 +120,7 @@ class Holder:
         self.retry_config: Any = None
         self._flags: dict[str, Any] | None = None
         self._flags_lock = threading.Lock()
-        missing = [name for name in REQUIRED_PLUGINS if self.client.plugin(name) is None]
+        missing = [name for name in REQUIRED_PLUGINS if self.client.meta.plugin(name) is None]
         if missing:
             self.client.close()
             raise PristineError(
@@ -129,23 +132,23 @@ class Holder:
         self, endpoint: str, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Any:
         """Call ``resource.endpoint`` with body/path/query arguments; returns its result."""
-        return self.client.endpoint(endpoint)(request_options=request_options, **kwargs)
+        return self.client.meta.endpoint(endpoint)(request_options=request_options, **kwargs)
 
     def raw(
         self, endpoint: str, request_options: RequestOptions | Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Any:
         """Call ``resource.endpoint`` and return the HTTP response itself (status, headers, body;
         any status, nothing parsed): tinker's ``with_raw_response``."""
-        return self.client.endpoint(endpoint).raw(request_options=request_options, **kwargs)
+        return self.client.meta.endpoint(endpoint).raw(request_options=request_options, **kwargs)
 
     async def off_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run the blocking ``fn(*args, **kwargs)`` on the client's scheduler; the event loop goes on."""
-        return await run_off_loop(self.client.scheduler, fn, *args, **kwargs)
+        return await run_off_loop(self.client.meta.scheduler, fn, *args, **kwargs)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run the blocking ``fn(*args, **kwargs)`` off the event loop; when it returns a future,
         await that future's value too (without a thread)."""
-        value = await run_off_loop(self.client.scheduler, fn, *args, **kwargs)
+        value = await run_off_loop(self.client.meta.scheduler, fn, *args, **kwargs)
         if isinstance(value, APIFuture):
             return await wait_future(value)
         return value
@@ -173,7 +176,7 @@ class Holder:
     def fwdbwd_extensions(self) -> dict[str, Any]:
         """Request-option extensions for forward/forward_backward: protobuf (zstd when the
         server asks) when the server accepts it and the protobuf plugin is installed, else none."""
-        if self.client.plugin("protobuf") is None:
+        if self.client.meta.plugin("protobuf") is None:
             return {}
         flags = self.server_flags()
         if not flags.get("fwdbwd_protobuf"):
@@ -181,7 +184,7 @@ class Holder:
         return {"protobuf": True, "protobuf_compression": "zstd" if flags.get("proto_compress_fwdbwd") else "none"}
 
     def _session(self) -> Any:
-        plugin = self.client.plugin("session")
+        plugin = self.client.meta.plugin("session")
         handle = getattr(plugin, "handle", None) if plugin is not None else None
         if handle is None:
             raise PristineError("no session: Tinkex needs the pristine session plugin (pip install pristine-session)")
@@ -198,30 +201,30 @@ class Holder:
 
     def telemetry(self) -> Any:
         """The telemetry reporter of this connection (None when telemetry is off or not installed)."""
-        plugin = self.client.plugin("telemetry")
+        plugin = self.client.meta.plugin("telemetry")
         return getattr(plugin, "telemetry", None) if plugin is not None else None
 
     @property
     def base_url(self) -> str:
         """The base URL requests go to."""
-        return self.client.base_url
+        return self.client.meta.base_url
 
     def api_key(self) -> str | None:
         """The API key in clear (for pickling a sampling client only; never log it)."""
-        key = self.client.api_key
+        key = self.client.meta.api_key
         return key.reveal() if key is not None else None
 
     @property
     def closed(self) -> bool:
         """True once closed."""
-        return self.client.closed
+        return self.client.meta.closed
 
     def close(self) -> None:
         """Close the client: heartbeats stop, pending futures fail, telemetry flushes."""
         self.client.close()
 
     def __repr__(self) -> str:
-        return f"<tinkex Holder {self.client.base_url}>"
+        return f"<tinkex Holder {self.client.meta.base_url}>"
 
 
 _shadow_lock = threading.Lock()

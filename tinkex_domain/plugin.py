@@ -6,17 +6,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from pristine_core import hookimpl
+from pristine_core.bands import DOMAIN
+from pristine_core.contract import PluginSettings, settings
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Call
-from pristine_core.plugins import DOMAIN
-from tinkex_domain.chunking import data_bytes, prompt_bytes
-from tinkex_domain.types import TYPE_CLASSES
 
 #: Manifest name of the API this plugin knows; other manifests are left alone.
 MANIFEST_NAME = "tinker"
 #: Request body field holding the forward/backward input, per endpoint.
 _TRAIN_INPUT_FIELDS = {"training.forward": "forward_input", "training.forward_backward": "forward_backward_input"}
 _SAMPLE_ENDPOINTS = ("sampling.asample", "sampling.stream_sample")
+
+
+@settings
+class TinkexConfig:
+    """``Client(config=...)`` keys Tinkex reads: what it passes to the session it creates
+    (``features.session``'s ``body_from_config`` copies them into the create-session body) and
+    ``feature_gates`` (``TINKER_FEATURE_GATES``)."""
+
+    user_metadata: Mapping[str, Any] | None = None
+    project_id: str | None = None
+    display_name: str | None = None
+    tags: tuple[str, ...] | None = None
+    feature_gates: tuple[str, ...] | None = None
+
+
+SETTINGS = PluginSettings(config=TinkexConfig)
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -33,17 +48,26 @@ class TinkexPlugin:
     priority = DOMAIN
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """The config keys Tinkex sets for the session's create body."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_type_classes(self, manifest: Manifest) -> dict[str, type] | None:
         """The Tinkex classes for the type names the manifest declares (Tinker manifests only)."""
         if manifest.name != MANIFEST_NAME:
             return None
+        from tinkex_domain.types import TYPE_CLASSES  # numpy: loaded when a client needs it
+
         return {name: cls for name, cls in TYPE_CLASSES.items() if name in manifest.types}
 
     @hookimpl
     def pristine_estimate_bytes(self, call: Call) -> int | None:
         """Sampling: 10 bytes per prompt token (+ image bytes); forward/backward: the datum estimate."""
-        if call.client.manifest.name != MANIFEST_NAME:
+        if call.client.meta.manifest.name != MANIFEST_NAME:
             return None
+        from tinkex_domain.chunking import data_bytes, prompt_bytes
+
         name = call.endpoint.qualified_name
         body = call.body
         if name in _SAMPLE_ENDPOINTS:

@@ -323,7 +323,7 @@ class SamplingClient:
         """Called when this client's sampling queue pauses or resumes; logs a paused state
         (rate-limited). Override it in a subclass to react differently."""
         if self._queue_logger is None:
-            plugin = self.holder.client.plugin("futures")
+            plugin = self.holder.client.meta.plugin("futures")
             if plugin is None:
                 return
             self._queue_logger = plugin.queue_state_logger("Sampling", self.sampling_session_id)
@@ -365,7 +365,7 @@ class SamplingClient:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         state = (
             self.holder.base_url,
-            self.holder.client.api_key,  # a Secret: the pickle holds the key masked, never in clear
+            self.holder.client.meta.api_key,  # a Secret: the pickle holds the key masked, never in clear
             self.holder.session_id,
             self.sampling_session_id,
             self._base_model,

@@ -79,7 +79,7 @@ def test_generated_package_calls_a_loopback_server(generated: Callable[[str], Pa
             with client.pets.chat(pet_id="p1", prompt="hello there") as stream:
                 assert isinstance(stream, Stream)
                 assert [token.text for token in stream] == ["hello", "there"]
-            assert client.runtime.plugin("petshop_sdk.types") is not None
+            assert client.runtime.meta.plugin("petshop_sdk.types") is not None
         assert client.closed
 
 

@@ -35,10 +35,10 @@ def test_clients_reuse_the_manifest_and_build_no_classes(
     second = sdk.PetshopClient(base_url="http://127.0.0.1:9", plugins=["futures", "streaming"])
     try:
         assert built == []
-        assert second.runtime.manifest is first.runtime.manifest is sdk.BUILD.manifest
+        assert second.runtime.meta.manifest is first.runtime.meta.manifest is sdk.BUILD.manifest
         for name, cls in types.TYPE_CLASSES.items():
-            assert second.runtime.types.cls(name) is cls
-        assert set(sdk.BUILD.endpoints) == {ep.qualified_name for ep in first.runtime.manifest.endpoints()}
+            assert second.runtime.meta.types.cls(name) is cls
+        assert set(sdk.BUILD.endpoints) == {ep.qualified_name for ep in first.runtime.meta.manifest.endpoints()}
     finally:
         first.close()
         second.close()

@@ -12,7 +12,7 @@ from pristine_core.typesystem.schema_checks import type_problems
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 #: Client attributes that a resource name must not shadow.
-RESERVED_RESOURCE_NAMES = frozenset({"close", "manifest", "plugins", "transport", "hook", "emit", "config"})
+RESERVED_RESOURCE_NAMES = frozenset({"close", "meta"})
 #: Endpoint method attributes that an endpoint name must not shadow.
 RESERVED_ENDPOINT_NAMES = frozenset({"raw", "endpoint", "describe"})
 
@@ -23,20 +23,6 @@ def semantic_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
     problems += _name_problems(manifest)
     problems += _endpoint_problems(manifest)
     problems += type_problems(manifest.types)
-    problems += _feature_reference_problems(manifest)
-    if manifest.defaults.pool and manifest.defaults.pool not in manifest.pools:
-        problems.append(("defaults.pool", f"unknown pool {manifest.defaults.pool!r}{_known(manifest.pools)}"))
-    if manifest.defaults.retry and manifest.defaults.retry not in manifest.retry_policies:
-        problems.append(
-            ("defaults.retry", f"unknown retry policy {manifest.defaults.retry!r}{_known(manifest.retry_policies)}")
-        )
-    for name, policy in manifest.retry_policies.items():
-        problems += _policy_problems(f"retry_policies.{name}", policy)
-    for name, pool in manifest.pools.items():
-        if pool.connections < 1:
-            problems.append((f"pools.{name}.connections", "must be at least 1"))
-        if pool.concurrency is not None and pool.concurrency < 1:
-            problems.append((f"pools.{name}.concurrency", "must be at least 1"))
     if manifest.defaults.timeout_s <= 0:
         problems.append(("defaults.timeout_s", "must be positive"))
     if manifest.defaults.max_response_bytes is not None and manifest.defaults.max_response_bytes <= 0:
@@ -44,7 +30,8 @@ def semantic_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
     return problems
 
 
-def _known(options: Any) -> str:
+def known_names(options: Any) -> str:
+    """`` (known: a, b)`` or `` (none declared)``, for "unknown X" messages."""
     names = sorted(options)
     return f" (known: {', '.join(names)})" if names else " (none declared)"
 
@@ -80,7 +67,7 @@ def _endpoint_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
             problems.append((at, f"same method and path as {seen[key]}"))
         else:
             seen[key] = at
-        for field in ("request", "response", "result", "stream_event"):
+        for field in ("request", "response"):
             ref = getattr(ep, field)
             if ref is not None and ref not in manifest.types:
                 problems.append((f"{at}.{field}", f"unknown type {ref!r}"))
@@ -88,12 +75,6 @@ def _endpoint_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
             schema = manifest.types[ep.request]
             if schema.type != "object" and not schema.one_of:
                 problems.append((f"{at}.request", "a request type must be an object"))
-        if ep.pool is not None and ep.pool not in manifest.pools:
-            problems.append((f"{at}.pool", f"unknown pool {ep.pool!r}{_known(manifest.pools)}"))
-        if ep.retry is not None and ep.retry not in manifest.retry_policies:
-            problems.append((f"{at}.retry", f"unknown retry policy {ep.retry!r}{_known(manifest.retry_policies)}"))
-        if ep.circuit_breaker is not None and ep.circuit_breaker not in manifest.circuit_breakers:
-            problems.append((f"{at}.circuit_breaker", f"unknown circuit breaker {ep.circuit_breaker!r}"))
         if ep.timeout_s is not None and ep.timeout_s <= 0:
             problems.append((f"{at}.timeout_s", "must be positive"))
         if ep.max_response_bytes is not None and ep.max_response_bytes <= 0:
@@ -101,8 +82,6 @@ def _endpoint_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
         for qname in ep.query:
             if qname in ep.path_params:
                 problems.append((f"{at}.query.{qname}", "clashes with a path parameter"))
-        if ep.future and ep.stream:
-            problems.append((at, "an endpoint cannot be both future and stream"))
     return problems
 
 
@@ -124,56 +103,17 @@ def _path_problems(at: str, path: str) -> list[tuple[str, str]]:
     return problems
 
 
-def _policy_problems(at: str, policy: models.RetryPolicy) -> list[tuple[str, str]]:
-    problems = []
-    if policy.max_retries < 0:
-        problems.append((f"{at}.max_retries", "must be >= 0"))
-    if policy.base_delay_s < 0 or policy.max_delay_s < 0:
-        problems.append((at, "delays must be >= 0"))
-    if not 0 <= policy.jitter <= 1:
-        problems.append((f"{at}.jitter", "must be between 0 and 1"))
-    for status in policy.pause_statuses:
-        if not status.isdigit():
-            problems.append((f"{at}.pause_statuses.{status}", "keys must be HTTP status codes"))
-    return problems
+def reference_problems(manifest: models.Manifest, at: str, value: str | None, kind: str) -> list[tuple[str, str]]:
+    """A problem when ``value`` (not None) names no ``kind`` of the manifest.
 
-
-def _feature_reference_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
-    """Check references inside feature blocks by key naming convention.
-
-    ``endpoint``/``*_endpoint`` (string) and ``endpoints`` (list) name ``resource.endpoint``;
-    ``*_type`` names a type; ``pool`` names a pool; ``retry`` names a retry policy.
+    ``kind`` is ``"endpoint"`` (``resource.endpoint``) or ``"type"``; plugins use this in
+    ``pristine_validate_manifest`` for the references their settings hold.
     """
-    qualified = {ep.qualified_name for ep in manifest.endpoints()}
-    problems: list[tuple[str, str]] = []
-
-    def walk(node: Any, at: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                path = f"{at}.{key}"
-                if key == "endpoint" or key.endswith("_endpoint"):
-                    check(value, qualified, path, "endpoint")
-                elif key == "endpoints" and isinstance(value, list):
-                    for i, item in enumerate(value):
-                        check(item, qualified, f"{path}[{i}]", "endpoint")
-                elif key.endswith("_type") and isinstance(value, str):
-                    check(value, manifest.types, path, "type")
-                elif key == "pool" and isinstance(value, str):
-                    check(value, manifest.pools, path, "pool")
-                elif key == "retry" and isinstance(value, str):
-                    check(value, manifest.retry_policies, path, "retry policy")
-                else:
-                    walk(value, path)
-        elif isinstance(node, list):
-            for i, item in enumerate(node):
-                walk(item, f"{at}[{i}]")
-
-    def check(value: Any, known: Any, path: str, what: str) -> None:
-        if value is None:
-            return
-        if not isinstance(value, str) or value not in known:
-            problems.append((path, f"unknown {what} {value!r}"))
-
-    for name, block in manifest.features.items():
-        walk(block, f"features.{name}")
-    return problems
+    if value is None:
+        return []
+    if kind == "endpoint":
+        resource, _, name = value.partition(".")
+        found = name in manifest.resources.get(resource, {})
+    else:
+        found = value in manifest.types
+    return [] if found else [(at, f"unknown {kind} {value!r}")]

@@ -3,6 +3,10 @@
 Validation runs in two passes and reports every problem of a pass at once, each with its JSON
 path: the structural pass (cattrs, unknown keys forbidden) and, when that succeeds, the semantic
 pass (:mod:`pristine_core.manifest.checks`: references, path parameters, duplicates).
+
+Sections and endpoint keys that plugins declared (``pristine_settings``) are structured with
+their classes (:mod:`pristine_core.manifest.claims`); keys nobody declared are kept aside as
+``Manifest.unclaimed`` (an error with ``strict=True``, or when they look like a typo).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from pristine_core.limits import MAX_MANIFEST_DEPTH, JSONDepthError, json_depth,
 from pristine_core.manifest import models
 from pristine_core.manifest._converter import CONVERTER, problems_from
 from pristine_core.manifest.checks import semantic_problems
+from pristine_core.manifest.claims import SettingsSchema
+
+_NO_PLUGINS = SettingsSchema()
 
 #: Extra validators (plugins' ``pristine_validate_manifest``): manifest -> problems.
 FeatureValidator = Callable[[models.Manifest], Iterable[tuple[str, str]]]
@@ -99,15 +106,21 @@ def load_manifest(
     source: Any,
     *,
     validators: Iterable[FeatureValidator] = (),
+    schema: SettingsSchema | None = None,
+    strict: bool = False,
 ) -> models.Manifest:
     """Load and validate a manifest.
 
-    ``source`` is a :class:`~pristine_core.manifest.models.Manifest` (returned as is), a mapping,
-    a filesystem path, or a ``(package, resource_name)`` tuple naming a file shipped in a package.
-    Raises :class:`~pristine_core.errors.ManifestError` listing every problem with its JSON path.
+    ``source`` is a :class:`~pristine_core.manifest.models.Manifest`, a mapping, a filesystem
+    path, or a ``(package, resource_name)`` tuple naming a file shipped in a package. ``schema``
+    holds the plugins' declared settings (none by default); a loaded manifest is returned as is
+    when it was built with the same schema, else structured again from its data. Raises
+    :class:`~pristine_core.errors.ManifestError` listing every problem with its JSON path.
     """
     if isinstance(source, models.Manifest):
-        return source
+        if source.schema_key == (schema or _NO_PLUGINS).key and not strict:
+            return source
+        return build_manifest(source.data, name=source.name, validators=validators, schema=schema, strict=strict)
     name = "manifest"
     if isinstance(source, tuple) and len(source) == 2:
         package, resource = source
@@ -129,7 +142,7 @@ def load_manifest(
         data = parse_json(raw, name)
     else:
         raise TypeError(f"cannot load a manifest from {type(source).__name__}")
-    return build_manifest(data, name=name, validators=validators)
+    return build_manifest(data, name=name, validators=validators, schema=schema, strict=strict)
 
 
 def build_manifest(
@@ -137,20 +150,34 @@ def build_manifest(
     *,
     name: str = "manifest",
     validators: Iterable[FeatureValidator] = (),
+    schema: SettingsSchema | None = None,
+    strict: bool = False,
 ) -> models.Manifest:
-    """Validate already-parsed manifest data and build the model."""
+    """Validate already-parsed manifest data and build the model (see :func:`load_manifest`)."""
     if not isinstance(data, Mapping):
         raise ManifestError([(DOCUMENT, f"the manifest must be a JSON object, not {type(data).__name__}")], name)
     if json_depth(data) > MAX_MANIFEST_DEPTH:
         raise ManifestError([(DOCUMENT, f"nested deeper than {MAX_MANIFEST_DEPTH} levels")], name)
+    schema = schema or _NO_PLUGINS
     prepared, early = _prepare(data)
+    split = schema.split(prepared)
+    early += split.problems
+    if strict:
+        early += [(path, "no loaded plugin reads this key") for path in split.unclaimed]
+    sections, problems = schema.structure_sections(split)
+    endpoint_settings, endpoint_problems = schema.structure_endpoints(split)
+    early += problems + endpoint_problems
     try:
-        manifest = CONVERTER.structure(prepared, models.Manifest)
+        manifest = CONVERTER.structure(split.core, models.Manifest)
     except Exception as exc:
-        raise ManifestError(early + problems_from(exc), name) from None
-    manifest = _name_endpoints(manifest)
+        raise ManifestError(problems_from(exc) + early, name) from None
+    manifest = _name_endpoints(manifest, endpoint_settings)
+    manifest = attrs.evolve(
+        manifest, sections=sections, unclaimed=tuple(split.unclaimed), data=dict(data), schema_key=schema.key
+    )
     problems = early + semantic_problems(manifest)
-    for validator in validators:
+    # Plugin checks read structured sections: with structural problems some are missing.
+    for validator in validators if not early else ():
         try:
             problems.extend(validator(manifest))
         except Exception as exc:
@@ -165,14 +192,8 @@ def _prepare(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
     out = dict(data)
     out.pop("$schema", None)  # editors' pointer to manifest.schema.json
     problems: list[tuple[str, str]] = []
-    # Unknown top-level keys are reported here (not by the converter, which would stop at them
-    # and hide every other problem), so one run lists everything.
-    known = {field.name for field in attrs.fields(models.Manifest)}
-    unknown = sorted(str(key) for key in out if key not in known)
-    if unknown:
-        problems.append(("$", "unknown field(s): " + ", ".join(unknown)))
-        for key in unknown:
-            out.pop(key)
+    # Top-level keys the core does not own go to the plugins that declared them, or are
+    # reported per key (a near miss is an error, the rest unclaimed): see SettingsSchema.split.
     resources = out.get("resources")
     if isinstance(resources, dict):
         fixed: dict[str, Any] = {}
@@ -184,7 +205,7 @@ def _prepare(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
             for ename, endpoint in group.items():
                 if isinstance(endpoint, dict):
                     endpoint = dict(endpoint)
-                    for owned in ("name", "resource"):
+                    for owned in ("name", "resource", "settings"):
                         if owned in endpoint:
                             problems.append((f"resources.{rname}.{ename}.{owned}", "set by the loader; remove it"))
                             endpoint.pop(owned)
@@ -195,9 +216,13 @@ def _prepare(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, s
     return out, problems
 
 
-def _name_endpoints(manifest: models.Manifest) -> models.Manifest:
+def _name_endpoints(manifest: models.Manifest, settings: dict[tuple[str, str], dict[type, Any]]) -> models.Manifest:
+    base = settings[("", "")]
     resources = {
-        rname: {ename: attrs.evolve(ep, name=ename, resource=rname) for ename, ep in group.items()}
+        rname: {
+            ename: attrs.evolve(ep, name=ename, resource=rname, settings=settings.get((rname, ename), base))
+            for ename, ep in group.items()
+        }
         for rname, group in manifest.resources.items()
     }
     return attrs.evolve(manifest, resources=resources)

@@ -1,17 +1,21 @@
 """The manifest's data model: frozen, slotted attrs classes.
 
-A manifest is plain data; the core and the plugins interpret it. Everything a plugin needs
-(retry policies, pools, breakers, feature blocks) lives here so that one file describes an API.
+A manifest is plain data; the core and the plugins interpret it. These classes hold only what
+the core itself reads (endpoints, types, auth, defaults). Every other section and endpoint key
+belongs to the plugin that declares it (``pristine_settings``); the loader structures it with
+that plugin's classes into :attr:`Manifest.sections` and :attr:`Endpoint.settings`.
 See ``docs/manifest.md`` for the format and ``manifest.schema.json`` for editors.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+T = TypeVar("T")
 
 #: Sentinel for "no default declared" in a type schema.
 NO_DEFAULT: Any = attrs.make_class("NoDefault", [], slots=True, repr_ns=None)()
@@ -43,80 +47,6 @@ class TypeSchema:
 
 
 @attrs.frozen
-class PauseRule:
-    """A status the retry plugin waits through for a long time (e.g. 402 billing pauses)."""
-
-    delay_s: float = 5.0
-    max_pause_s: float = 3600.0
-
-
-@attrs.frozen
-class RetryPolicy:
-    """A named retry policy, interpreted by the retry plugin.
-
-    Delays grow as ``base_delay_s * 2**n`` capped at ``max_delay_s``, reduced by up to
-    ``jitter`` (a fraction). ``Retry-After``/``retry-after-ms`` win when 0 < value ≤
-    ``retry_after_cap_s``. ``deadline_s`` bounds the whole logical call.
-    """
-
-    max_retries: int = 2
-    base_delay_s: float = 0.5
-    max_delay_s: float = 8.0
-    jitter: float = 0.25
-    retry_statuses: tuple[int, ...] = (408, 409, 429, 500, 502, 503, 504)
-    retry_connection_errors: bool = True
-    retry_timeouts: bool = True
-    respect_should_retry: bool = True
-    retry_after_cap_s: float = 60.0
-    deadline_s: float | None = None
-    retry_methods: tuple[str, ...] | None = None
-    pause_statuses: dict[str, PauseRule] = attrs.Factory(dict)
-
-
-@attrs.frozen
-class CircuitBreakerSpec:
-    """A circuit breaker shared by the endpoints that name it."""
-
-    failure_threshold: int = 5
-    reset_timeout_s: float = 30.0
-    half_open_max_calls: int = 1
-
-
-@attrs.frozen
-class RateLimit:
-    """A token bucket: ``rate`` tokens per second, at most ``burst`` saved up."""
-
-    rate: float
-    burst: int = 1
-
-
-@attrs.frozen
-class Backpressure:
-    """How a pool reacts to a back-pressure status (429) on endpoints that opt in."""
-
-    statuses: tuple[int, ...] = (429,)
-    small_delay_s: float = 1.0
-    large_delay_s: float = 5.0
-    large_payload_bytes: int = 131072
-    reduced_concurrency: int = 10
-    byte_multiplier: float = 20.0
-    window_s: float = 10.0
-    max_attempts: int | None = None
-
-
-@attrs.frozen
-class PoolSpec:
-    """A named connection pool with optional concurrency, byte and rate limits."""
-
-    connections: int = 10
-    concurrency: int | None = None
-    byte_budget: int | None = None
-    rate_limit: RateLimit | None = None
-    backpressure: Backpressure | None = None
-    block: bool = True
-
-
-@attrs.frozen
 class QueryParam:
     """A declared query parameter of an endpoint."""
 
@@ -140,21 +70,17 @@ class Endpoint:
     query: dict[str, QueryParam] = attrs.Factory(dict)
     headers: dict[str, str] = attrs.Factory(dict)
     pool: str | None = None
-    retry: str | None = None
-    circuit_breaker: str | None = None
     timeout_s: float | None = None
     #: Response size cap in bytes, enforced while reading (None: ``defaults.max_response_bytes``).
     max_response_bytes: int | None = None
-    idempotent: bool | None = None
-    future: bool = False
-    result: str | None = None
-    stream: bool = False
-    stream_event: str | None = None
-    multipart: bool = False
-    backpressure: bool = False
     redirects: Literal["follow", "return"] = "follow"
     auth: bool = True
-    extensions: dict[str, Any] = attrs.Factory(dict)
+    settings: dict[Any, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def settings_of(self, cls: type[T]) -> T:
+        """This endpoint's values of a plugin's per-endpoint settings class (defaults applied)."""
+        found = self.settings.get(cls)
+        return found if found is not None else _default_of(cls)
 
     @property
     def qualified_name(self) -> str:
@@ -174,12 +100,15 @@ class Endpoint:
         """Path parameters declared ``{+name}`` (slashes kept)."""
         return frozenset(part[2:-1] for part in _placeholders(self.path) if part.startswith("{+"))
 
-    @property
-    def is_idempotent(self) -> bool:
-        """The declared flag, else true for GET, HEAD, PUT and DELETE."""
-        if self.idempotent is not None:
-            return self.idempotent
-        return self.method in ("GET", "HEAD", "PUT", "DELETE")
+
+_DEFAULTS: dict[type, Any] = {}
+
+
+def _default_of(cls: type[T]) -> T:
+    value = _DEFAULTS.get(cls)
+    if value is None:
+        value = _DEFAULTS[cls] = cls()
+    return value  # type: ignore[no-any-return]
 
 
 def _placeholders(path: str) -> list[str]:
@@ -213,7 +142,6 @@ class Defaults:
     timeout_s: float = 60.0
     headers: dict[str, str] = attrs.Factory(dict)
     query: dict[str, str] = attrs.Factory(dict)
-    retry: str | None = None
     pool: str | None = None
     #: Response size cap in bytes for every endpoint (``pristine_core.limits`` default when None).
     max_response_bytes: int | None = None
@@ -221,7 +149,13 @@ class Defaults:
 
 @attrs.frozen
 class Manifest:
-    """A whole API: endpoints grouped by resource, types, pools, policies and feature blocks."""
+    """A whole API: endpoints grouped by resource, types, and the plugins' sections.
+
+    ``sections`` holds the structured sections of the plugins that declared them, by path
+    (``"pools"``, ``"features.futures"``). ``unclaimed`` lists the paths of keys no plugin of
+    the loading set declared (``pristine manifest validate`` reports them). ``data`` is the raw
+    manifest, kept so that a client with another plugin set can structure it again.
+    """
 
     name: str
     version: str = "0"
@@ -230,12 +164,12 @@ class Manifest:
     base_url_env: str | None = None
     auth: Auth | None = None
     defaults: Defaults = attrs.Factory(Defaults)
-    retry_policies: dict[str, RetryPolicy] = attrs.Factory(dict)
-    circuit_breakers: dict[str, CircuitBreakerSpec] = attrs.Factory(dict)
-    pools: dict[str, PoolSpec] = attrs.Factory(dict)
     resources: dict[str, dict[str, Endpoint]] = attrs.Factory(dict)
     types: dict[str, TypeSchema] = attrs.Factory(dict)
-    features: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    sections: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    unclaimed: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
+    data: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    schema_key: Any = attrs.field(default=None, eq=False, repr=False)
 
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint, resource by resource, in manifest order."""
@@ -246,15 +180,10 @@ class Manifest:
         resource, _, name = qualified_name.partition(".")
         return self.resources[resource][name]
 
-    def feature(self, name: str) -> dict[str, Any] | None:
-        """The ``features.<name>`` block, or None when the manifest does not declare it."""
-        return self.features.get(name)
+    def section(self, path: str, default: Any = None) -> Any:
+        """A plugin section structured by its declared class (``default`` when absent)."""
+        return self.sections.get(path, default)
 
     def pool_for(self, endpoint: Endpoint) -> str:
-        """The pool an endpoint routes to (its own, the default, or ``"default"``)."""
+        """The connection pool an endpoint routes to (its own, the default, or ``"default"``)."""
         return endpoint.pool or self.defaults.pool or "default"
-
-    def retry_policy_for(self, endpoint: Endpoint) -> RetryPolicy | None:
-        """The retry policy an endpoint uses, or None when it has none."""
-        name = endpoint.retry or self.defaults.retry
-        return self.retry_policies.get(name) if name else None

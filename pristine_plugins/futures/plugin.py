@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pristine_core.bands import FUTURES
+from pristine_core.contract import PluginSettings
 from pristine_core.errors import APIResponseValidationError, PristineError
 from pristine_core.hookspecs import hookimpl
+from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Call, Response
-from pristine_core.plugins import FUTURES
 from pristine_core.scheduler import Scheduler
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import FutureClosedError
 from pristine_plugins.futures.future import APIFuture
 from pristine_plugins.futures.poller import Poller, PollSpec, classify, failure_of, parse_result
 from pristine_plugins.futures.queue_state import QueueStateLogger
-from pristine_plugins.futures.settings import PER_FUTURE_KEYS, FuturesSettings, from_manifest, manifest_problems
+from pristine_plugins.futures.settings import (
+    PER_FUTURE_KEYS,
+    SETTINGS,
+    FuturesConfig,
+    FuturesEndpoint,
+    FuturesOptions,
+    FuturesSettings,
+    from_manifest,
+    manifest_problems,
+)
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
 
-log = logging.getLogger("pristine_plugins.futures")
+log = get_logger("pristine_plugins.futures")
 
 
 class FuturesPlugin:
@@ -51,31 +61,37 @@ class FuturesPlugin:
     # -- hooks ----------------------------------------------------------------------------
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """``features.futures``, the endpoint keys, config and call options."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
-        """Check ``features.futures`` (keys, value types, retrieve endpoint when needed)."""
+        """References of the block and endpoint keys; the retrieve endpoint when needed."""
         return manifest_problems(manifest)
 
     @hookimpl
     def pristine_configure(self, client: Client) -> None:
-        """Read the settings: the manifest block overridden by ``client.config["futures"]``."""
+        """Read the settings: the manifest block overridden by ``client.meta.config["futures"]``."""
         self._client = client
-        self._settings = from_manifest(client.manifest, client.option("futures"))
-        self._budget = shared_budget(client.tenant, self._settings.response_budget_bytes)
+        self._settings = from_manifest(client.meta.manifest, client.meta.settings_of(FuturesConfig).futures)
+        self._budget = shared_budget(client.meta.tenant, self._settings.response_budget_bytes)
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:
-        """Validate per-call overrides (``extensions["futures"]``) before anything is sent."""
-        if not call.endpoint.future:
+        """Validate per-call overrides (option ``futures``) before anything is sent."""
+        if not call.endpoint.settings_of(FuturesEndpoint).future:
             return
         call.context["futures"] = self._settings.with_overrides(
-            call.option("futures"), where="request_options.extensions.futures", allowed=PER_FUTURE_KEYS
+            call.settings_of(FuturesOptions).futures, where="request_options.futures", allowed=PER_FUTURE_KEYS
         )
 
     @hookimpl
     def pristine_process_response(self, call: Call, response: Response) -> APIFuture | None:
         """For ``future`` endpoints: an :class:`APIFuture` for the submitted request, at once."""
         endpoint = call.endpoint
-        if not endpoint.future:
+        keys = endpoint.settings_of(FuturesEndpoint)
+        if not keys.future:
             return None
         settings: FuturesSettings = call.context.get("futures") or self._settings
         try:
@@ -91,12 +107,12 @@ class FuturesPlugin:
         return self.future_for(
             request_id,
             endpoint=endpoint.qualified_name,
-            result_type=endpoint.result,
+            result_type=keys.result,
             request_type=self._request_type(call),
             observer=self._observer_for(call, request_id, settings),
             settings=settings,
             roundtrip_s=time.perf_counter() - call.started if call.started else None,
-            label=call.option("queue_state_label") or call.endpoint.extensions.get("queue_state_label"),
+            label=call.settings_of(FuturesOptions).queue_state_label or keys.queue_state_label,
         )
 
     @hookimpl
@@ -108,7 +124,7 @@ class FuturesPlugin:
 
     @property
     def settings(self) -> FuturesSettings:
-        """The client-level settings (manifest block plus ``client.config["futures"]``)."""
+        """The client-level settings (manifest block plus ``client.meta.config["futures"]``)."""
         return self._settings
 
     @property
@@ -168,7 +184,7 @@ class FuturesPlugin:
                 return future
             if self._scheduler is None:
                 workers = self._settings.max_workers
-                self._scheduler = Scheduler(client.clock, max_workers=workers, name="pristine-futures")
+                self._scheduler = Scheduler(client.meta.clock, max_workers=workers, name="pristine-futures")
             scheduler = self._scheduler
         assert self._budget is not None  # set by pristine_configure, like the client
         poller = Poller(client, future, spec, scheduler, self._budget)
@@ -191,7 +207,7 @@ class FuturesPlugin:
                 logger = QueueStateLogger(
                     label,
                     identifier,
-                    clock=self._require_client().clock,
+                    clock=self._require_client().meta.clock,
                     reasons=reasons.get(label, reasons.get("default")),
                 )
                 self._loggers[key] = logger
@@ -211,9 +227,10 @@ class FuturesPlugin:
             stragglers = scheduler.close(self._settings.close_timeout_s)
             if stragglers:
                 log.warning(
-                    "futures: %d poll thread(s) still in a retrieve call after %.1fs; they exit when it returns",
-                    len(stragglers),
-                    self._settings.close_timeout_s,
+                    "pristine.futures.close_stragglers",
+                    threads=len(stragglers),
+                    waited_s=self._settings.close_timeout_s,
+                    note="they exit when their retrieve call returns",
                 )
 
     # -- helpers --------------------------------------------------------------------------
@@ -228,19 +245,21 @@ class FuturesPlugin:
             self._live.discard(poller)
 
     def _request_type(self, call: Call) -> str:
-        explicit = call.option("request_type") or call.endpoint.extensions.get("request_type")
-        return str(explicit) if explicit else call.endpoint.name
+        endpoint_type = call.endpoint.settings_of(FuturesEndpoint).request_type
+        explicit = call.settings_of(FuturesOptions).request_type or endpoint_type
+        return explicit or call.endpoint.name
 
     def _observer_for(self, call: Call, request_id: str, settings: FuturesSettings) -> Any:
-        observer = call.option("queue_state_observer")
+        options = call.settings_of(FuturesOptions)
+        observer = options.queue_state_observer
         if observer is None:
-            observer = self._require_client().option("queue_state_observer")
+            observer = self._require_client().meta.settings_of(FuturesConfig).queue_state_observer
         if observer is not None:
             return observer
-        label = call.option("queue_state_label") or call.endpoint.extensions.get("queue_state_label")
+        label = options.queue_state_label or call.endpoint.settings_of(FuturesEndpoint).queue_state_label
         if not label:
             return None
-        return self.queue_state_logger(str(label), str(call.option("queue_state_id") or request_id))
+        return self.queue_state_logger(label, options.queue_state_id or request_id)
 
     def _immediate(self, call: Call, data: Any, settings: FuturesSettings) -> APIFuture:
         endpoint = call.endpoint
@@ -255,7 +274,9 @@ class FuturesPlugin:
                     body=data,
                 )
             payload = data["result"] if kind == "completed" else data
-            future.set_result(parse_result(call.client, endpoint.qualified_name, endpoint.result, payload))
+            future.set_result(parse_result(
+                call.client, endpoint.qualified_name, endpoint.settings_of(FuturesEndpoint).result, payload
+            ))
         except PristineError as exc:
             future.set_exception(exc)
         return future

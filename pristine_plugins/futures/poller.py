@@ -98,7 +98,7 @@ def parse_result(client: Client, spec_endpoint: str, result_type: str | None, da
     if result_type is None:
         return data
     try:
-        return client.types.parse(result_type, data)
+        return client.meta.types.parse(result_type, data)
     except ValidationError as exc:
         raise APIResponseValidationError(
             f"{spec_endpoint}: malformed future result: {exc.message}", body=data, errors=exc.errors
@@ -136,14 +136,14 @@ class Poller:
         self.spec = spec
         self.scheduler = scheduler
         self.budget = budget
-        self.retrieve = client.endpoint(spec.settings.retrieve_endpoint or "")
+        self.retrieve = client.meta.endpoint(spec.settings.retrieve_endpoint or "")
         self.iteration = 0
         self.backoffs = 0
         self.slow_polls = 0
         self.blank_400s = 0
         self.metadata_only = spec.settings.allow_metadata_only
         self.last_state: tuple[QueueState, str | None] | None = None
-        self.started = client.clock.monotonic()
+        self.started = client.meta.clock.monotonic()
         self._reserved: int | None = None
         self._lock = threading.Lock()
         future.add_done_callback(self._on_done)
@@ -187,7 +187,8 @@ class Poller:
             headers[settings.request_type_header] = self.spec.request_type
         if settings.roundtrip_header and self.iteration == 0 and self.spec.roundtrip_s is not None:
             headers[settings.roundtrip_header] = f"{self.spec.roundtrip_s:.6f}"
-        return RequestOptions(timeout_s=settings.poll_timeout_s, headers=headers, max_retries=0)
+        no_retries = self.client.meta.schema.known_options(max_retries=0)
+        return RequestOptions(timeout_s=settings.poll_timeout_s, headers=headers, extensions=no_retries)
 
     def _poll_once(self) -> None:
         settings = self.spec.settings
@@ -291,7 +292,7 @@ class Poller:
             return
         self.last_state = (state, reason)
         notify(self.spec.observer, state, reason)
-        self.client.emit(
+        self.client.meta.emit(
             "queue_state",
             request_id=self.spec.request_id,
             endpoint=self.spec.endpoint,
@@ -353,7 +354,7 @@ class Poller:
         else:
             exc = future.exception()
             outcome, error = ("error", type(exc).__name__) if exc is not None else ("ok", None)
-        self.client.emit(
+        self.client.meta.emit(
             "future.done",
             request_id=self.spec.request_id,
             endpoint=self.spec.endpoint,
@@ -361,7 +362,7 @@ class Poller:
             outcome=outcome,
             error=error,
             polls=self.iteration,
-            elapsed_s=self.client.clock.monotonic() - self.started,
+            elapsed_s=self.client.meta.clock.monotonic() - self.started,
         )
 
     # -- errors ---------------------------------------------------------------------------

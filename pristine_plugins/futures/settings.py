@@ -1,8 +1,10 @@
-"""The ``features.futures`` manifest block: defaults, validation and override layering.
+"""Everything the futures plugin reads, declared as typed settings, and override layering.
 
-Settings come from three layers, each overriding the one before: the manifest block, the
-client's ``config["futures"]`` mapping, and (for per-future keys only) the call's
-``RequestOptions.extensions["futures"]`` mapping.
+Settings come from three layers, each overriding the one before: the manifest's
+``features.futures`` block (:class:`FuturesSettings`), the client's ``config["futures"]``
+mapping, and (for the per-future keys only) the call's ``futures`` option. Endpoint keys
+(:class:`FuturesEndpoint`): ``future``, ``result``, ``request_type``, ``queue_state_label``.
+Every layer is checked by the core's converter (JSON paths, "did you mean" suggestions).
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from typing import Any
 
 import attrs
 
+from pristine_core.contract import (
+    PluginSettings,
+    at_least,
+    non_empty,
+    positive,
+    settings,
+    with_changes,
+)
 from pristine_core.errors import ValidationError
+from pristine_core.manifest.checks import reference_problems
 from pristine_core.manifest.models import Manifest
 
 #: Keys that shape one future's polling and may therefore be overridden per call.
@@ -32,25 +43,32 @@ PER_FUTURE_KEYS = frozenset(
 )
 
 
-@attrs.frozen
-class FuturesSettings:
-    """Everything the futures plugin reads from ``features.futures`` (see the README)."""
+def observer(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    """A queue-state observer: a callable ``(state, reason)`` or an object with
+    ``on_queue_state_change(state, reason)``."""
+    if value is not None and not callable(value) and not callable(getattr(value, "on_queue_state_change", None)):
+        raise ValueError(f"'{attribute.name}' must be callable or have on_queue_state_change")
 
-    retrieve_endpoint: str | None = None
-    poll_timeout_s: float = 45.0
-    max_workers: int = 16
-    response_budget_bytes: int = 5 * 1024 * 1024
-    backoff_cap_s: float = 30.0
-    max_blank_400s: int = 3
-    iteration_header: str | None = None
-    request_type_header: str | None = None
-    roundtrip_header: str | None = None
-    request_id_field: str = "request_id"
+
+@settings
+class FuturesSettings:
+    """The ``features.futures`` block (see the README for each key)."""
+
+    retrieve_endpoint: str | None = attrs.field(default=None, validator=non_empty)
+    poll_timeout_s: float = attrs.field(default=45.0, validator=positive)
+    max_workers: int = attrs.field(default=16, validator=at_least(1))
+    response_budget_bytes: int = attrs.field(default=5 * 1024 * 1024, validator=at_least(1))
+    backoff_cap_s: float = attrs.field(default=30.0, validator=at_least(0))
+    max_blank_400s: int = attrs.field(default=3, validator=at_least(0))
+    iteration_header: str | None = attrs.field(default=None, validator=non_empty)
+    request_type_header: str | None = attrs.field(default=None, validator=non_empty)
+    roundtrip_header: str | None = attrs.field(default=None, validator=non_empty)
+    request_id_field: str = attrs.field(default="request_id", validator=non_empty)
     allow_metadata_only: bool = True
-    pending_delay_s: float = 1.0
-    close_timeout_s: float = 5.0
+    pending_delay_s: float = attrs.field(default=1.0, validator=at_least(0))
+    close_timeout_s: float = attrs.field(default=5.0, validator=positive)
     poll_backoff: bool = False
-    deadline_s: float | None = None
+    deadline_s: float | None = attrs.field(default=None, validator=positive)
     queue_state_reasons: Mapping[str, Mapping[str, str]] = attrs.Factory(dict)
 
     def with_overrides(
@@ -59,87 +77,82 @@ class FuturesSettings:
         """A copy with ``overrides`` applied; raises :class:`ValidationError` on bad keys or values."""
         if not overrides:
             return self
-        if not isinstance(overrides, Mapping):
-            raise ValidationError([(where, "expected a mapping of futures settings")])
-        problems = check_block(overrides, where, allowed=allowed)
-        if problems:
-            raise ValidationError(problems, "futures settings")
-        return attrs.evolve(self, **dict(overrides))
+        if allowed is not None:
+            refused = [(f"{where}.{key}", "cannot be overridden per call") for key in overrides if key not in allowed]
+            known = attrs.fields_dict(FuturesSettings)
+            refused = [(path, message) for path, message in refused if path.rsplit(".", 1)[-1] in known]
+            if refused:
+                raise ValidationError(refused, "futures settings")
+        return with_changes(self, overrides, where)
 
 
-def _fields() -> dict[str, attrs.Attribute]:  # type: ignore[type-arg]
-    return {a.name: a for a in attrs.fields(FuturesSettings)}
+@settings
+class FuturesEndpoint:
+    """Per-endpoint keys: ``future`` (the reply is a request id to poll), ``result`` (the type
+    the future resolves to), ``request_type`` (header value and log label) and
+    ``queue_state_label`` (the queue-state log's label)."""
+
+    future: bool = False
+    result: str | None = None
+    request_type: str | None = None
+    queue_state_label: str | None = None
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+@settings
+class FuturesConfig:
+    """``Client(config=...)`` keys: ``futures`` (overrides of the block) and
+    ``queue_state_observer`` (called with queue-state changes of every future)."""
+
+    futures: Mapping[str, Any] | None = None
+    queue_state_observer: Any = attrs.field(default=None, validator=observer)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+@settings
+class FuturesOptions:
+    """Per-call option keys: ``futures`` (per-future overrides), ``queue_state_observer``,
+    ``queue_state_label``, ``queue_state_id`` and ``request_type``."""
+
+    futures: Mapping[str, Any] | None = None
+    queue_state_observer: Any = attrs.field(default=None, validator=observer)
+    queue_state_label: str | None = None
+    queue_state_id: str | None = None
+    request_type: str | None = None
 
 
-def _check_value(key: str, value: Any) -> str | None:
-    if key in ("poll_timeout_s", "close_timeout_s"):
-        return None if _is_number(value) and value > 0 else "expected a positive number"
-    if key == "deadline_s":
-        return None if value is None or (_is_number(value) and value > 0) else "expected a positive number or null"
-    if key in ("backoff_cap_s", "pending_delay_s"):
-        return None if _is_number(value) and value >= 0 else "expected a number >= 0"
-    if key in ("max_workers", "response_budget_bytes"):
-        return None if _is_int(value) and value >= 1 else "expected an integer >= 1"
-    if key == "max_blank_400s":
-        return None if _is_int(value) and value >= 0 else "expected an integer >= 0"
-    if key in ("iteration_header", "request_type_header", "roundtrip_header"):
-        return None if value is None or (isinstance(value, str) and value) else "expected a header name or null"
-    if key in ("retrieve_endpoint", "request_id_field"):
-        return None if isinstance(value, str) and value else "expected a non-empty string"
-    if key in ("allow_metadata_only", "poll_backoff"):
-        return None if isinstance(value, bool) else "expected a boolean"
-    if key == "queue_state_reasons":
-        ok = isinstance(value, Mapping) and all(
-            isinstance(group, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in group.items())
-            for group in value.values()
-        )
-        return None if ok else "expected {label: {queue_state: reason}}"
-    return None
-
-
-def check_block(block: Mapping[str, Any], where: str, allowed: frozenset[str] | None = None) -> list[tuple[str, str]]:
-    """Problems with a settings mapping, as ``(json_path, message)`` pairs."""
-    known = _fields()
-    problems: list[tuple[str, str]] = []
-    for key, value in block.items():
-        path = f"{where}.{key}"
-        if key not in known:
-            problems.append((path, "unknown futures setting"))
-        elif allowed is not None and key not in allowed:
-            problems.append((path, "cannot be overridden per call"))
-        else:
-            message = _check_value(key, value)
-            if message:
-                problems.append((path, message))
-    return problems
+SETTINGS = PluginSettings(
+    sections={"features.futures": FuturesSettings},
+    endpoint=FuturesEndpoint,
+    config=FuturesConfig,
+    options=FuturesOptions,
+)
 
 
 def manifest_problems(manifest: Manifest) -> list[tuple[str, str]]:
-    """Validate ``features.futures`` and its consistency with endpoints declared ``future``."""
-    block = manifest.feature("futures")
-    future_endpoints = [ep.qualified_name for ep in manifest.endpoints() if ep.future]
+    """The block's references, and its presence when an endpoint is declared ``future``."""
+    block: FuturesSettings | None = manifest.section("features.futures")
+    problems: list[tuple[str, str]] = []
+    future_endpoints = []
+    for ep in manifest.endpoints():
+        keys = ep.settings_of(FuturesEndpoint)
+        at = f"resources.{ep.resource}.{ep.name}"
+        problems += reference_problems(manifest, f"{at}.result", keys.result, "type")
+        if keys.future:
+            future_endpoints.append(ep.qualified_name)
+        elif keys.result is not None:
+            problems.append((f"{at}.result", "only applies to endpoints with future: true"))
     if block is None:
         if future_endpoints:
-            return [("features.futures", f"endpoint {future_endpoints[0]} is declared future but the block is missing")]
-        return []
-    if not isinstance(block, Mapping):
-        return [("features.futures", "expected an object")]
-    problems = check_block(block, "features.futures")
-    if future_endpoints and "retrieve_endpoint" not in block:
+            problems.append(
+                ("features.futures", f"endpoint {future_endpoints[0]} is declared future but the block is missing")
+            )
+        return problems
+    if future_endpoints and block.retrieve_endpoint is None:
         problems.append(("features.futures.retrieve_endpoint", "required when an endpoint is declared future"))
+    problems += reference_problems(manifest, "features.futures.retrieve_endpoint", block.retrieve_endpoint, "endpoint")
     return problems
 
 
-def from_manifest(manifest: Manifest, client_overrides: Any = None) -> FuturesSettings:
-    """Settings for one client: the manifest block, then ``client.config["futures"]``."""
-    block = manifest.feature("futures") or {}
-    settings = FuturesSettings(**dict(block))
-    return settings.with_overrides(client_overrides, where="config.futures")
+def from_manifest(manifest: Manifest, client_overrides: Mapping[str, Any] | None = None) -> FuturesSettings:
+    """Settings for one client: the manifest block, then ``config["futures"]``."""
+    settings_: FuturesSettings = manifest.section("features.futures") or FuturesSettings()
+    return settings_.with_overrides(client_overrides, where="config.futures")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pristine_core import hookimpl
+from pristine_core.bands import TELEMETRY
+from pristine_core.contract import PluginSettings
 from pristine_core.errors import PristineError
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
-from pristine_core.plugins import TELEMETRY
 from pristine_plugins.metrics.registry import MetricsRegistry
 from pristine_plugins.metrics.reporter import Reporter, console_sink
-from pristine_plugins.metrics.settings import MetricsSettings, problems_of
+from pristine_plugins.metrics.settings import SETTINGS, MetricsConfig, MetricsSettings, manifest_problems
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
@@ -34,24 +35,29 @@ class MetricsPlugin:
         self.reporter: Reporter | None = None
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """``features.metrics`` and the config key ``metrics``."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
-        """Check ``features.metrics`` when present."""
-        block = manifest.feature(FEATURE)
-        return [] if block is None else problems_of(block, "features.metrics")
+        """The endpoints ``features.metrics.ignore_endpoints`` names exist."""
+        return manifest_problems(manifest)
 
     @hookimpl
     def pristine_configure(self, client: Client) -> None:
         """Build the settings and the registry (no thread yet)."""
-        settings = MetricsSettings.build(client.manifest.feature(FEATURE), client.option(FEATURE))
+        block = client.meta.manifest.section("features.metrics")
+        settings = MetricsSettings.build(block, client.meta.settings_of(MetricsConfig).metrics)
         if not settings.enabled:
             return
         self.settings = settings
         self.registry = MetricsRegistry(settings.buckets_ms, settings.max_samples)
-        client.state[STATE_KEY] = self.registry
+        client.meta.state[STATE_KEY] = self.registry
         if settings.report_interval_s is not None:
             self.reporter = Reporter(
                 self.registry,
-                clock=client.clock,
+                clock=client.meta.clock,
                 interval_s=settings.report_interval_s,
                 level=settings.report_level,
                 sink=console_sink() if settings.report_to == "stderr" else None,
@@ -70,7 +76,7 @@ class MetricsPlugin:
         if registry is None or settings is None:
             return None
         ignored = frozenset(settings.ignore_endpoints)
-        clock = client.clock
+        clock = client.meta.clock
 
         def measure(request: Request, call_next: CallNext) -> Response:
             name = request.call.endpoint.qualified_name if request.call is not None else "(raw)"
@@ -100,7 +106,7 @@ class MetricsPlugin:
 
 def metrics_of(client: Client) -> MetricsRegistry:
     """The metrics registry of ``client`` (``LookupError`` when the plugin is off or absent)."""
-    registry = client.state.get(STATE_KEY)
+    registry = client.meta.state.get(STATE_KEY)
     if not isinstance(registry, MetricsRegistry):
         raise LookupError("the metrics plugin is not active on this client")
     return registry

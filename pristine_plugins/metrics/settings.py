@@ -19,81 +19,60 @@ Keys (all optional)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
-from pristine_core.errors import ValidationError
+from pristine_core.contract import PluginSettings, at_least, non_empty, positive, settings, with_changes
+from pristine_core.manifest.checks import reference_problems
+from pristine_core.manifest.models import Manifest
 from pristine_plugins.metrics.histogram import DEFAULT_BUCKETS_MS
 
-_LEVELS = ("debug", "info", "warning")
+
+def _increasing(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if list(value) != sorted(set(value)) or any(v <= 0 for v in value):
+        raise ValueError(f"'{attribute.name}' must be strictly increasing positive numbers")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-@attrs.frozen
+@settings
 class MetricsSettings:
-    """Validated metrics settings (see the module docstring for the keys)."""
+    """The ``features.metrics`` block (see the module docstring for the keys)."""
 
     enabled: bool = True
-    buckets_ms: tuple[float, ...] = DEFAULT_BUCKETS_MS
-    max_samples: int = 1000
-    report_interval_s: float | None = None
-    report_level: str = "info"
-    report_to: str = "log"
+    buckets_ms: tuple[float, ...] = attrs.field(default=DEFAULT_BUCKETS_MS, validator=[non_empty, _increasing])
+    max_samples: int = attrs.field(default=1000, validator=at_least(1))
+    report_interval_s: float | None = attrs.field(default=None, validator=positive)
+    report_level: Literal["debug", "info", "warning"] = "info"
+    report_to: Literal["log", "stderr"] = "log"
     ignore_endpoints: tuple[str, ...] = ()
 
     @classmethod
-    def build(
-        cls, block: Mapping[str, Any] | None, overrides: Any = None, at: str = "features.metrics"
-    ) -> MetricsSettings:
-        """Merge the manifest ``block`` with the client's ``overrides`` and validate both."""
-        problems = problems_of(block or {}, at)
-        if overrides is False or overrides is True:
+    def build(cls, block: MetricsSettings | None, overrides: Any = None) -> MetricsSettings:
+        """The manifest ``block`` with the client's ``config["metrics"]`` on top (``True``/``False``
+        switch it on/off; an object overrides keys, checked like the manifest)."""
+        base = block or cls()
+        if overrides is True or overrides is False:
             overrides = {"enabled": overrides}
-        if overrides is not None and not isinstance(overrides, Mapping):
-            problems.append(("config.metrics", "expected an object or a boolean"))
-            overrides = {}
-        problems += problems_of(overrides or {}, "config.metrics")
-        if problems:
-            raise ValidationError(problems, "metrics settings")
-        merged = {**(block or {}), **(overrides or {})}
-        for key in ("buckets_ms", "ignore_endpoints"):
-            if key in merged:
-                merged[key] = tuple(merged[key])
-        return cls(**merged)
+        return with_changes(base, overrides, "config.metrics") if overrides else base
 
 
-_KNOWN = frozenset(a.name for a in attrs.fields(MetricsSettings))
+@settings
+class MetricsConfig:
+    """``Client(config=...)`` key ``metrics``: a boolean or an object of overrides."""
+
+    metrics: bool | Mapping[str, Any] | None = None
 
 
-def problems_of(block: Any, at: str) -> list[tuple[str, str]]:
-    """Every problem of a settings mapping as ``(json_path, message)`` pairs."""
-    if not isinstance(block, Mapping):
-        return [(at, "expected an object")]
-    problems: list[tuple[str, str]] = []
-    for key, value in block.items():
-        path = f"{at}.{key}"
-        if key not in _KNOWN:
-            problems.append((path, "unknown key"))
-        elif key == "enabled" and not isinstance(value, bool):
-            problems.append((path, "expected a boolean"))
-        elif key == "buckets_ms":
-            ok = isinstance(value, (list, tuple)) and value and all(_is_number(v) and v > 0 for v in value)
-            if not ok or list(value) != sorted(set(value)):
-                problems.append((path, "expected a non-empty, strictly increasing list of positive numbers"))
-        elif key == "max_samples" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            problems.append((path, "expected an integer >= 1"))
-        elif key == "report_interval_s" and value is not None and not (_is_number(value) and value > 0):
-            problems.append((path, "expected a positive number or null"))
-        elif key == "report_level" and value not in _LEVELS:
-            problems.append((path, f"expected one of {', '.join(_LEVELS)}"))
-        elif key == "report_to" and value not in ("log", "stderr"):
-            problems.append((path, "expected log or stderr"))
-        elif key == "ignore_endpoints" and not (
-            isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-        ):
-            problems.append((path, "expected a list of endpoint names"))
-    return problems
+SETTINGS = PluginSettings(sections={"features.metrics": MetricsSettings}, config=MetricsConfig)
+
+
+def manifest_problems(manifest: Manifest) -> list[tuple[str, str]]:
+    """The endpoints ``ignore_endpoints`` names exist."""
+    block: MetricsSettings | None = manifest.section("features.metrics")
+    if block is None:
+        return []
+    return [
+        problem
+        for i, name in enumerate(block.ignore_endpoints)
+        for problem in reference_problems(manifest, f"features.metrics.ignore_endpoints[{i}]", name, "endpoint")
+    ]

@@ -7,11 +7,14 @@ multipart/form-data body that is streamed from disk with an exact ``Content-Leng
 
 from __future__ import annotations
 
+from typing import Any
+
 from pristine_core import hookimpl
+from pristine_core.bands import ENCODING
+from pristine_core.contract import PluginSettings, settings
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Call, EncodedBody
-from pristine_core.plugins import ENCODING
 from pristine_plugins.multipart.encoder import MultipartBody, encode_multipart, flatten_fields, form_value
 from pristine_plugins.multipart.files import (
     DEFAULT_CONTENT_TYPE,
@@ -39,8 +42,25 @@ __all__ = [
     "upload_files",
 ]
 
-#: The ``RequestOptions.extensions`` key that carries the files of a call.
+#: The per-call option that carries the files of a call.
 FILES_OPTION = "files"
+
+
+@settings
+class MultipartEndpoint:
+    """Per-endpoint key: ``multipart: true`` sends the body as multipart/form-data."""
+
+    multipart: bool = False
+
+
+@settings
+class MultipartOptions:
+    """Per-call option key ``files``: ``{field: path | bytes | file object | (name, content[, type])}``."""
+
+    files: Any = None
+
+
+SETTINGS = PluginSettings(endpoint=MultipartEndpoint, options=MultipartOptions)
 
 
 class MultipartPlugin:
@@ -51,22 +71,27 @@ class MultipartPlugin:
     priority = ENCODING
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """The endpoint key ``multipart`` and the call option ``files``."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
         """Multipart endpoints need a method that carries a body."""
         return [
             (f"resources.{ep.resource}.{ep.name}.multipart", f"a {ep.method} request has no body to encode")
             for ep in manifest.endpoints()
-            if ep.multipart and ep.method in ("GET", "HEAD")
+            if ep.settings_of(MultipartEndpoint).multipart and ep.method in ("GET", "HEAD")
         ]
 
     @hookimpl
     def pristine_encode_body(self, call: Call) -> EncodedBody | None:
         """A streamed multipart body for ``multipart`` endpoints; None (JSON) for the others."""
-        files = call.option(FILES_OPTION)
-        if not call.endpoint.multipart:
+        files = call.settings_of(MultipartOptions).files
+        if not call.endpoint.settings_of(MultipartEndpoint).multipart:
             if files:
                 raise ValidationError(
-                    [("request_options.extensions.files", "this endpoint does not take files (not multipart)")],
+                    [("request_options.files", "this endpoint does not take files (not multipart)")],
                     call.endpoint.qualified_name,
                 )
             return None

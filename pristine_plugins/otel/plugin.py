@@ -9,12 +9,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from pristine_core import hookimpl
+from pristine_core.bands import TELEMETRY
+from pristine_core.contract import PluginSettings
 from pristine_core.errors import PristineError
-from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
-from pristine_core.plugins import TELEMETRY
 from pristine_core.secrets import redact
-from pristine_plugins.otel.settings import OtelSettings, problems_of
+from pristine_plugins.otel.settings import SETTINGS, OtelConfig, OtelSettings
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
@@ -53,16 +53,16 @@ class OtelPlugin:
         self._provider = tracer_provider
 
     @hookimpl
-    def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
-        """Check ``features.otel`` when present."""
-        block = manifest.feature(FEATURE)
-        return [] if block is None else problems_of(block, "features.otel")
+    def pristine_settings(self) -> PluginSettings:
+        """``features.otel`` and the config key ``otel``."""
+        return SETTINGS
 
     @hookimpl
     def pristine_configure(self, client: Client) -> None:
         """Resolve the settings (the environment is read once, here)."""
-        environ = getattr(client, "environ", None)
-        self.settings = OtelSettings.build(client.manifest.feature(FEATURE), client.option(FEATURE), environ)
+        block = client.meta.manifest.section("features.otel")
+        overrides = client.meta.settings_of(OtelConfig).otel
+        self.settings = OtelSettings.build(block, overrides, client.meta.environ)
 
     @hookimpl
     def pristine_dispatch_middleware(self, client: Client) -> Middleware | None:

@@ -20,63 +20,47 @@ from typing import Any
 import attrs
 
 from pristine_core.config import env_bool
+from pristine_core.contract import PluginSettings, non_empty, settings, with_changes
 from pristine_core.errors import ValidationError
 
-_TYPES: dict[str, type] = {
-    "enabled": bool,
-    "propagate": bool,
-    "propagate_env": str,
-    "tracer_name": str,
-    "span_prefix": str,
-}
 
-
-@attrs.frozen
+@settings
 class OtelSettings:
-    """Validated OpenTelemetry settings (see the module docstring for the keys)."""
+    """The ``features.otel`` block (see the module docstring for the keys)."""
 
     enabled: bool = True
     propagate: bool = False
-    propagate_env: str | None = None
+    propagate_env: str | None = attrs.field(default=None, validator=non_empty)
     tracer_name: str = "pristine"
     span_prefix: str = ""
 
     @classmethod
     def build(
         cls,
-        block: Mapping[str, Any] | None,
+        block: OtelSettings | None,
         overrides: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> OtelSettings:
-        """Merge manifest ``block``, client ``overrides`` and the environment; validate."""
-        problems = problems_of(block or {}, "features.otel")
-        if overrides is False or overrides is True:
+        """The manifest ``block``, the client's ``config["otel"]`` on top (checked like the
+        manifest), then the environment for ``propagate`` when the client did not decide."""
+        base = block or cls()
+        if overrides is True or overrides is False:
             overrides = {"enabled": overrides}
-        if overrides is not None and not isinstance(overrides, Mapping):
-            problems.append(("config.otel", "expected an object or a boolean"))
-            overrides = {}
-        problems += problems_of(overrides or {}, "config.otel")
-        if problems:
-            raise ValidationError(problems, "otel settings")
-        merged = {**(block or {}), **(overrides or {})}
-        env_name = merged.get("propagate_env")
+        merged = with_changes(base, overrides, "config.otel") if overrides else base
+        env_name = merged.propagate_env
         if "propagate" not in (overrides or {}) and env_name:
             try:
-                merged["propagate"] = env_bool(env_name, bool(merged.get("propagate", False)), environ)
+                merged = attrs.evolve(merged, propagate=env_bool(env_name, merged.propagate, environ))
             except ValueError as exc:
                 raise ValidationError([(env_name, str(exc))], "environment") from None
-        return cls(**merged)
+        return merged
 
 
-def problems_of(block: Any, at: str) -> list[tuple[str, str]]:
-    """Every problem of a settings mapping as ``(json_path, message)`` pairs."""
-    if not isinstance(block, Mapping):
-        return [(at, "expected an object")]
-    problems: list[tuple[str, str]] = []
-    for key, value in block.items():
-        expected = _TYPES.get(key)
-        if expected is None:
-            problems.append((f"{at}.{key}", "unknown key"))
-        elif not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-            problems.append((f"{at}.{key}", f"expected a {'boolean' if expected is bool else 'string'}"))
-    return problems
+@settings
+class OtelConfig:
+    """``Client(config=...)`` key ``otel``: a boolean or an object of overrides."""
+
+    otel: bool | Mapping[str, Any] | None = None
+
+
+SETTINGS = PluginSettings(sections={"features.otel": OtelSettings}, config=OtelConfig)

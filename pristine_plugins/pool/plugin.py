@@ -18,14 +18,23 @@ import attrs
 
 from pristine_core import hookimpl
 from pristine_core.backoff import retry_after_s
+from pristine_core.bands import POOL
 from pristine_core.clock import Clock
-from pristine_core.manifest.models import Backpressure, Manifest, PoolSpec
+from pristine_core.contract import PluginSettings
+from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
-from pristine_core.plugins import POOL
 from pristine_core.transport import deadline_exceeded
 from pristine_plugins.pool.backoff import BackoffState, shared_state
 from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, TokenBucket
-from pristine_plugins.pool.settings import effective_specs, manifest_problems
+from pristine_plugins.pool.settings import (
+    SETTINGS,
+    Backpressure,
+    PoolConfig,
+    PoolEndpoint,
+    PoolSpec,
+    effective_specs,
+    manifest_problems,
+)
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
@@ -55,10 +64,10 @@ class _PoolRuntime:
         self.count = CountLimiter(spec.concurrency)
         self.bytes = ByteBudget(spec.byte_budget)
         rate = spec.rate_limit
-        self.bucket = TokenBucket(rate.rate, rate.burst, client.clock) if rate is not None else None
+        self.bucket = TokenBucket(rate.rate, rate.burst, client.meta.clock) if rate is not None else None
         self.shared: BackoffState | None = None
         if spec.backpressure is not None:
-            self.shared = shared_state(client.tenant, name, client.clock)
+            self.shared = shared_state(client.meta.tenant, name, client.meta.clock)
 
     def stats(self) -> PoolStats:
         shared = self.shared
@@ -93,15 +102,27 @@ class PoolPlugin:
     # -- hooks ----------------------------------------------------------------------------
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """``pools``, the endpoint key ``backpressure`` and the config key ``pools``."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
-        """Check every pool's limits and that back-pressure endpoints route to a pool that can back off."""
+        """Endpoints name declared pools; back-pressure endpoints route to a pool that can back off."""
         return manifest_problems(manifest)
 
     @hookimpl
     def pristine_configure(self, client: Client) -> None:
-        """Resolve the effective pool settings (manifest + ``config["pools"]``); bad overrides raise."""
+        """Resolve the effective pool settings (manifest + ``config["pools"]``; bad overrides
+        raise) and size the default transport's connection pools."""
         self._client = client
-        self._specs = effective_specs(client.manifest, client.config)
+        overrides = client.meta.settings_of(PoolConfig).pools or {}
+        env_connections = client.meta.environment.pool_connections
+        self._specs = effective_specs(client.meta.manifest, overrides, env_connections)
+        size = getattr(client.meta.transport, "set_pool_size", None)
+        if size is not None:
+            for name, spec in self._specs.items():
+                size(name, spec.connections)
 
     @hookimpl
     def pristine_dispatch_middleware(self, client: Client) -> Middleware:
@@ -147,7 +168,7 @@ class PoolPlugin:
         mine = call.context.setdefault(_CONTEXT_KEY, {})
         cached = mine.get("bytes")
         if cached is None:
-            answer = call.client.hook.pristine_estimate_bytes(call=call)
+            answer = call.client.meta.hook.pristine_estimate_bytes(call=call)
             cached = max(0, int(answer)) if answer is not None else max(0, request.byte_size)
             mine["bytes"] = cached
         return int(cached)
@@ -155,7 +176,8 @@ class PoolPlugin:
     def _handle(self, request: Request, call_next: CallNext) -> Response:
         runtime = self._runtime(request.pool)
         endpoint = request.call.endpoint if request.call is not None else None
-        bp = runtime.spec.backpressure if endpoint is not None and endpoint.backpressure else None
+        opted_in = endpoint is not None and endpoint.settings_of(PoolEndpoint).backpressure
+        bp = runtime.spec.backpressure if opted_in else None
         shared = runtime.shared if bp is not None else None
         needs_estimate = runtime.bytes.budget is not None or bp is not None
         cost = self._estimate(request) if needs_estimate else 0
@@ -196,7 +218,7 @@ class PoolPlugin:
 
     def _backoff_delay(self, bp: Backpressure, response: Response, cost: int) -> float:
         assert self._client is not None
-        told = retry_after_s(response.headers, self._client.clock.time())
+        told = retry_after_s(response.headers, self._client.meta.clock.time())
         if told is not None:
             return told
         return bp.small_delay_s if cost <= bp.large_payload_bytes else bp.large_delay_s
@@ -260,11 +282,11 @@ class PoolPlugin:
 
     def _clock(self) -> Clock:
         assert self._client is not None
-        return self._client.clock
+        return self._client.meta.clock
 
     def _emit_wait(self, pool: str, reason: str, waited_s: float) -> None:
         self._emit("pool.wait", pool=pool, reason=reason, waited_s=waited_s)
 
     def _emit(self, name: str, **fields: Any) -> None:
         if self._client is not None:
-            self._client.emit(name, **fields)
+            self._client.meta.emit(name, **fields)

@@ -1,15 +1,15 @@
 """Pristine plugin ``protobuf``: protobuf request bodies and results from message definitions.
 
 The manifest's ``features.protobuf`` block describes messages and enums as data (see
-:mod:`.schema`). An endpoint opts in through its extensions::
+:mod:`.schema`). An endpoint opts in through its keys (:class:`ProtobufEndpoint`)::
 
-    "extensions": {"encoding": "protobuf", "message": "PointRequest",
-                   "result_message": "PointReply", "compression": "zstd"}
+    "encoding": "protobuf", "message": "PointRequest",
+    "result_message": "PointReply", "compression": "zstd"
 
 Its validated (JSON-shaped) body is mapped onto the message (fields may say where their
 value is, see :mod:`.mapping`) and sent serialized (``application/x-protobuf``,
 zstd-compressed with ``Content-Encoding: zstd`` when declared or asked per call through
-``request_options={"extensions": {"protobuf_compression": "zstd" | "none"}}``; a
+``request_options={"protobuf_compression": "zstd" | "none"}``; a
 ``negotiated`` endpoint stays JSON unless the call passes ``{"protobuf": True}``), and a protobuf
 reply is decoded into a dict of the result message. :meth:`ProtobufPlugin.codec` exposes the
 codec for payloads that arrive by other routes (future results).
@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from pristine_core import hookimpl
+from pristine_core.bands import ENCODING
+from pristine_core.contract import PluginSettings
 from pristine_core.errors import APIResponseValidationError, ValidationError
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Call, EncodedBody, Response
-from pristine_core.plugins import ENCODING
 from pristine_plugins.protobuf.codec import Codec, DecodeError, EncodeError
 from pristine_plugins.protobuf.compression import compress, decompress
 from pristine_plugins.protobuf.mapping import JsonMapper
@@ -32,7 +33,11 @@ from pristine_plugins.protobuf.settings import (
     COMPRESSION_OPTION,
     CONTENT_TYPE,
     ENCODING_OPTION,
+    SETTINGS,
     EndpointProtobuf,
+    ProtobufConfig,
+    ProtobufEndpoint,
+    ProtobufOptions,
     ProtobufSettings,
 )
 
@@ -61,7 +66,7 @@ FEATURE = "protobuf"
 
 def schema_of(manifest: Manifest) -> Schema | None:
     """The manifest's ``features.protobuf`` schema (None when it declares none)."""
-    block = manifest.feature(FEATURE)
+    block = manifest.section("features.protobuf")
     return None if block is None else Schema.from_data(block)
 
 
@@ -77,6 +82,11 @@ class ProtobufPlugin:
         self._settings = ProtobufSettings()
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """``features.protobuf``, the endpoint keys, the config key and the call options."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
         """The schema is well formed and every protobuf endpoint names messages it defines."""
         try:
@@ -85,10 +95,10 @@ class ProtobufPlugin:
             return list(exc.problems)
         problems: list[tuple[str, str]] = []
         for ep in manifest.endpoints():
-            decl = EndpointProtobuf.of(ep.extensions)
+            decl = EndpointProtobuf.of(ep.settings_of(ProtobufEndpoint))
             if decl is None:
                 continue
-            at = f"resources.{ep.resource}.{ep.name}.extensions"
+            at = f"resources.{ep.resource}.{ep.name}"
             if schema is None:
                 problems.append((at, "declares protobuf but the manifest has no features.protobuf"))
                 continue
@@ -97,11 +107,11 @@ class ProtobufPlugin:
 
     @hookimpl
     def pristine_configure(self, client: Any) -> None:
-        """Build the codec from the manifest and read ``client.config["protobuf"]``."""
-        schema = schema_of(client.manifest)
+        """Build the codec from the manifest and read ``client.meta.config["protobuf"]``."""
+        schema = schema_of(client.meta.manifest)
         self._codec = Codec(schema) if schema is not None else None
         self._mapper = JsonMapper(schema) if schema is not None else None
-        self._settings = ProtobufSettings.from_option(client.option(FEATURE))
+        self._settings = client.meta.settings_of(ProtobufConfig).protobuf or ProtobufSettings()
 
     @property
     def codec(self) -> Codec:
@@ -117,16 +127,17 @@ class ProtobufPlugin:
 
     def compression_for(self, call: Call, decl: EndpointProtobuf) -> str | None:
         """The compression of this call: per-call option, then client setting, then declaration."""
-        choice = call.option(COMPRESSION_OPTION) or self._settings.compression or decl.compression
+        per_call = call.settings_of(ProtobufOptions).protobuf_compression
+        choice = per_call or self._settings.compression or decl.compression
         return None if choice in (None, "none") else str(choice)
 
     @hookimpl
     def pristine_encode_body(self, call: Call) -> EncodedBody | None:
         """The serialized request message for protobuf endpoints; None for the others."""
-        decl = EndpointProtobuf.of(call.endpoint.extensions)
+        decl = EndpointProtobuf.of(call.endpoint.settings_of(ProtobufEndpoint))
         if decl is None or decl.message is None:
             return None
-        if decl.negotiated and not call.option(ENCODING_OPTION):
+        if decl.negotiated and not call.settings_of(ProtobufOptions).protobuf:
             return None
         assert self._mapper is not None
         try:
@@ -148,8 +159,9 @@ class ProtobufPlugin:
     @hookimpl
     def pristine_process_response(self, call: Call, response: Response) -> Any:
         """Decode a protobuf reply of an endpoint that names a ``result_message``."""
-        decl = EndpointProtobuf.of(call.endpoint.extensions)
-        if decl is None or decl.result_message is None or call.endpoint.future:
+        decl = EndpointProtobuf.of(call.endpoint.settings_of(ProtobufEndpoint))
+        # Future endpoints never get here: the futures plugin (priority 300) answers first.
+        if decl is None or decl.result_message is None:
             return None
         if not response.headers.get("Content-Type", "").startswith(CONTENT_TYPE):
             return None

@@ -1,26 +1,52 @@
-"""The plugin's settings: what an endpoint declares, and the client-level options."""
+"""The plugin's settings, declared through ``pristine_settings``: the ``features.protobuf``
+section (messages and enums as data, checked by :mod:`.schema`), the endpoint keys
+(:class:`ProtobufEndpoint`), the config key ``protobuf`` (:class:`ProtobufSettings`) and the call
+options ``protobuf`` / ``protobuf_compression`` (:class:`ProtobufOptions`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
+
+from pristine_core.contract import PluginSettings, at_least, settings
 
 from .schema import json_mapping_problems
 
 ENCODING = "protobuf"
 CONTENT_TYPE = "application/x-protobuf"
 COMPRESSIONS = ("zstd",)
-#: ``RequestOptions.extensions`` key: per-call compression override (``"zstd"`` or ``"none"``).
+#: Call option: per-call compression override (``"zstd"`` or ``"none"``).
 COMPRESSION_OPTION = "protobuf_compression"
-#: ``RequestOptions.extensions`` key: use protobuf for a ``negotiated`` endpoint on this call.
+#: Call option: use protobuf for a ``negotiated`` endpoint on this call.
 ENCODING_OPTION = "protobuf"
+
+
+@settings
+class ProtobufEndpoint:
+    """The endpoint keys: ``encoding: "protobuf"`` turns the plugin on for an endpoint."""
+
+    encoding: Literal["json", "protobuf"] | None = None
+    message: str | None = None
+    result_message: str | None = None
+    compression: Literal["zstd"] | None = None
+    negotiated: bool = False
+    fields: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
+
+
+@settings
+class ProtobufOptions:
+    """Call options: ``protobuf`` (use protobuf on a negotiated endpoint) and
+    ``protobuf_compression`` (``"zstd"`` or ``"none"``)."""
+
+    protobuf: bool = False
+    protobuf_compression: Literal["zstd", "none"] | None = None
 
 
 @attrs.frozen(slots=True)
 class EndpointProtobuf:
-    """An endpoint's ``extensions`` for this plugin.
+    """An endpoint's protobuf declaration (from its :class:`ProtobufEndpoint` keys).
 
     ``encoding: "protobuf"`` turns it on; ``message`` names the request body's message,
     ``result_message`` the message of a protobuf reply (or future result); ``compression``
@@ -36,17 +62,14 @@ class EndpointProtobuf:
     fields: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
 
     @classmethod
-    def of(cls, extensions: Mapping[str, Any]) -> EndpointProtobuf | None:
-        """The declaration in an endpoint's extensions, or None when it is not protobuf."""
-        if extensions.get("encoding") != ENCODING:
+    def of(cls, keys: ProtobufEndpoint) -> EndpointProtobuf | None:
+        """The declaration of an endpoint's keys, or None when it is not protobuf."""
+        if keys.encoding != ENCODING:
             return None
-        fields = extensions.get("fields")
-        return cls(extensions.get("message"), extensions.get("result_message"),
-                   extensions.get("compression"), bool(extensions.get("negotiated", False)),
-                   fields if isinstance(fields, Mapping) else {})
+        return cls(keys.message, keys.result_message, keys.compression, keys.negotiated, keys.fields)
 
     def problems(self, at: str, messages: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """Problems with this declaration (``at`` is the endpoint's extensions path)."""
+        """Problems with this declaration (``at`` is the endpoint's path)."""
         out: list[tuple[str, str]] = []
         for key, name in (("message", self.message), ("result_message", self.result_message)):
             if name is not None and name not in messages:
@@ -63,28 +86,28 @@ class EndpointProtobuf:
         return out
 
 
-@attrs.frozen(slots=True)
+@settings
 class ProtobufSettings:
-    """Client-level options (``client.config["protobuf"]``).
+    """Client-level options (``config["protobuf"]``).
 
     ``zstd_level`` is the compression level of zstd bodies; ``compression`` overrides every
     endpoint's declared compression (``"none"`` turns it off, None keeps the declarations).
     """
 
-    zstd_level: int = attrs.field(default=3, validator=attrs.validators.ge(1))
-    compression: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.in_((*COMPRESSIONS, "none"))))
+    zstd_level: int = attrs.field(default=3, validator=at_least(1))
+    compression: Literal["zstd", "none"] | None = None
 
-    @classmethod
-    def from_option(cls, raw: Any) -> ProtobufSettings:
-        """Build from the client option (a mapping, an instance, or None)."""
-        if raw is None:
-            return cls()
-        if isinstance(raw, cls):
-            return raw
-        if not isinstance(raw, Mapping):
-            raise ValueError("config.protobuf: must be an object")
-        unknown = sorted(set(raw) - {f.name for f in attrs.fields(cls)})
-        if unknown:
-            raise ValueError(f"config.protobuf.{unknown[0]}: unknown key")
-        return cls(**raw)
+
+@settings
+class ProtobufConfig:
+    """The config key ``protobuf``."""
+
+    protobuf: ProtobufSettings | None = None
+
+
+SETTINGS = PluginSettings(
+    sections={"features.protobuf": dict[str, Any]},
+    endpoint=ProtobufEndpoint,
+    config=ProtobufConfig,
+    options=ProtobufOptions,
+)

@@ -9,15 +9,15 @@ and a failed one opens it again. Breakers are thread-safe and read time from an 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
-from pristine_core.errors import SERVER, PristineError, ValidationError
+from pristine_core.errors import SERVER, PristineError
 from pristine_core.logs import get_logger
-from pristine_core.manifest.models import CircuitBreakerSpec
+from pristine_plugins.retry.settings import CircuitBreakerSpec
 
 log = get_logger(__name__)
 
@@ -215,30 +215,3 @@ class BreakerRegistry:
         for breaker in breakers:
             if name is None or breaker.name == name:
                 breaker.reset()
-
-
-def apply_spec_overrides(spec: CircuitBreakerSpec, overrides: Any, where: str) -> CircuitBreakerSpec:
-    """``spec`` with fields replaced from a client-config mapping (ValidationError when wrong)."""
-    if not isinstance(overrides, Mapping):
-        raise ValidationError([(where, "expected a mapping of circuit breaker fields")])
-    problems = spec_problems(overrides, where)
-    if problems:
-        raise ValidationError(problems)
-    changes: dict[str, Any] = {k: (float(v) if k == "reset_timeout_s" else v) for k, v in overrides.items()}
-    return attrs.evolve(spec, **changes)
-
-
-def spec_problems(fields: Mapping[str, Any], where: str) -> list[tuple[str, str]]:
-    """Problems with circuit breaker field values (unknown fields included)."""
-    problems = []
-    for key, value in fields.items():
-        is_int = isinstance(value, int) and not isinstance(value, bool)
-        if key in ("failure_threshold", "half_open_max_calls"):
-            if not is_int or value < 1:
-                problems.append((f"{where}.{key}", "expected an integer >= 1"))
-        elif key == "reset_timeout_s":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                problems.append((f"{where}.{key}", "expected a number >= 0"))
-        else:
-            problems.append((f"{where}.{key}", "unknown circuit breaker field"))
-    return problems

@@ -10,10 +10,10 @@ import attrs
 
 from pristine_core.errors import APIConnectionError, APITimeoutError
 from pristine_core.logs import get_logger
-from pristine_core.manifest.models import CircuitBreakerSpec, RetryPolicy
 from pristine_core.pipeline import Call, CallNext, Request, Response
 from pristine_plugins.retry.breaker import FAILURE, NEUTRAL, SUCCESS, BreakerRegistry
 from pristine_plugins.retry.policy import PolicyResolver, backoff_delay, server_delay, should_retry_hint
+from pristine_plugins.retry.settings import CircuitBreakerSpec, RetryEndpoint, RetryOptions, RetryPolicy
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
@@ -39,7 +39,7 @@ class RetryLoop:
     """Owns the attempts of one logical call: ``handler(request, call_next)``.
 
     Returns the last response when retries end (the core maps an error status to an exception)
-    and re-raises the last connection error. Sleeps only through ``client.clock``.
+    and re-raises the last connection error. Sleeps only through ``client.meta.clock``.
     """
 
     def __init__(self, client: Client, resolver: PolicyResolver, rng: random.Random | None = None) -> None:
@@ -57,7 +57,7 @@ class RetryLoop:
         policy = self.resolver.cached(call) if call is not None else None
         if policy is None or (policy.retry_methods is not None and request.method not in policy.retry_methods):
             return call_next(request)
-        clock = self.client.clock
+        clock = self.client.meta.clock
         deadline = clock.monotonic() + policy.deadline_s if policy.deadline_s is not None else None
         if request.deadline is not None:  # the call's own deadline (its explicit timeout_s)
             deadline = request.deadline if deadline is None else min(deadline, request.deadline)
@@ -88,10 +88,10 @@ class RetryLoop:
 
     def _fits(self, deadline: float | None, delay_s: float) -> bool:
         """Whether the next attempt would start before the deadline."""
-        return deadline is None or self.client.clock.monotonic() + delay_s < deadline
+        return deadline is None or self.client.meta.clock.monotonic() + delay_s < deadline
 
     def _wait(self, endpoint: str, request: Request, step: Step) -> None:
-        self.client.emit(
+        self.client.meta.emit(
             "retry",
             endpoint=endpoint,
             attempt=request.attempt + 1,
@@ -102,7 +102,7 @@ class RetryLoop:
         log.info(
             "pristine.retry", endpoint=endpoint, attempt=request.attempt + 1, delay_s=step.delay_s, reason=step.reason
         )
-        self.client.clock.sleep(step.delay_s)
+        self.client.meta.clock.sleep(step.delay_s)
 
     def _after_error(self, policy: RetryPolicy, exc: APIConnectionError, retries: int) -> Step | None:
         is_timeout = isinstance(exc, APITimeoutError)
@@ -120,7 +120,7 @@ class RetryLoop:
         hint = should_retry_hint(response.headers) if policy.respect_should_retry else None
         if hint is False:
             return None
-        clock = self.client.clock
+        clock = self.client.meta.clock
         server = server_delay(policy, response.headers, clock.time())
         rule = policy.pause_statuses.get(str(status))
         if rule is not None:
@@ -153,8 +153,8 @@ class BreakerGate:
 
     def __call__(self, request: Request, call_next: CallNext) -> Response:
         call = request.call
-        name = call.endpoint.circuit_breaker if call is not None else None
-        if call is None or name is None or call.option("circuit_breaker") is False:
+        name = call.endpoint.settings_of(RetryEndpoint).circuit_breaker if call is not None else None
+        if call is None or name is None or not call.settings_of(RetryOptions).circuit_breaker:
             return call_next(request)
         breaker = self.registry.get(name, self.specs.get(name))
         ticket = breaker.acquire()

@@ -1,15 +1,15 @@
 """Retry policies: resolving the effective policy of a call, backoff and ``Retry-After``.
 
-The manifest declares named :class:`~pristine_core.manifest.models.RetryPolicy` objects; an
+The manifest declares named :class:`~pristine_plugins.retry.settings.RetryPolicy` objects; an
 endpoint uses its own (``retry``) or the default one (``defaults.retry``). On top of that come,
 in increasing precedence: client overrides (``config["retry_policies"][name]`` then
-``config["retry"]``), a per-call policy name (``RequestOptions.retry``), per-call field overrides
-(``extensions["retry"]``) and ``RequestOptions.max_retries``.
+``config["retry"]``), a per-call policy name (option ``retry_policy``), per-call field overrides
+(option ``retry``) and the option ``max_retries``. Every override is checked by the core's
+converter against :class:`RetryPolicy` (paths and suggestions included).
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -17,70 +17,13 @@ from typing import Any
 import attrs
 
 from pristine_core.backoff import exponential, retry_after_s
+from pristine_core.contract import with_changes
 from pristine_core.errors import ValidationError
-from pristine_core.manifest.models import HTTP_METHODS, PauseRule, RetryPolicy
 from pristine_core.pipeline import Call
+from pristine_plugins.retry.settings import RetryEndpoint, RetryOptions, RetryPolicy
 
 #: The ``enabled`` switch may appear next to policy fields in override mappings.
 ENABLED = "enabled"
-_FIELDS = {f.name for f in attrs.fields(RetryPolicy)}
-_INT_FIELDS = {"max_retries"}
-_FLOAT_FIELDS = {"base_delay_s", "max_delay_s", "jitter", "retry_after_cap_s"}
-_BOOL_FIELDS = {"retry_connection_errors", "retry_timeouts", "respect_should_retry"}
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _convert(key: str, value: Any) -> tuple[Any, str | None]:
-    """Convert one override value to the field's type; the second item is a problem or None."""
-    if key in _INT_FIELDS:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        return value, None if ok else "expected an integer >= 0"
-    if key in _FLOAT_FIELDS:
-        if not _number(value) or value < 0 or (key == "jitter" and value > 1):
-            return value, "expected a number between 0 and 1" if key == "jitter" else "expected a number >= 0"
-        return float(value), None
-    if key == "deadline_s":
-        if value is None:
-            return None, None
-        return (float(value), None) if _number(value) and value > 0 else (value, "expected a positive number or null")
-    if key in _BOOL_FIELDS:
-        return value, None if isinstance(value, bool) else "expected true or false"
-    if key == "retry_statuses":
-        statuses = tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else None
-        if statuses is None or not all(isinstance(s, int) and not isinstance(s, bool) for s in statuses):
-            return value, "expected a list of HTTP status codes"
-        return tuple(sorted(statuses)), None
-    if key == "retry_methods":
-        if value is None:
-            return None, None
-        methods = tuple(str(m).upper() for m in value) if isinstance(value, (list, tuple, set)) else None
-        if methods is None or not all(m in HTTP_METHODS for m in methods):
-            return value, f"expected null or a list of {', '.join(HTTP_METHODS)}"
-        return methods, None
-    if key == "pause_statuses":
-        return _pause_rules(value)
-    return value, "unknown retry policy field"
-
-
-def _pause_rules(value: Any) -> tuple[Any, str | None]:
-    if not isinstance(value, Mapping):
-        return value, 'expected {"<status>": {"delay_s": ..., "max_pause_s": ...}}'
-    rules: dict[str, PauseRule] = {}
-    for status, rule in value.items():
-        if not str(status).isdigit():
-            return value, f"pause status keys must be HTTP status codes, got {status!r}"
-        if isinstance(rule, PauseRule):
-            rules[str(status)] = rule
-            continue
-        if not isinstance(rule, Mapping) or set(rule) - {"delay_s", "max_pause_s"}:
-            return value, "a pause rule has delay_s and max_pause_s"
-        if not all(_number(v) and v >= 0 for v in rule.values()):
-            return value, "pause delays must be numbers >= 0"
-        rules[str(status)] = PauseRule(**{k: float(v) for k, v in rule.items()})
-    return rules, None
 
 
 def apply_overrides(policy: RetryPolicy, overrides: Mapping[str, Any], where: str) -> RetryPolicy | None:
@@ -89,30 +32,12 @@ def apply_overrides(policy: RetryPolicy, overrides: Mapping[str, Any], where: st
     Raises :class:`~pristine_core.errors.ValidationError` (paths start with ``where``) for unknown
     fields or wrong values, before any request is sent.
     """
-    if not isinstance(overrides, Mapping):
-        raise ValidationError([(where, "expected a mapping of retry policy fields")])
-    changes: dict[str, Any] = {}
-    problems: list[tuple[str, str]] = []
-    enabled = True
-    for key, value in overrides.items():
-        if key == ENABLED:
-            if not isinstance(value, bool):
-                problems.append((f"{where}.{key}", "expected true or false"))
-            enabled = bool(value)
-            continue
-        if key not in _FIELDS:
-            problems.append((f"{where}.{key}", "unknown retry policy field"))
-            continue
-        converted, problem = _convert(key, value)
-        if problem:
-            problems.append((f"{where}.{key}", problem))
-        else:
-            changes[key] = converted
-    if problems:
-        raise ValidationError(problems)
-    if not enabled:
-        return None
-    return attrs.evolve(policy, **changes) if changes else policy
+    changes = dict(overrides)
+    enabled = changes.pop(ENABLED, True)
+    if enabled is not True and enabled is not False:
+        raise ValidationError([(f"{where}.{ENABLED}", "expected true or false")])
+    updated = with_changes(policy, changes, where) if changes else policy
+    return updated if enabled else None
 
 
 @attrs.define
@@ -120,7 +45,6 @@ class PolicyResolver:
     """Finds the effective retry policy of a call; client-level results are cached per name."""
 
     policies: Mapping[str, RetryPolicy]
-    default_name: str | None
     client_overrides: Mapping[str, Any] = attrs.Factory(dict)
     per_policy: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
     _cache: dict[str, RetryPolicy | None] = attrs.Factory(dict)
@@ -154,31 +78,30 @@ class PolicyResolver:
 
     def for_call(self, call: Call) -> RetryPolicy | None:
         """The policy governing ``call``, or None for a single attempt."""
-        options = call.options
-        explicit = options.retry
+        options = call.settings_of(RetryOptions)
+        explicit = options.retry_policy
         if explicit is not None and explicit not in self.policies:
             known = ", ".join(sorted(self.policies)) or "none declared"
-            raise ValidationError([("request_options.retry", f"unknown retry policy {explicit!r} (known: {known})")])
-        name = explicit or call.endpoint.retry or self.default_name
+            raise ValidationError(
+                [("request_options.retry_policy", f"unknown retry policy {explicit!r} (known: {known})")]
+            )
+        name = explicit or call.endpoint.settings_of(RetryEndpoint).retry
         policy = self.named(name) if name else None
-        per_call = call.option("retry")
+        per_call = options.retry
         if per_call is False:
             return None
-        caller_asked = per_call is not None or options.max_retries is not None
+        caller_asked = (per_call is not None and per_call is not True) or options.max_retries is not None
         if policy is None:
             # No policy (or the client switched it off): only an explicit per-call request retries.
             if not caller_asked:
                 return None
             policy = self.policies[name] if name else RetryPolicy()
-        if per_call is not None:
-            policy = apply_overrides(policy, per_call, "request_options.extensions.retry")
+        if isinstance(per_call, Mapping):
+            policy = apply_overrides(policy, per_call, "request_options.retry")
             if policy is None:
                 return None
         if options.max_retries is not None:
-            value, problem = _convert("max_retries", options.max_retries)
-            if problem:
-                raise ValidationError([("request_options.max_retries", problem)])
-            policy = attrs.evolve(policy, max_retries=value)
+            policy = attrs.evolve(policy, max_retries=options.max_retries)
         return policy
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pristine_plugins.session.handle import SessionHandle
 from pristine_plugins.session.heartbeat import THREAD_NAME, HeartbeatJob, HeartbeatScheduler, default_scheduler
 from pristine_plugins.session.plugin import STATE_KEY, NoSessionError, SessionPlugin, session_of, type_has_field
-from pristine_plugins.session.settings import SessionSettings, block_problems
+from pristine_plugins.session.settings import SessionConfig, SessionSettings
 
 __all__ = [
     "STATE_KEY",
@@ -24,7 +24,7 @@ __all__ = [
     "SessionHandle",
     "SessionPlugin",
     "SessionSettings",
-    "block_problems",
+    "SessionConfig",
     "default_scheduler",
     "session_of",
     "type_has_field",

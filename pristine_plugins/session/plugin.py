@@ -9,16 +9,24 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pristine_core import hookimpl
-from pristine_core.errors import APIResponseValidationError, PristineError
+from pristine_core.bands import SESSION
+from pristine_core.contract import PluginSettings, structure_as, with_changes
+from pristine_core.errors import APIResponseValidationError, PristineError, ValidationError
 from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest, TypeSchema
 from pristine_core.pipeline import Call, CallNext, Middleware, Request, RequestOptions, Response
-from pristine_core.plugins import SESSION
 from pristine_core.typesystem.classes import attr_name
 from pristine_plugins.session.handle import SessionHandle
 from pristine_plugins.session.heartbeat import HeartbeatJob, HeartbeatScheduler, default_scheduler
 from pristine_plugins.session.recovery import SessionRecovery
-from pristine_plugins.session.settings import SessionSettings, block_problems, overrides_of
+from pristine_plugins.session.settings import (
+    JOIN_KEYS,
+    SETTINGS,
+    SessionConfig,
+    SessionJoin,
+    SessionSettings,
+    manifest_problems,
+)
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
@@ -26,7 +34,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 FEATURE = "session"
-#: Key of ``client.state`` holding this client's :class:`SessionHandle`.
+#: Key of ``client.meta.state`` holding this client's :class:`SessionHandle`.
 STATE_KEY = "session"
 
 
@@ -36,7 +44,7 @@ class NoSessionError(PristineError, LookupError):
 
 def session_of(client: Client) -> SessionHandle:
     """The session of ``client``; :class:`NoSessionError` when it has none."""
-    handle = client.state.get(STATE_KEY)
+    handle = client.meta.state.get(STATE_KEY)
     if not isinstance(handle, SessionHandle):
         raise NoSessionError("this client has no session (features.session absent or switched off)")
     return handle
@@ -94,26 +102,30 @@ class SessionPlugin:
         self.recovery: SessionRecovery | None = None
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """``features.session`` and the config key ``session``."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
-        """Check ``features.session`` (references to endpoints are checked by the core)."""
-        block = manifest.feature(FEATURE)
-        return [] if block is None else block_problems(block)
+        """The endpoints ``features.session`` names exist."""
+        return manifest_problems(manifest)
 
     @hookimpl
     def pristine_configure(self, client: Client) -> None:
         """Merge the manifest block with ``config["session"]``; no network yet."""
-        block = client.manifest.feature(FEATURE)
-        overrides = overrides_of(client.option("session", True))
-        if block is None or overrides is None:
+        block: SessionSettings | None = client.meta.manifest.section("features.session")
+        given = client.meta.settings_of(SessionConfig).session
+        if block is None or given is False:
             return
-        self.settings = SessionSettings.build(block, overrides)
-        self._manifest = client.manifest
-        given = overrides.get("session_id")
-        self._given_id = str(given) if given else None
-        scheduler = overrides.get("scheduler")
-        if scheduler is not None and not isinstance(scheduler, HeartbeatScheduler):
-            raise TypeError("config['session']['scheduler'] must be a HeartbeatScheduler")
-        self.scheduler = scheduler or default_scheduler()
+        overrides = dict(given) if isinstance(given, Mapping) else {}
+        join = structure_as(SessionJoin, {k: overrides.pop(k) for k in JOIN_KEYS if k in overrides}, "config.session")
+        if join.scheduler is not None and not isinstance(join.scheduler, HeartbeatScheduler):
+            raise ValidationError([("config.session.scheduler", "expected a HeartbeatScheduler")])
+        self.settings = with_changes(block, overrides, "config.session")
+        self._manifest = client.meta.manifest
+        self._given_id = join.session_id
+        self.scheduler = join.scheduler or default_scheduler()
 
     @hookimpl
     def pristine_client_started(self, client: Client) -> None:
@@ -123,9 +135,9 @@ class SessionPlugin:
             return
         session_id = self._given_id or self._create(client, settings)
         self.handle = SessionHandle(session_id, settings.counters)
-        client.state[STATE_KEY] = self.handle
-        if settings.recover is not None:
-            recover = settings.recover
+        client.meta.state[STATE_KEY] = self.handle
+        if settings.recovery is not None:
+            recover = settings.recovery
 
             def create(expired_id: str) -> str:
                 extra = {recover.previous_field: expired_id} if recover.previous_field else {}
@@ -138,24 +150,25 @@ class SessionPlugin:
             self.job = HeartbeatJob(
                 session_id,
                 self._heartbeat_call(client, settings, session_id),
-                client.clock,
+                client.meta.clock,
                 settings.interval_s,
                 settings.warn_after_s,
             )
             self.scheduler.add(self.job)
-        client.emit("session.started", session_id=session_id)
+        client.meta.emit("session.started", session_id=session_id)
 
     def _create(self, client: Client, settings: SessionSettings, extra: Mapping[str, Any] | None = None) -> str:
         body: dict[str, Any] = copy.deepcopy(dict(settings.create_body))
         body.update(extra or {})
         for body_field, config_key in settings.body_from_config.items():
-            value = client.option(config_key)
+            value = client.meta.config.get(config_key)
             if value is not None:
                 body[body_field] = value
         # Retries of the create call end within the client's timeout: a constructor never
-        # blocks much longer than that (the retry plugin reads extensions["retry"]).
-        options = RequestOptions(extensions={"retry": {"deadline_s": client.timeout_s}})
-        result = client.endpoint(settings.create_endpoint)(request_options=options, body=body)
+        # blocks much longer than that (the retry plugin's call option ``retry``, when loaded).
+        bounded = client.meta.schema.known_options(retry={"deadline_s": client.meta.timeout_s})
+        options = RequestOptions(extensions=bounded)
+        result = client.meta.endpoint(settings.create_endpoint)(request_options=options, body=body)
         session_id = _field(result, settings.id_field)
         if isinstance(session_id, int) and not isinstance(session_id, bool):
             session_id = str(session_id)
@@ -171,16 +184,17 @@ class SessionPlugin:
 
     def _heartbeat_call(self, client: Client, settings: SessionSettings, session_id: str) -> Any:
         assert settings.heartbeat_endpoint is not None
-        method = client.endpoint(settings.heartbeat_endpoint)
+        method = client.meta.endpoint(settings.heartbeat_endpoint)
         names = [
             name
             for name in (settings.inject_field, settings.id_field)
-            if name and type_has_field(client.manifest, method.endpoint.request, name)
+            if name and type_has_field(client.meta.manifest, method.endpoint.request, name)
         ]
-        options = RequestOptions(max_retries=0, timeout_s=settings.heartbeat_timeout_s)
+        no_retries = client.meta.schema.known_options(max_retries=0)
+        options = RequestOptions(extensions=no_retries, timeout_s=settings.heartbeat_timeout_s)
 
         def beat() -> None:
-            if client.closed:
+            if client.meta.closed:
                 raise PristineError("the client is closed")
             # The current id: after a recovery the same job beats the new session.
             current = self.handle.session_id if self.handle is not None else session_id
@@ -199,7 +213,7 @@ class SessionPlugin:
         """The recovery step (outside retries) when ``recover`` is on; it acts once the session
         exists (after ``pristine_client_started``)."""
         settings = self.settings
-        if settings is None or settings.recover is None:
+        if settings is None or settings.recovery is None:
             return []
 
         def step(request: Request, call_next: CallNext) -> Response:
@@ -243,4 +257,4 @@ class SessionPlugin:
             if not self.scheduler.remove(job, self.settings.close_timeout_s):
                 log.warning("pristine.session.heartbeat_stop_slow", session=job.name)
         if self.handle is not None:
-            client.emit("session.closed", session_id=self.handle.session_id)
+            client.meta.emit("session.closed", session_id=self.handle.session_id)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
+from pristine_core.contract import non_empty, settings, status_codes
 from pristine_core.logs import get_logger
 from pristine_core.pipeline import CallNext, Request, Response
 
@@ -32,16 +33,15 @@ if TYPE_CHECKING:
     from pristine_plugins.session.handle import SessionHandle
 
 log = get_logger(__name__)
-_KEYS = ("statuses", "body_contains", "previous_field")
 
 
-@attrs.frozen
+@settings
 class Recovery:
     """How to recognise an expired session and how to ask for its replacement."""
 
-    statuses: tuple[int, ...] = (404,)
-    body_contains: str | None = None
-    previous_field: str | None = None
+    statuses: tuple[int, ...] = attrs.field(default=(404,), validator=[non_empty, status_codes])
+    body_contains: str | None = attrs.field(default=None, validator=non_empty)
+    previous_field: str | None = attrs.field(default=None, validator=non_empty)
 
     def expired(self, response: Response) -> bool:
         """True when ``response`` says the session is gone."""
@@ -53,36 +53,6 @@ class Recovery:
             return self.body_contains in response.text
         except Exception:
             return False
-
-
-def recovery_problems(value: Any, at: str) -> list[tuple[str, str]]:
-    """Problems of a ``recover`` value (``false``/null or an object)."""
-    if value is None or value is False:
-        return []
-    if not isinstance(value, Mapping):
-        return [(at, "must be false or an object")]
-    problems = [(f"{at}.{k}", f"unknown key (known: {', '.join(_KEYS)})") for k in value if k not in _KEYS]
-    statuses = value.get("statuses", [404])
-    if not isinstance(statuses, (list, tuple)) or not statuses or not all(
-        isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599 for s in statuses
-    ):
-        problems.append((f"{at}.statuses", "must be a non-empty list of 4xx/5xx status codes"))
-    for key in ("body_contains", "previous_field"):
-        item = value.get(key)
-        if item is not None and (not isinstance(item, str) or not item):
-            problems.append((f"{at}.{key}", "must be a non-empty string or null"))
-    return problems
-
-
-def recovery_of(value: Any) -> Recovery | None:
-    """A checked ``recover`` value as :class:`Recovery` (None: recovery off)."""
-    if value is None or value is False:
-        return None
-    return Recovery(
-        statuses=tuple(value.get("statuses", (404,))),
-        body_contains=value.get("body_contains"),
-        previous_field=value.get("previous_field"),
-    )
 
 
 def _swap_body(request: Request, field: str, old: str, new: str) -> None:
@@ -130,7 +100,7 @@ class SessionRecovery:
             self.handle.session_id = new_id
             self.recreated += 1
         log.warning("pristine.session.recreated", old_session_id=expired_id, new_session_id=new_id)
-        self.client.emit("session.recreated", old_session_id=expired_id, session_id=new_id)
+        self.client.meta.emit("session.recreated", old_session_id=expired_id, session_id=new_id)
         return new_id
 
     def _sent_id(self, request: Request) -> str:

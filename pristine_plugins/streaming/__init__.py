@@ -1,8 +1,8 @@
 """Pristine plugin ``streaming``: Server-Sent Events, raw streamed bodies, stream to file.
 
 Endpoints declared ``stream: true`` return a :class:`Stream` of events (typed by
-``stream_event``) that reconnects with ``Last-Event-ID``; ``extensions.stream_format: "bytes"``
-endpoints, and any call made with the extension option ``stream_response``, return a
+``stream_event``) that reconnects with ``Last-Event-ID``; ``stream_format: "bytes"``
+endpoints, and any call made with the option ``stream_response``, return a
 :class:`ByteStream`. See README.md for the manifest settings.
 """
 
@@ -12,23 +12,25 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pristine_core import hookimpl
-from pristine_core.plugins import STREAMING
+from pristine_core.bands import STREAMING
+from pristine_core.contract import PluginSettings
 from pristine_plugins.streaming.errors import StreamInterruptedError
 from pristine_plugins.streaming.raw import ByteStream, stream_to_file
 from pristine_plugins.streaming.settings import (
     BYTES,
+    SETTINGS,
+    StreamingEndpoint,
+    StreamingOptions,
     StreamingSettings,
-    block_problems,
     endpoint_problems,
-    stream_format,
 )
 from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent, iter_sse
-from pristine_plugins.streaming.stream import OPT_LAST_EVENT_ID, Stream
+from pristine_plugins.streaming.stream import Stream
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
     from pristine_core.manifest.models import Manifest
-    from pristine_core.pipeline import Call, Request, Response
+    from pristine_core.pipeline import Call, Response
 
 __all__ = [
     "OPT_STREAM_RESPONSE",
@@ -62,48 +64,50 @@ class StreamingPlugin:
         self.settings = StreamingSettings()
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """``features.streaming``, the endpoint keys and the call options."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
-        """Check ``features.streaming`` and the streaming keys of endpoints."""
-        return block_problems(manifest.feature("streaming")) + endpoint_problems(manifest)
+        """The streaming keys of endpoints fit together and name known types."""
+        return endpoint_problems(manifest)
 
     @hookimpl
     def pristine_configure(self, client: Client) -> None:
         """Read ``features.streaming`` for this client."""
-        self.settings = StreamingSettings.from_block(client.manifest.feature("streaming"))
+        self.settings = client.meta.manifest.section("features.streaming", StreamingSettings())
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:
-        """Ask for an event stream, an unencoded body and, when given, a resume point."""
+        """Leave the body unread; ask for an event stream, an unencoded body and, when given,
+        a resume point."""
         ep = call.endpoint
-        raw_body = bool(call.option(OPT_STREAM_RESPONSE))
-        if not ep.stream and not raw_body:
+        keys = ep.settings_of(StreamingEndpoint)
+        options = call.settings_of(StreamingOptions)
+        raw_body = options.stream_response
+        if not keys.stream and not raw_body:
             return
+        call.stream = True
         declared = {**ep.headers, **call.options.headers}
         # Response.iter_bytes hands out the bytes as sent, so ask the server not to compress.
         if not _has_header(declared, "Accept-Encoding"):
             call.headers["Accept-Encoding"] = "identity"
-        if ep.stream and not raw_body and stream_format(ep) != BYTES:
+        if keys.stream and not raw_body and keys.stream_format != BYTES:
             if not _has_header(declared, "Accept"):
                 call.headers["Accept"] = "text/event-stream"
-            last_id = call.option(OPT_LAST_EVENT_ID)
+            last_id = options.last_event_id
             if last_id and not _has_header(declared, "Last-Event-ID"):
-                call.headers["Last-Event-ID"] = str(last_id)
-
-    @hookimpl
-    def pristine_prepare_attempt(self, request: Request) -> None:
-        """Leave the body unread for calls made with ``stream_response``."""
-        call = request.call
-        if call is not None and not request.stream and call.option(OPT_STREAM_RESPONSE):
-            request.stream = True
+                call.headers["Last-Event-ID"] = last_id
 
     @hookimpl
     def pristine_process_response(self, call: Call, response: Response) -> Any:
         """A :class:`Stream` for SSE endpoints, a :class:`ByteStream` for raw bodies, else None."""
-        if call.option(OPT_STREAM_RESPONSE):
+        if call.settings_of(StreamingOptions).stream_response:
             return ByteStream(response, self.settings.chunk_size)
-        ep = call.endpoint
-        if not ep.stream:
+        keys = call.endpoint.settings_of(StreamingEndpoint)
+        if not keys.stream:
             return None
-        if stream_format(ep) == BYTES:
+        if keys.stream_format == BYTES:
             return ByteStream(response, self.settings.chunk_size)
         return Stream(call, response, self.settings)

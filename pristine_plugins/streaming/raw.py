@@ -1,6 +1,6 @@
 """Raw streamed bodies: ``ByteStream`` and ``stream_to_file``.
 
-A ``ByteStream`` is what a ``stream: true`` endpoint with ``extensions.stream_format: "bytes"``
+A ``ByteStream`` is what a ``stream: true`` endpoint with ``stream_format: "bytes"``
 returns, and what any endpoint returns when called with the extension option
 ``{"stream_response": True}`` (the body is then not read up front). ``stream_to_file`` writes
 a streamed body to disk chunk by chunk, reporting progress.

@@ -1,6 +1,6 @@
-"""The ``features.streaming`` manifest block and the endpoint keys the plugin reads.
+"""Everything the streaming plugin reads, declared as typed settings.
 
-Block keys (all optional)::
+``features.streaming`` (:class:`StreamingSettings`, all optional)::
 
     reconnect         bool   re-issue the call with Last-Event-ID after a mid-stream drop (true)
     max_reconnects    int    reconnects allowed per stream, in total (3)
@@ -9,41 +9,36 @@ Block keys (all optional)::
     on_invalid        str    typed streams: "raise" or "skip" events whose data is not valid (raise)
     chunk_size        int    largest read from the socket, in bytes (65536)
 
-Endpoint keys: ``stream: true`` (+ ``stream_event: <type>``), and
-``extensions.stream_format``: ``"sse"`` (default) or ``"bytes"`` (a raw byte stream).
+Endpoint keys (:class:`StreamingEndpoint`): ``stream: true`` (+ ``stream_event: <type>``) and
+``stream_format``: ``"sse"`` (default) or ``"bytes"`` (a raw byte stream). Per-call options
+(:class:`StreamingOptions`): ``stream_response``, ``last_event_id``, ``stream_reconnect``,
+``stream_max_reconnects``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
 import attrs
 
-from pristine_core.manifest.models import Endpoint, Manifest
+from pristine_core.contract import PluginSettings, at_least, settings
+from pristine_core.manifest.checks import reference_problems
+from pristine_core.manifest.models import Manifest
 
 SSE = "sse"
 BYTES = "bytes"
-FORMATS = (SSE, BYTES)
-ON_INVALID = ("raise", "skip")
 
 
-@attrs.frozen
+@settings
 class StreamingSettings:
-    """Validated ``features.streaming`` values."""
+    """The ``features.streaming`` block."""
 
     reconnect: bool = True
-    max_reconnects: int = 3
-    default_retry_ms: int = 1000
-    max_retry_ms: int = 60_000
-    on_invalid: str = "raise"
-    chunk_size: int = 65_536
-
-    @classmethod
-    def from_block(cls, block: Mapping[str, Any] | None) -> StreamingSettings:
-        """Build from a (validated) ``features.streaming`` block; missing keys keep defaults."""
-        known = {a.name for a in attrs.fields(cls)}
-        return cls(**{k: v for k, v in (block or {}).items() if k in known})
+    max_reconnects: int = attrs.field(default=3, validator=at_least(0))
+    default_retry_ms: int = attrs.field(default=1000, validator=at_least(0))
+    max_retry_ms: int = attrs.field(default=60_000, validator=at_least(0))
+    on_invalid: Literal["raise", "skip"] = "raise"
+    chunk_size: int = attrs.field(default=65_536, validator=at_least(1))
 
     def retry_delay_s(self, server_retry_ms: int | None) -> float:
         """Seconds to wait before a reconnect: the server's ``retry:`` (capped) or the default."""
@@ -51,53 +46,42 @@ class StreamingSettings:
         return min(ms, self.max_retry_ms) / 1000.0
 
 
-_INT_KEYS = {"max_reconnects": 0, "default_retry_ms": 0, "max_retry_ms": 0, "chunk_size": 1}
+@settings
+class StreamingEndpoint:
+    """Per-endpoint keys: ``stream``, ``stream_event`` (the type of one event) and ``stream_format``."""
+
+    stream: bool = False
+    stream_event: str | None = None
+    stream_format: Literal["sse", "bytes"] = "sse"
 
 
-def block_problems(block: Any, at: str = "features.streaming") -> list[tuple[str, str]]:
-    """Problems with a ``features.streaming`` block, as ``(json_path, message)`` pairs."""
-    if block is None:
-        return []
-    if not isinstance(block, Mapping):
-        return [(at, "must be an object")]
-    problems: list[tuple[str, str]] = []
-    known = {a.name for a in attrs.fields(StreamingSettings)}
-    for key in sorted(set(block) - known):
-        problems.append((f"{at}.{key}", f"unknown key (known: {', '.join(sorted(known))})"))
-    if "reconnect" in block and not isinstance(block["reconnect"], bool):
-        problems.append((f"{at}.reconnect", "must be a boolean"))
-    for key, minimum in _INT_KEYS.items():
-        if key not in block:
-            continue
-        value = block[key]
-        if not isinstance(value, int) or isinstance(value, bool):
-            problems.append((f"{at}.{key}", "must be an integer"))
-        elif value < minimum:
-            problems.append((f"{at}.{key}", f"must be >= {minimum}"))
-    if "on_invalid" in block and block["on_invalid"] not in ON_INVALID:
-        problems.append((f"{at}.on_invalid", f"must be one of {', '.join(ON_INVALID)}"))
-    return problems
+@settings
+class StreamingOptions:
+    """Per-call option keys: ``stream_response`` (return any body unread, as a ByteStream),
+    ``last_event_id`` (resume point), ``stream_reconnect`` and ``stream_max_reconnects``."""
+
+    stream_response: bool = False
+    last_event_id: str | None = None
+    stream_reconnect: bool | None = None
+    stream_max_reconnects: int | None = attrs.field(default=None, validator=at_least(0))
 
 
-def stream_format(endpoint: Endpoint) -> str:
-    """``"sse"`` or ``"bytes"``: how a ``stream: true`` endpoint's body is read."""
-    value = endpoint.extensions.get("stream_format", SSE)
-    return value if value in FORMATS else SSE
+SETTINGS = PluginSettings(
+    sections={"features.streaming": StreamingSettings}, endpoint=StreamingEndpoint, options=StreamingOptions
+)
 
 
 def endpoint_problems(manifest: Manifest) -> list[tuple[str, str]]:
-    """Problems with the streaming keys of endpoints."""
+    """Streaming keys that do not fit together, and unknown event types."""
     problems: list[tuple[str, str]] = []
     for ep in manifest.endpoints():
         at = f"resources.{ep.resource}.{ep.name}"
-        fmt = ep.extensions.get("stream_format")
-        if fmt is not None:
-            if fmt not in FORMATS:
-                problems.append((f"{at}.extensions.stream_format", f"must be one of {', '.join(FORMATS)}"))
-            elif not ep.stream:
-                problems.append((f"{at}.extensions.stream_format", "only applies to endpoints with stream: true"))
-        if ep.stream_event is not None and not ep.stream:
+        keys = ep.settings_of(StreamingEndpoint)
+        problems += reference_problems(manifest, f"{at}.stream_event", keys.stream_event, "type")
+        if keys.stream_format != SSE and not keys.stream:
+            problems.append((f"{at}.stream_format", "only applies to endpoints with stream: true"))
+        if keys.stream_event is not None and not keys.stream:
             problems.append((f"{at}.stream_event", "only applies to endpoints with stream: true"))
-        if ep.stream_event is not None and fmt == BYTES:
+        if keys.stream_event is not None and keys.stream_format == BYTES:
             problems.append((f"{at}.stream_event", "a bytes stream has no events"))
     return problems

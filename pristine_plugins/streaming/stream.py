@@ -26,6 +26,7 @@ from pristine_plugins.streaming.errors import (
     read_error,
 )
 from pristine_plugins.streaming.raw import iter_response
+from pristine_plugins.streaming.settings import StreamingEndpoint, StreamingOptions
 from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent
 
 if TYPE_CHECKING:
@@ -36,9 +37,7 @@ T = TypeVar("T")
 _SKIP = object()
 _MAX_SHOWN = 500
 
-#: Extension options a caller may pass in ``request_options={"extensions": {...}}``.
-OPT_RECONNECT = "stream_reconnect"
-OPT_MAX_RECONNECTS = "stream_max_reconnects"
+#: The per-call option holding the resume point (dropped when the stream re-issues the call).
 OPT_LAST_EVENT_ID = "last_event_id"
 
 
@@ -55,11 +54,12 @@ class Stream(Generic[T]):
         self._call = call
         self.response = response
         self._settings = settings
-        self._event_type = call.endpoint.stream_event
-        reconnect = call.option(OPT_RECONNECT)
-        self._reconnect = settings.reconnect if reconnect is None else bool(reconnect)
-        limit = call.option(OPT_MAX_RECONNECTS)
-        self._max_reconnects = settings.max_reconnects if limit is None else int(limit)
+        self._event_type = call.endpoint.settings_of(StreamingEndpoint).stream_event
+        options = call.settings_of(StreamingOptions)
+        reconnect = options.stream_reconnect
+        self._reconnect = settings.reconnect if reconnect is None else reconnect
+        limit = options.stream_max_reconnects
+        self._max_reconnects = settings.max_reconnects if limit is None else limit
         self._decoder = SSEDecoder()
         self._events = 0
         self.reconnects = 0
@@ -239,7 +239,7 @@ class Stream(Generic[T]):
                 )
             self.reconnects += 1
             delay = self._settings.retry_delay_s(self.retry_ms)
-            client.emit(
+            client.meta.emit(
                 "stream.reconnect",
                 endpoint=call.endpoint.qualified_name,
                 attempt=self.reconnects,
@@ -247,7 +247,7 @@ class Stream(Generic[T]):
                 last_event_id=last_id,
                 error=type(failure).__name__,
             )
-            client.clock.sleep(delay)
+            client.meta.clock.sleep(delay)
             if self._closed:
                 return None
             try:
@@ -274,5 +274,5 @@ class Stream(Generic[T]):
         kwargs: dict[str, Any] = {**call.path_params, **call.query}
         if call.endpoint.request is not None:
             kwargs["body"] = call.body
-        method = call.client.endpoint(call.endpoint.qualified_name)
+        method = call.client.meta.endpoint(call.endpoint.qualified_name)
         return method.raw(request_options=options, **kwargs)

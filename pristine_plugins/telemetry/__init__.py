@@ -24,7 +24,7 @@ from pristine_plugins.telemetry.events import (
 )
 from pristine_plugins.telemetry.plugin import BatchShape, TelemetryPlugin, TelemetrySendError, process_uuid
 from pristine_plugins.telemetry.reporter import THREAD_NAME, Telemetry
-from pristine_plugins.telemetry.settings import TelemetrySettings, block_problems, is_enabled
+from pristine_plugins.telemetry.settings import TelemetryConfig, TelemetrySettings, is_enabled
 
 __all__ = [
     "GENERIC_EVENT",
@@ -41,7 +41,7 @@ __all__ = [
     "TelemetryPlugin",
     "TelemetrySendError",
     "TelemetrySettings",
-    "block_problems",
+    "TelemetryConfig",
     "capture",
     "find_user_error",
     "is_enabled",

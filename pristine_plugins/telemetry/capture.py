@@ -35,7 +35,8 @@ def telemetry_of(client: Client | None) -> Telemetry | None:
     """The :class:`Telemetry` of ``client``, or None when telemetry is off or absent."""
     if client is None:
         return None
-    found = getattr(client, "state", {}).get(STATE_KEY)
+    meta = getattr(client, "meta", None)
+    found = meta.state.get(STATE_KEY) if meta is not None else None
     return found if isinstance(found, Telemetry) else None
 
 

@@ -9,15 +9,22 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pristine_core import hookimpl
+from pristine_core.bands import TELEMETRY
+from pristine_core.contract import PluginSettings, with_changes
 from pristine_core.errors import PristineError
 from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest, TypeSchema
 from pristine_core.pipeline import Event, RequestOptions
-from pristine_core.plugins import TELEMETRY
 from pristine_plugins.telemetry.capture import STATE_KEY
 from pristine_plugins.telemetry.events import find_user_error, sanitize
 from pristine_plugins.telemetry.reporter import Telemetry, sending_now
-from pristine_plugins.telemetry.settings import TelemetrySettings, block_problems, is_enabled, overrides_of
+from pristine_plugins.telemetry.settings import (
+    SETTINGS,
+    TelemetryConfig,
+    TelemetrySettings,
+    is_enabled,
+    manifest_problems,
+)
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
@@ -124,42 +131,47 @@ class TelemetryPlugin:
         self._session: dict[str, str | None] = {"id": None}
 
     @hookimpl
+    def pristine_settings(self) -> PluginSettings:
+        """``features.telemetry`` and the config key ``telemetry``."""
+        return SETTINGS
+
+    @hookimpl
     def pristine_validate_manifest(self, manifest: Manifest) -> list[tuple[str, str]]:
-        """Check ``features.telemetry`` and that ``batch_type`` holds an array of ``event_type``."""
-        block = manifest.feature(FEATURE)
+        """References of ``features.telemetry``; ``batch_type`` holds an array of ``event_type``."""
+        problems = manifest_problems(manifest)
+        block: TelemetrySettings | None = manifest.section("features.telemetry")
         if block is None:
-            return []
-        problems = block_problems(block)
-        batch_name, event_name = block.get("batch_type"), block.get("event_type")
-        batch = _resolve(manifest.types, manifest.types.get(batch_name)) if isinstance(batch_name, str) else None
-        if batch is not None and event_name:
+            return problems
+        batch = _resolve(manifest.types, manifest.types.get(block.batch_type or ""))
+        if batch is not None and block.event_type:
             arrays = [p for p in batch.properties.values() if p.type == "array" and p.items is not None]
-            if not any(p.items is not None and p.items.ref == event_name for p in arrays):
-                problems.append(("features.telemetry.batch_type", f"has no array property of {event_name}"))
-        for i, name in enumerate(block.get("ignore_endpoints") or ()):
-            resource, _, ep = str(name).partition(".")
-            if ep not in manifest.resources.get(resource, {}):
-                problems.append((f"features.telemetry.ignore_endpoints[{i}]", f"unknown endpoint {name!r}"))
+            if not any(p.items is not None and p.items.ref == block.event_type for p in arrays):
+                problems.append(("features.telemetry.batch_type", f"has no array property of {block.event_type}"))
         return problems
 
     @hookimpl
     def pristine_configure(self, client: Client) -> None:
         """Decide the toggle and build the reporter (no thread, no network yet)."""
-        block = client.manifest.feature(FEATURE)
+        block: TelemetrySettings | None = client.meta.manifest.section("features.telemetry")
         if block is None:
             return
-        overrides = overrides_of(client.option("telemetry"))
-        if not is_enabled(block.get("env"), overrides.get("enabled"), bool(block.get("enabled", True))):
+        given = client.meta.settings_of(TelemetryConfig).telemetry
+        overrides = dict(given) if isinstance(given, Mapping) else {}
+        explicit = given if given is True or given is False else None
+        merged = with_changes(block, overrides, "config.telemetry")
+        if not is_enabled(merged.env, explicit if explicit is not None else overrides.get("enabled"), merged.enabled):
             return
-        settings = self.settings = TelemetrySettings.build(block, overrides)
-        method = client.endpoint(settings.endpoint)
-        timeout = settings.request_timeout_s or method.endpoint.timeout_s or client.timeout_s
-        shape = BatchShape(client.manifest, settings)
+        settings = self.settings = merged
+        method = client.meta.endpoint(settings.endpoint)
+        timeout = settings.request_timeout_s or method.endpoint.timeout_s or client.meta.timeout_s
+        shape = BatchShape(client.meta.manifest, settings)
         self._ignored = frozenset((settings.endpoint, *settings.ignore_endpoints))
         session = self._session
 
+        no_retries = client.meta.schema.known_options(max_retries=0)
+
         def send(events: list[dict[str, Any]], timeout_s: float | None) -> None:
-            options = RequestOptions(max_retries=0, timeout_s=timeout_s or timeout)
+            options = RequestOptions(extensions=no_retries, timeout_s=timeout_s or timeout)
             response = method.raw(request_options=options, body=shape.body(events, session["id"]))
             response.close()
             if not response.ok:
@@ -167,7 +179,7 @@ class TelemetryPlugin:
 
         self.telemetry = Telemetry(
             send,
-            clock=client.clock,
+            clock=client.meta.clock,
             batch_size=settings.batch_size,
             queue_cap=settings.queue_cap,
             flush_interval_s=settings.flush_interval_s,
@@ -175,7 +187,7 @@ class TelemetryPlugin:
             request_timeout_s=timeout,
             retry_delay_s=settings.retry_delay_s,
         )
-        client.state[STATE_KEY] = self.telemetry
+        client.meta.state[STATE_KEY] = self.telemetry
 
     @hookimpl
     def pristine_client_started(self, client: Client) -> None:

@@ -31,108 +31,65 @@ from typing import Any
 
 import attrs
 
-from pristine_core.errors import ValidationError
+from pristine_core.contract import PluginSettings, at_least, non_empty, positive, settings
+from pristine_core.manifest.checks import reference_problems
+from pristine_core.manifest.models import Manifest
 
 _OFF = frozenset({"0", "false", "no", "off"})
 _ON = frozenset({"1", "true", "yes", "on"})
-_INT_KEYS = ("batch_size", "queue_cap")
-_NUMBER_KEYS = {"flush_interval_s": False, "flush_timeout_s": True, "request_timeout_s": False, "retry_delay_s": False}
-_STR_KEYS = ("endpoint", "env", "event_type", "batch_type")
-_LIST_KEYS = ("forward_events", "ignore_endpoints")
 
 
-@attrs.frozen
+@settings
 class TelemetrySettings:
-    """Validated telemetry settings: the manifest block merged with the client's overrides."""
+    """The ``features.telemetry`` block (merged with the client's overrides at configure time)."""
 
-    endpoint: str
-    env: str | None = None
-    batch_size: int = 100
-    queue_cap: int = 10_000
-    flush_interval_s: float = 10.0
-    flush_timeout_s: float = 5.0
-    event_type: str | None = None
-    batch_type: str | None = None
-    request_timeout_s: float | None = None
-    retry_delay_s: float = 1.0
+    endpoint: str = attrs.field(validator=non_empty)
+    env: str | None = attrs.field(default=None, validator=non_empty)
+    batch_size: int = attrs.field(default=100, validator=at_least(1))
+    queue_cap: int = attrs.field(default=10_000, validator=at_least(1))
+    flush_interval_s: float = attrs.field(default=10.0, validator=positive)
+    flush_timeout_s: float = attrs.field(default=5.0, validator=at_least(0))
+    event_type: str | None = attrs.field(default=None, validator=non_empty)
+    batch_type: str | None = attrs.field(default=None, validator=non_empty)
+    request_timeout_s: float | None = attrs.field(default=None, validator=positive)
+    retry_delay_s: float = attrs.field(default=1.0, validator=positive)
     batch_fields: Mapping[str, Any] = attrs.Factory(dict)
     forward_events: tuple[str, ...] = ("request.error",)
     ignore_endpoints: tuple[str, ...] = ()
-
-    @classmethod
-    def build(cls, block: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> TelemetrySettings:
-        """Merge ``block`` with ``overrides`` and validate (``ValidationError`` naming bad keys)."""
-        merged = {**block, **{k: v for k, v in (overrides or {}).items() if k != "enabled"}}
-        problems = block_problems(merged, "telemetry")
-        if problems:
-            raise ValidationError(problems, "telemetry settings")
-        values = {k: v for k, v in merged.items() if k in _KNOWN}
-        for key in _LIST_KEYS:
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+    enabled: bool = True
 
 
-_KNOWN = frozenset(a.name for a in attrs.fields(TelemetrySettings))
+@settings
+class TelemetryConfig:
+    """``Client(config=...)`` key ``telemetry``: ``True``/``False`` switch it on or off whatever
+    the environment says; an object overrides keys of the block (``enabled`` included)."""
+
+    telemetry: bool | Mapping[str, Any] | None = None
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+SETTINGS = PluginSettings(sections={"features.telemetry": TelemetrySettings}, config=TelemetryConfig)
 
 
-def block_problems(block: Any, at: str = "features.telemetry") -> list[tuple[str, str]]:
-    """Every problem of a ``features.telemetry`` block as ``(json_path, message)`` pairs."""
-    if not isinstance(block, Mapping):
-        return [(at, "must be an object")]
-    problems: list[tuple[str, str]] = []
-    for key in sorted(set(block) - _KNOWN - {"enabled"}):
-        problems.append((f"{at}.{key}", f"unknown key (known: {', '.join(sorted(_KNOWN))})"))
-    if not block.get("endpoint"):
-        problems.append((f"{at}.endpoint", "required: the endpoint receiving telemetry batches"))
-    for key in _STR_KEYS:
-        value = block.get(key)
-        if value is not None and (not isinstance(value, str) or not value):
-            problems.append((f"{at}.{key}", "must be a non-empty string or null"))
-    for key in _INT_KEYS:
-        value = block.get(key)
-        if key in block and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            problems.append((f"{at}.{key}", "must be an integer of at least 1"))
-    for key, zero_ok in _NUMBER_KEYS.items():
-        value = block.get(key)
-        if value is None:
-            continue
-        if not _is_number(value) or value < 0 or (value == 0 and not zero_ok):
-            problems.append((f"{at}.{key}", "must be a number >= 0" if zero_ok else "must be a number > 0"))
-    if block.get("batch_fields") is not None and not isinstance(block["batch_fields"], Mapping):
-        problems.append((f"{at}.batch_fields", "must be an object"))
-    for key in _LIST_KEYS:
-        value = block.get(key)
-        if value is not None and (
-            not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value)
-        ):
-            problems.append((f"{at}.{key}", "must be a list of names"))
-    if "enabled" in block and not isinstance(block["enabled"], bool):
-        problems.append((f"{at}.enabled", "must be true or false"))
+def manifest_problems(manifest: Manifest) -> list[tuple[str, str]]:
+    """The endpoint, types and ignored endpoints the block names exist."""
+    block: TelemetrySettings | None = manifest.section("features.telemetry")
+    if block is None:
+        return []
+    at = "features.telemetry"
+    problems = reference_problems(manifest, f"{at}.endpoint", block.endpoint, "endpoint")
+    problems += reference_problems(manifest, f"{at}.event_type", block.event_type, "type")
+    problems += reference_problems(manifest, f"{at}.batch_type", block.batch_type, "type")
+    for i, name in enumerate(block.ignore_endpoints):
+        problems += reference_problems(manifest, f"{at}.ignore_endpoints[{i}]", name, "endpoint")
     return problems
 
 
-def overrides_of(value: Any) -> Mapping[str, Any]:
-    """The per-client ``config["telemetry"]`` value as a mapping of overrides."""
-    if value is None:
-        return {}
-    if isinstance(value, bool):
-        return {"enabled": value}
-    if isinstance(value, Mapping):
-        return value
-    raise ValidationError([("config.telemetry", "expected true, false or an object of overrides")])
-
-
 def is_enabled(
-    env_name: str | None, explicit: Any, default: bool = True, environ: Mapping[str, str] | None = None
+    env_name: str | None, explicit: bool | None, default: bool = True, environ: Mapping[str, str] | None = None
 ) -> bool:
     """The toggle: an explicit client override wins, then the environment variable (0/false/no/off
     switch off, 1/true/yes/on switch on), then the manifest's ``enabled`` (default on)."""
-    if isinstance(explicit, bool):
+    if explicit is not None:
         return explicit
     if env_name:
         value = (os.environ if environ is None else environ).get(env_name)

@@ -57,7 +57,7 @@ with LoopbackServer(reply) as server:
     with pc.Client(MANIFEST, base_url=server.url) as client:
         got = client.things.get(id="1")
         assert got == {"id": "1"}, got
-        names = [record.name for record in client.plugins()]
+        names = [record.name for record in client.meta.plugins()]
     ours = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     # The loopback server's own threads are the test's, not the client's.
     leftover = [t.name for t in ours if "process_request" not in t.name and t.name != "loopback-server"]

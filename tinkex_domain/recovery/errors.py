@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pristine_core.errors import PristineError
+
 log = logging.getLogger("tinkex_domain.recovery")
 
 #: ``on_event(name, fields)`` observer; names are ``recovery.<what>``.
@@ -18,8 +20,8 @@ EVENTS = (
 )
 
 
-class RecoveryError(Exception):
-    """Base of the recovery errors."""
+class RecoveryError(PristineError):
+    """Base of the recovery errors (part of the Pristine error hierarchy)."""
 
 
 class RecoveryDisabledError(RecoveryError):
@@ -52,7 +54,7 @@ def emit(on_event: EventFn | None, service: Any, name: str, fields: Mapping[str,
         except Exception:
             log.exception("recovery event observer failed on %s", name)
     client = getattr(getattr(service, "holder", None), "client", None)
-    client_emit = getattr(client, "emit", None)
+    client_emit = getattr(getattr(client, "meta", None), "emit", None)
     if callable(client_emit):
         try:
             # Only plain values go to the client (telemetry): metadata may hold client objects.

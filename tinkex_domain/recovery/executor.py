@@ -50,7 +50,7 @@ class RecoveryJob:
 
 def scheduler_of(service: Any) -> Scheduler:
     """The scheduler of the Pristine client behind ``service`` (a ServiceClient)."""
-    scheduler: Scheduler = service.holder.client.scheduler
+    scheduler: Scheduler = service.holder.client.meta.scheduler
     return scheduler
 
 

@@ -16,15 +16,16 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pristine_core.errors import ValidationError
+from pristine_core.errors import PristineError, ValidationError
 
 #: Metric values: numbers, or short labels such as ``mode="minimize"``.
 MetricValue = float | str
 Metrics = dict[str, MetricValue]
 
 
-class RegularizerError(Exception):
-    """A regularizer (or the base loss) failed; ``name`` says which, ``__cause__`` why."""
+class RegularizerError(PristineError):
+    """A regularizer (or the base loss) failed; ``name`` says which, ``__cause__`` why (part of the
+    Pristine error hierarchy)."""
 
     def __init__(self, name: str, message: str) -> None:
         self.name = name

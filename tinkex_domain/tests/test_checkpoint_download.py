@@ -69,6 +69,7 @@ class FakeClient:
     def __init__(self, response: FakeResponse | Exception) -> None:
         self.response = response
         self.fetched: list[tuple[str, dict[str, Any]]] = []
+        self.meta = self
 
     def fetch_url(self, url: str, **kwargs: Any) -> FakeResponse:
         self.fetched.append((url, kwargs))
@@ -78,7 +79,7 @@ class FakeClient:
 
 
 class FakeRest:
-    """RestClient.get_checkpoint_archive_url_from_tinker_path plus holder.client.fetch_url."""
+    """RestClient.get_checkpoint_archive_url_from_tinker_path plus holder.client.meta.fetch_url."""
 
     def __init__(self, response: FakeResponse | Exception) -> None:
         self.holder = type("Holder", (), {})()

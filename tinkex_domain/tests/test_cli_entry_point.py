@@ -140,6 +140,6 @@ def test_http_pool_routes_the_service_client(emulator: Emulator) -> None:
                 stdout=out, stderr=err, service_factory=factory)
     assert code == 0, err.getvalue()
     client = made[0].holder.client  # type: ignore[attr-defined]
-    assert client.manifest.pool_for(client.manifest.endpoint("service.get_server_capabilities")) == "train"
+    assert client.meta.manifest.pool_for(client.meta.manifest.endpoint("service.get_server_capabilities")) == "train"
     bad = run(emulator, "sample", "--base-model", BASE_MODEL, "--prompt", "hi", "--http-pool", "nope")
     assert bad.returncode == 2 and "--http-pool" in bad.stderr

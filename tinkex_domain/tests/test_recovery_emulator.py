@@ -80,7 +80,7 @@ def test_recovery_runs_unattended_on_the_clients_scheduler_and_stops_with_it(emu
         assert clock.monotonic() - started >= 30  # one poll interval passed, in fake time only
         assert recovered[0][0] is training and recovered[0][1].model_id != training.model_id
         assert monitor.monitored_runs() == [] and executor.pending() == []
-        scheduler = service.holder.client.scheduler
+        scheduler = service.holder.client.meta.scheduler
         assert monitor.scheduler is scheduler
     finally:
         service.close()

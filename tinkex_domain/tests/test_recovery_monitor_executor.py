@@ -326,6 +326,9 @@ def test_events_reach_the_service_client_emitter(scheduler: Scheduler) -> None:
     emitted: list[tuple[str, dict[str, Any]]] = []
 
     class Client:
+        def __init__(self) -> None:
+            self.meta = self
+
         def emit(self, name: str, **fields: Any) -> None:
             emitted.append((name, fields))
 

@@ -203,7 +203,7 @@ def test_console_urls_telemetry_timeout_and_errors(emulator: Emulator, monkeypat
     monkeypatch.setenv("TINKER_CONSOLE_URL", "https://console.test/")
     with ServiceClient(api_key=API_KEY, base_url=emulator.base_url, config={"telemetry": False},
                        timeout=Timeout(30.0, read=12.5)) as service:
-        assert service.holder.client.timeout_s == 12.5
+        assert service.holder.client.meta.timeout_s == 12.5
         assert service.get_console_url() == f"https://console.test/sessions/{service.session_id}"
         tc = service.create_lora_training_client(BASE_MODEL, rank=2)
         assert tc.get_console_url() == f"https://console.test/training_runs/{tc.model_id}"

@@ -33,8 +33,8 @@ import attrs
 import pytest
 
 from pristine_core import Middleware, hookimpl
+from pristine_core.bands import DOMAIN, POOL
 from pristine_core.pipeline import CallNext, Event, Request, Response
-from pristine_core.plugins import DOMAIN, POOL
 from tinkex_domain import SamplingClient, ServiceClient, types
 from tinkex_domain.emulator import Emulator, FaultConfig
 
@@ -195,9 +195,9 @@ def probed(emulator: Emulator) -> Iterator[tuple[SamplingClient, WireProbe, Step
     try:
         sampler = service.create_sampling_client(base_model=BASE_MODEL)
         client = sampler.holder.client
-        manifest_bp = client.manifest.pools["sample"].backpressure
+        manifest_bp = client.meta.manifest.section("pools")["sample"].backpressure
         assert manifest_bp is not None
-        pool = client.plugin("pool")
+        pool = client.meta.plugin("pool")
         spec = pool.spec("sample")
         assert spec.backpressure.window_s == WINDOW_S  # the override took effect...
         assert spec.backpressure.reduced_concurrency == manifest_bp.reduced_concurrency  # ...and only it
@@ -213,7 +213,7 @@ def test_500_samples_through_429s_concurrency_drops_then_recovers(
     emulator: Emulator, probed: tuple[SamplingClient, WireProbe, SteppableClock]
 ) -> None:
     sampler, probe, clock = probed
-    pool = sampler.holder.client.plugin("pool")
+    pool = sampler.holder.client.meta.plugin("pool")
     reduced = probe.reduced
 
     # Reference answers, one at a time and without faults: each request's own tokens.

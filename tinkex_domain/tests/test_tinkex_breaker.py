@@ -19,7 +19,7 @@ def test_telemetry_breaker_opens_after_five_failed_sends_and_recovers() -> None:
     clock = FakeClock()
     with LoopbackServer(handler) as srv, Client(MANIFEST, api_key="tml-x", base_url=srv.url, plugins=["retry"],
                                                 clock=clock, config={"retry": {"max_retries": 0}}) as client:
-        send = client.endpoint("telemetry.send_telemetry")
+        send = client.meta.endpoint("telemetry.send_telemetry")
         body = {"session_id": "s", "platform": "linux", "sdk_version": "0.15.0", "events": []}
         for _ in range(5):
             assert send.raw(body=body).status_code == 503
@@ -34,7 +34,7 @@ def test_telemetry_breaker_opens_after_five_failed_sends_and_recovers() -> None:
         clock.advance(30)
         assert send.raw(body=body).status_code == 200  # the half-open trial closes it
         assert send.raw(body=body).status_code == 200
-        other = client.endpoint("service.get_server_capabilities")
+        other = client.meta.endpoint("service.get_server_capabilities")
         state["down"] = True
         for _ in range(7):  # endpoints without a breaker are never short-circuited
             assert other.raw().status_code == 503

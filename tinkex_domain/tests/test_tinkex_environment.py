@@ -19,6 +19,10 @@ from pristine_core import Client
 from pristine_core.clock import FakeClock
 from pristine_core.errors import APIStatusError, ValidationError
 from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_plugins.futures import FuturesPlugin
+from pristine_plugins.otel import OtelPlugin
+from pristine_plugins.pool import PoolPlugin
+from tinkex_domain.plugin import TinkexConfig, TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")
 KEY = "tml-environment-test-key"
@@ -48,7 +52,7 @@ def make(server: LoopbackServer) -> Iterator[Callable[..., Client]]:
 
 
 def _call(client: Client) -> None:
-    client.endpoint(GET)()
+    client.meta.endpoint(GET)()
 
 
 def _bad(make: Callable[..., Client], env: dict[str, str], var: str) -> str:
@@ -151,9 +155,14 @@ def test_tinker_log_sets_the_library_level(make: Callable[..., Client]) -> None:
 
 
 def test_feature_gates(make: Callable[..., Client]) -> None:
-    assert make({}).option("feature_gates") == ["async_sampling"]
-    assert make({"TINKER_FEATURE_GATES": "a, b,,"}).option("feature_gates") == ["a", "b"]
-    assert make({"TINKER_FEATURE_GATES": "a"}, config={"feature_gates": ["x"]}).option("feature_gates") == ["x"]
+    def gates(client: Client) -> tuple[str, ...] | None:
+        return client.meta.settings_of(TinkexConfig).feature_gates
+
+    tinkex = {"plugins": [TinkexPlugin()]}
+    assert gates(make({}, **tinkex)) == ("async_sampling",)
+    assert gates(make({"TINKER_FEATURE_GATES": "a, b,,"}, **tinkex)) == ("a", "b")
+    assert gates(make({"TINKER_FEATURE_GATES": "a"}, config={"feature_gates": ["x"]}, **tinkex)) == ("x",)
+    assert "feature_gates" not in make({}).meta.config  # no loaded plugin reads it: dropped
 
 
 def _flaky_server() -> LoopbackServer:
@@ -167,7 +176,7 @@ def test_parity_mode_picks_timeout_and_retries(mode: str | None, attempts: int, 
     with _flaky_server() as srv, Client(
         MANIFEST, api_key=KEY, base_url=srv.url, environ=env, plugins=["retry"], clock=FakeClock()
     ) as client:
-        assert client.timeout_s == timeout
+        assert client.meta.timeout_s == timeout
         with pytest.raises(APIStatusError):
             _call(client)
         assert len(srv.requests) == attempts
@@ -181,7 +190,7 @@ def test_explicit_values_beat_the_parity_mode(make: Callable[..., Client]) -> No
         # that the jittered waits between the 5 attempts always fit, so only max_retries decides.
         clock=FakeClock(), timeout_s=700, config=config,
     ) as client:
-        assert client.timeout_s == 700
+        assert client.meta.timeout_s == 700
         with pytest.raises(APIStatusError):
             _call(client)
         assert len(srv.requests) == 5
@@ -190,10 +199,11 @@ def test_explicit_values_beat_the_parity_mode(make: Callable[..., Client]) -> No
 
 
 def test_pool_size_and_count(make: Callable[..., Client]) -> None:
-    client = make({"TINKEX_POOL_SIZE": "7", "TINKEX_POOL_COUNT": "3"})
-    adapter = client.transport.session_for("sample").get_adapter("http://x")
-    assert (adapter._pool_maxsize, adapter._pool_connections) == (7, 3)  # type: ignore[attr-defined]
-    default = make({}).transport.session_for("sample").get_adapter("http://x")
+    for plugins in ([], [PoolPlugin()]):  # the environment wins over the manifest's pools either way
+        client = make({"TINKEX_POOL_SIZE": "7", "TINKEX_POOL_COUNT": "3"}, plugins=plugins)
+        adapter = client.meta.transport.session_for("sample").get_adapter("http://x")
+        assert (adapter._pool_maxsize, adapter._pool_connections) == (7, 3)  # type: ignore[attr-defined]
+    default = make({}, plugins=[PoolPlugin()]).meta.transport.session_for("sample").get_adapter("http://x")
     assert (default._pool_maxsize, default._pool_connections) == (400, 4)  # type: ignore[attr-defined]
     _bad(make, {"TINKEX_POOL_SIZE": "0"}, "TINKEX_POOL_SIZE")
     _bad(make, {"TINKEX_POOL_COUNT": "many"}, "TINKEX_POOL_COUNT")
@@ -201,19 +211,22 @@ def test_pool_size_and_count(make: Callable[..., Client]) -> None:
 
 def test_http_pool_routes_default_endpoints(make: Callable[..., Client]) -> None:
     client = make({"TINKEX_HTTP_POOL": "train"})
-    assert client.manifest.pool_for(client.manifest.endpoint(GET)) == "train"
-    assert client.manifest.pool_for(client.manifest.endpoint("sampling.asample")) == "sample"  # its own pool
+    assert client.meta.manifest.pool_for(client.meta.manifest.endpoint(GET)) == "train"
+    assert client.meta.manifest.pool_for(client.meta.manifest.endpoint("sampling.asample")) == "sample"  # its own pool
     plain = make({})
-    assert plain.manifest.pool_for(plain.manifest.endpoint(GET)) == "session"
+    assert plain.meta.manifest.pool_for(plain.meta.manifest.endpoint(GET)) == "session"
     _bad(make, {"TINKEX_HTTP_POOL": "nope"}, "TINKEX_HTTP_POOL")
 
 
 def test_otel_propagate_and_poll_backoff_reach_the_plugins_config(make: Callable[..., Client]) -> None:
-    client = make({"TINKEX_OTEL_PROPAGATE": "1", "TINKEX_POLL_BACKOFF": "on"})
-    assert client.option("otel") == {"propagate": True}
-    assert client.option("futures") == {"poll_backoff": True}
-    plain = make({})
-    assert plain.option("otel") is None and plain.option("futures") is None
+    env = {"TINKEX_OTEL_PROPAGATE": "1", "TINKEX_POLL_BACKOFF": "on"}
+    client = make(env, plugins=[OtelPlugin(), FuturesPlugin()])
+    assert client.meta.config["otel"] == {"propagate": True}
+    assert client.meta.config["futures"] == {"poll_backoff": True}
+    assert client.meta.plugin("futures").settings.poll_backoff is True
+    assert client.meta.plugin("otel").settings.propagate is True
+    plain = make({}, plugins=[OtelPlugin(), FuturesPlugin()])
+    assert "otel" not in plain.meta.config and "futures" not in plain.meta.config
     _bad(make, {"TINKEX_OTEL_PROPAGATE": "sure"}, "TINKEX_OTEL_PROPAGATE")
     _bad(make, {"TINKEX_POLL_BACKOFF": "sure"}, "TINKEX_POLL_BACKOFF")
 
@@ -275,7 +288,7 @@ def test_no_proxy_by_default_and_bad_values(make: Callable[..., Client], server:
 
 def test_cloudflare_secret_stays_off_foreign_urls(make: Callable[..., Client], server: LoopbackServer) -> None:
     client = make({"CLOUDFLARE_ACCESS_CLIENT_ID": "cf-id", "CLOUDFLARE_ACCESS_CLIENT_SECRET": "cf-secret-x"})
-    client.fetch_url(server.url + "/presigned/archive.tar", stream=False).close()
+    client.meta.fetch_url(server.url + "/presigned/archive.tar", stream=False).close()
     seen = server.requests[-1]
     assert seen.header("CF-Access-Client-Secret") is None and seen.header("X-API-Key") is None
     assert seen.header("CF-Access-Client-Id") == "cf-id"

@@ -51,5 +51,5 @@ def test_retry_after_from_a_real_response() -> None:
     with LoopbackServer(lambda request: reply) as srv, Client(
         ("tinkex_domain", "manifest.json"), api_key="tml-x", base_url=srv.url, autoload_plugins=False
     ) as client, pytest.raises(RateLimitError) as info:
-        client.endpoint("service.get_server_capabilities")()
+        client.meta.endpoint("service.get_server_capabilities")()
     assert retry_after_ms(info.value) == 3000 and not user_error(info.value)

@@ -117,7 +117,7 @@ def test_service_retry_config_sizes_the_sample_pool_and_retries(emulator: Emulat
     with ServiceClient(
         api_key="tml-lost-samples", base_url=emulator.base_url, retry_config=config, config={"telemetry": False}
     ) as service:
-        pool = service.holder.client.plugin("pool")
+        pool = service.holder.client.meta.plugin("pool")
         spec: Any = pool._specs["sample"]
         assert spec.concurrency == 7 and spec.connections == 7
         sampler = service.create_sampling_client(base_model=BASE_MODEL)
@@ -145,5 +145,5 @@ def test_retry_config_rejects_bad_fields() -> None:
 def test_service_retry_config_without_max_connections_keeps_the_manifest_pool(emulator: Emulator) -> None:
     with ServiceClient(api_key="tml-lost-samples", base_url=emulator.base_url, retry_config=RetryConfig(max_retries=3),
                        config={"telemetry": False}) as service:
-        spec: Any = service.holder.client.plugin("pool")._specs["sample"]
+        spec: Any = service.holder.client.meta.plugin("pool")._specs["sample"]
         assert spec.concurrency == 400

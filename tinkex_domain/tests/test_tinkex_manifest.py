@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from pristine_core import Client, load_manifest
+from pristine_core.manifest import SettingsSchema
+from pristine_core.plugins import PluginSelection, build_plugin_manager
+from pristine_plugins.futures.settings import FuturesEndpoint
+from pristine_plugins.retry.settings import RetryEndpoint
 from tinkex_domain import ServiceClient, types
 from tinkex_domain.emulator.app import all_routes
 from tinkex_domain.plugin import TinkexPlugin
@@ -18,32 +22,38 @@ ROOT_MANIFEST = Path(__file__).resolve().parents[2] / "manifest.json"
 
 
 def test_manifest_loads_from_file_and_package() -> None:
-    from_file = load_manifest(ROOT_MANIFEST)
-    from_package = load_manifest(("tinkex_domain", "manifest.json"))
+    pm, _records, _failures = build_plugin_manager(PluginSelection.resolve(plugins=["retry", "pool", "futures"]))
+    schema = SettingsSchema.from_hooks(pm)
+    from_file = load_manifest(ROOT_MANIFEST, schema=schema)
+    from_package = load_manifest(("tinkex_domain", "manifest.json"), schema=schema)
     assert from_file == from_package
     assert from_file.auth is not None and from_file.auth.header == "X-API-Key"
     assert from_file.auth.key_prefixes == ("tml-",) and from_file.base_url_env == "TINKER_BASE_URL"
-    assert set(from_file.pools) == {"session", "train", "sample", "futures", "telemetry"}
-    sample = from_file.pools["sample"]
+    pools = from_file.section("pools")
+    assert set(pools) == {"session", "train", "sample", "futures", "telemetry"}
+    sample = pools["sample"]
     assert sample.concurrency == 400 and sample.byte_budget == 10 * 1024 * 1024
     assert sample.backpressure is not None and sample.backpressure.reduced_concurrency == 10
-    default = from_file.retry_policies["default"]
+    policies = from_file.section("retry_policies")
+    default = policies["default"]
     assert (default.max_retries, default.base_delay_s, default.max_delay_s, default.jitter) == (10, 0.5, 10, 0.25)
     assert default.pause_statuses["402"].max_pause_s == 3600
     for name in ("futures.retrieve_future", "session.session_heartbeat", "weights.save_weights"):
-        assert from_file.retry_policy_for(from_file.endpoint(name)).max_retries == 0, name
+        policy = from_file.endpoint(name).settings_of(RetryEndpoint).retry
+        assert policy is not None and policies[policy].max_retries == 0, name
     # asample is retried under its idempotency key (issue 11: no lost samples).
-    asample = from_file.endpoint("sampling.asample")
-    assert asample.is_idempotent and from_file.retry_policy_for(asample).max_retries == 10
-    assert all(ep.result for ep in from_file.endpoints() if ep.future)
+    asample = from_file.endpoint("sampling.asample").settings_of(RetryEndpoint).retry
+    assert policies[asample or "default"].max_retries == 10
+    futures = [ep.settings_of(FuturesEndpoint) for ep in from_file.endpoints()]
+    assert all(keys.result for keys in futures if keys.future)
     assert json.loads(ROOT_MANIFEST.read_text())["features"]["futures"]["poll_timeout_s"] == 45
 
 
 def test_installed_plugins_accept_the_manifest(emulator: Any) -> None:
     with Client(ROOT_MANIFEST, base_url=emulator.base_url, api_key="tml-x", plugins=[TinkexPlugin()],
                 disable_plugins=["tinkex", "session", "telemetry"]) as client:
-        assert {"retry", "pool", "futures", "streaming"} <= {r.name for r in client.plugins()}
-        assert client.types.cls("ModelInput") is types.ModelInput
+        assert {"retry", "pool", "futures", "streaming"} <= {r.name for r in client.meta.plugins()}
+        assert client.meta.types.cls("ModelInput") is types.ModelInput
 
 
 def test_every_endpoint_answers_on_the_emulator(service: ServiceClient, emulator: Any) -> None:
@@ -62,7 +72,7 @@ def test_every_endpoint_answers_on_the_emulator(service: ServiceClient, emulator
     request_ids: list[str] = []
 
     def spare_session() -> str:  # finishing must not end the module's shared session
-        return str(holder.client.endpoint("session.create_session")(sdk_version="0.15.0").session_id)
+        return str(holder.client.meta.endpoint("session.create_session")(sdk_version="0.15.0").session_id)
 
     calls: dict[str, Callable[[], dict[str, Any]]] = {
         "session.create_session": lambda: {"sdk_version": "0.15.0"},
@@ -117,12 +127,12 @@ def test_every_endpoint_answers_on_the_emulator(service: ServiceClient, emulator
     }
     assert spare is not None
     assert tc.save_weights_external("manifest-ext").result(timeout=60).path
-    assert set(calls) == {ep.qualified_name for ep in holder.client.manifest.endpoints()}
+    assert set(calls) == {ep.qualified_name for ep in holder.client.meta.manifest.endpoints()}
     served = {route.endpoint for route in all_routes()}
     if "finish_session" not in served:
         del calls["session.finish_session"]
     for name, args in calls.items():
-        response = holder.client.endpoint(name).raw(**args())
+        response = holder.client.meta.endpoint(name).raw(**args())
         try:
             assert 200 <= response.status_code < 400, f"{name}: {response.status_code} {response.text[:200]}"
             if name == "sampling.asample":
@@ -136,12 +146,12 @@ def test_byte_estimates_reach_the_request(service: ServiceClient) -> None:
     from tinkex_domain.chunking import data_bytes
 
     client = service.holder.client
-    asample = client.endpoint("sampling.asample")
+    asample = client.meta.endpoint("sampling.asample")
     prompt = types.ModelInput.from_ints(list(range(50)))
     call = asample.prepare(RequestOptions(), {"prompt": prompt, "sampling_params": types.SamplingParams()})
     assert asample.build_request(call).byte_size == 10 * 50
 
-    forward = client.endpoint("training.forward_backward")
+    forward = client.meta.endpoint("training.forward_backward")
     data = [text_datum("estimate me"), text_datum("and me")]
     body = {"model_id": "m", "seq_id": 1, "forward_backward_input": {"data": data, "loss_fn": "cross_entropy"}}
     call = forward.prepare(RequestOptions(), body)

@@ -33,7 +33,7 @@ def test_training_pause_without_reason_uses_the_manifest_text() -> None:
     with LoopbackServer(handler) as srv, Client(MANIFEST, api_key="tml-x", base_url=srv.url,
                                                 plugins=["futures"]) as client:
         body = {"session_id": "s", "model_seq_id": 0, "base_model": "b", "lora_config": {"rank": 2}}
-        future = client.endpoint("models.create_model")(
+        future = client.meta.endpoint("models.create_model")(
             body=body, request_options=RequestOptions(extensions={"queue_state_observer": recorder})
         )
         assert future.result(timeout=10).model_id == "m-1"

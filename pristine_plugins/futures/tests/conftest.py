@@ -64,7 +64,7 @@ def manifest(pools: dict[str, Any] | None = None, **futures: Any) -> dict[str, A
                     "path": "/jobs/untyped",
                     "request": "SubmitRequest",
                     "future": True,
-                    "extensions": {"request_type": "Untyped"},
+                    "request_type": "Untyped",
                 },
             },
             "futures": {"retrieve": {"method": "POST", "path": "/retrieve", "request": "RetrieveRequest"}},
@@ -179,7 +179,7 @@ def make_client(
 
 def plugin_of(client: Client) -> FuturesPlugin:
     """The futures plugin instance of ``client``."""
-    plugin = client.plugin("futures")
+    plugin = client.meta.plugin("futures")
     assert isinstance(plugin, FuturesPlugin)
     return plugin
 

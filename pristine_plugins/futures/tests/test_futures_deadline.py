@@ -42,7 +42,7 @@ def test_a_future_resolving_in_time_cancels_its_deadline(future_server, make_cli
     client = make_client(future_server.url, futures={"deadline_s": 60}, clock=SystemClock())
     future = client.jobs.submit(x=1)
     assert future.result(timeout=10).value == 1
-    scheduler = client.plugin("futures").scheduler
+    scheduler = client.meta.plugin("futures").scheduler
     assert scheduler.pending() == 0  # the 60 s deadline timer was called off
 
 

@@ -42,7 +42,7 @@ def test_future_endpoints_need_a_retrieve_endpoint(make_manifest):
 def test_manifest_values_then_client_config(make_manifest):
     client = build(make_manifest(max_workers=3), config={"futures": {"poll_timeout_s": 7.5}})
     try:
-        settings = client.plugin("futures").settings
+        settings = client.meta.plugin("futures").settings
         assert isinstance(settings, FuturesSettings)
         assert (settings.max_workers, settings.poll_timeout_s, settings.max_blank_400s) == (3, 7.5, 3)
     finally:
@@ -65,7 +65,7 @@ def test_entry_point_is_installed_and_autoloads(make_manifest):
     assert names["futures"].load() is FuturesPlugin
     client = Client(make_manifest(), plugins=["futures"])
     try:
-        assert isinstance(client.plugin("futures"), FuturesPlugin)
-        assert [r.priority for r in client.plugins() if r.name == "futures"] == [300]
+        assert isinstance(client.meta.plugin("futures"), FuturesPlugin)
+        assert [r.priority for r in client.meta.plugins() if r.name == "futures"] == [300]
     finally:
         client.close()

@@ -170,7 +170,7 @@ def test_reporter_runs_from_the_client_and_stops_at_close(
     clock = _TickClock()
     client = make_client(doc({"report_interval_s": 60}), clock=clock)
     client.things.get(id="1")
-    plugin = client.plugin("metrics")
+    plugin = client.meta.plugin("metrics")
     assert plugin.reporter is not None
     caplog.set_level("INFO", logger="pristine_plugins.metrics.reporter")
     client.close()  # stops the thread and logs one last summary

@@ -158,7 +158,7 @@ def run_load(
 ) -> None:
     """Make ``calls`` calls of ``endpoint`` from ``threads`` threads that start together."""
     barrier = threading.Barrier(threads)
-    method = client.endpoint(endpoint)
+    method = client.meta.endpoint(endpoint)
 
     def worker(index: int) -> None:
         barrier.wait(5)

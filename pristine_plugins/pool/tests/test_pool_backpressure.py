@@ -29,7 +29,7 @@ def test_a_429_throttles_to_the_reduced_limit_for_the_window_then_recovers(
 ) -> None:
     clock = FakeClock()
     client = make_client(base_url=server.url, clock=clock)
-    pool = client.plugin("pool")
+    pool = client.meta.plugin("pool")
     meter.script = _first_is_429
 
     assert client.jobs.sample(data="hello") == {}  # 429, back off, resend, 200
@@ -63,7 +63,7 @@ def test_throttled_requests_are_charged_the_byte_multiplier(
     charges: list[tuple[int, int]] = []
 
     def record(seen: SeenRequest, number: int) -> Reply | None:
-        charges.append((len(seen.body), client.plugin("pool").snapshot()["sample"].bytes_in_flight))
+        charges.append((len(seen.body), client.meta.plugin("pool").snapshot()["sample"].bytes_in_flight))
         return _first_is_429(seen, number)
 
     meter.script = record
@@ -110,7 +110,7 @@ def test_max_attempts_bounds_the_resends(
     assert meter.count == 3
     assert clock.sleeps == [SMALL_DELAY, SMALL_DELAY]
     # The last 429 still holds the tenant back.
-    assert client.plugin("pool").snapshot()["sample"].backoff_remaining_s == pytest.approx(SMALL_DELAY)
+    assert client.meta.plugin("pool").snapshot()["sample"].backoff_remaining_s == pytest.approx(SMALL_DELAY)
 
 
 def test_endpoints_without_the_flag_get_their_429_unchanged(
@@ -122,7 +122,7 @@ def test_endpoints_without_the_flag_get_their_429_unchanged(
     with pytest.raises(RateLimitError):
         client.jobs.peek(data="x")  # same pool, but not declared backpressure
     assert meter.count == 1 and clock.sleeps == []
-    assert not client.plugin("pool").snapshot()["sample"].throttled
+    assert not client.meta.plugin("pool").snapshot()["sample"].throttled
 
 
 def test_backpressure_and_wait_events(server: LoopbackServer, meter: Any, make_client: Callable[..., Client]) -> None:

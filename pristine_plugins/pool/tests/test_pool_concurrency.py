@@ -22,7 +22,7 @@ def test_64_threads_never_exceed_a_pool_of_8(
     load(client, threads=64, calls=64)
     assert meter.count == 64
     assert meter.peak == 8
-    assert client.plugin("pool").in_flight() == {"work": 0}
+    assert client.meta.plugin("pool").in_flight() == {"work": 0}
 
 
 def test_without_a_concurrency_limit_the_same_load_overlaps_more(
@@ -43,7 +43,7 @@ def test_client_config_overrides_the_manifest_limit(
     client = make_client(base_url=server.url, config={"pools": {"work": {"concurrency": 3}}})
     load(client, threads=12, calls=24)
     assert meter.peak == 3
-    assert client.plugin("pool").spec("work").concurrency == 3
+    assert client.meta.plugin("pool").spec("work").concurrency == 3
 
 
 def test_request_options_route_a_call_to_another_pool(
@@ -53,14 +53,14 @@ def test_request_options_route_a_call_to_another_pool(
     client = make_client(base_url=server.url)
     load(client, threads=8, calls=16, options=RequestOptions(pool="narrow"))
     assert meter.peak == 1
-    assert set(client.plugin("pool").in_flight()) == {"narrow"}
+    assert set(client.meta.plugin("pool").in_flight()) == {"narrow"}
 
 
 def test_byte_budget_holds_under_load(
     server: LoopbackServer, meter: Any, make_client: Callable[..., Client], load: Callable[..., None]
 ) -> None:
     client = make_client(base_url=server.url)
-    plugin = client.plugin("pool")
+    plugin = client.meta.plugin("pool")
     client_side: list[int] = []
 
     def observe(seen: SeenRequest, number: int) -> Reply | None:
@@ -89,7 +89,7 @@ def test_slots_are_released_when_the_transport_fails(
             client.jobs.upload(data="abc", request_options={"pool": "narrow"})
         with pytest.raises(APIConnectionError):
             client.jobs.upload(data="abc")
-    stats = client.plugin("pool").snapshot()
+    stats = client.meta.plugin("pool").snapshot()
     assert stats["narrow"].in_flight == 0
     assert stats["budget"].bytes_in_flight == 0
 
@@ -139,7 +139,8 @@ def test_the_estimate_hook_prices_the_byte_charge(
 ) -> None:
     seen_charge: list[int] = []
     client = make_client(base_url=server.url, extra=(FixedEstimate(),))
-    meter.script = lambda seen, number: seen_charge.append(client.plugin("pool").snapshot()["budget"].bytes_in_flight)
+    pool = client.meta.plugin("pool")
+    meter.script = lambda seen, number: seen_charge.append(pool.snapshot()["budget"].bytes_in_flight)
     client.jobs.upload(data="tiny")
     assert seen_charge == [12345]
 
@@ -151,6 +152,6 @@ def test_manifest_defaults_route_to_the_default_pool(
     manifest["resources"]["jobs"]["run"].pop("pool")
     client = make_client(manifest, base_url=server.url)
     in_handler: list[dict[str, int]] = []
-    meter.script = lambda seen, number: in_handler.append(client.plugin("pool").in_flight())
+    meter.script = lambda seen, number: in_handler.append(client.meta.plugin("pool").in_flight())
     client.jobs.run(data="x")
     assert in_handler == [{"default": 1}]

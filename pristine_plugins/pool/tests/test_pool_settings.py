@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pristine_core import Client, ManifestError, ValidationError
-from pristine_core.manifest.models import PoolSpec
 from pristine_plugins.pool import PoolPlugin
+from pristine_plugins.pool.settings import PoolSpec
 
 URL = "http://api.test"
 
@@ -67,7 +67,7 @@ def test_nested_overrides_merge_key_by_key(make_client: Callable[..., Client]) -
             }
         },
     )
-    plugin = client.plugin("pool")
+    plugin = client.meta.plugin("pool")
     bp = plugin.spec("sample").backpressure
     assert bp.window_s == 5 and bp.statuses == (429, 503)
     assert bp.reduced_concurrency == 2 and bp.byte_multiplier == 3.0  # kept from the manifest
@@ -81,7 +81,7 @@ def test_overrides_can_switch_off_replace_and_add_pools(make_client: Callable[..
         base_url=URL,
         config={"pools": {"sample": {"backpressure": None}, "work": replacement, "extra": {"concurrency": 5}}},
     )
-    plugin = client.plugin("pool")
+    plugin = client.meta.plugin("pool")
     assert plugin.spec("sample").backpressure is None
     assert plugin.spec("work") == replacement
     assert plugin.spec("extra").concurrency == 5
@@ -95,7 +95,7 @@ def test_overrides_can_switch_off_replace_and_add_pools(make_client: Callable[..
         ({"work": {"concurrency": 0}}, "config.pools.work.concurrency"),
         ({"work": {"concurrency": "4"}}, "config.pools.work.concurrency"),
         ({"sample": {"backpressure": {"window": 1}}}, "config.pools.sample.backpressure.window"),
-        ({"budget": {"rate_limit": {"burst": 2}}}, "config.pools.budget.rate_limit"),
+        ({"budget": {"rate_limit": {"burst": 2}}}, "config.pools.budget.rate_limit.rate"),
         ({"work": 4}, "config.pools.work"),
     ],
 )
@@ -107,6 +107,6 @@ def test_bad_overrides_are_validation_errors(make_client: Callable[..., Client],
 
 def test_the_plugin_loads_from_its_entry_point(manifest_factory: Callable[..., Any]) -> None:
     with Client(manifest_factory(), plugins=["pool"], base_url=URL) as client:
-        assert isinstance(client.plugin("pool"), PoolPlugin)
-        assert [m.name for m in client.middleware] == ["pool"]
-        assert client.middleware[0].priority == 500
+        assert isinstance(client.meta.plugin("pool"), PoolPlugin)
+        assert [m.name for m in client.meta.middleware] == ["pool"]
+        assert client.meta.middleware[0].priority == 500

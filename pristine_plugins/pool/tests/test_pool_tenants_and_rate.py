@@ -60,8 +60,8 @@ def test_clients_of_one_tenant_share_back_off_and_other_tenants_do_not(
         waited["b"] = _sleeps_during(clock, lambda: b.jobs.sample(data="b"))
         waited["c"] = _sleeps_during(clock, lambda: c.jobs.sample(data="c"))
         waited["d"] = _sleeps_during(clock, lambda: d.jobs.sample(data="d"))
-        waited["b_throttled"] = [float(b.plugin("pool").snapshot()["sample"].throttled)]
-        waited["c_throttled"] = [float(c.plugin("pool").snapshot()["sample"].throttled)]
+        waited["b_throttled"] = [float(b.meta.plugin("pool").snapshot()["sample"].throttled)]
+        waited["c_throttled"] = [float(c.meta.plugin("pool").snapshot()["sample"].throttled)]
 
     clock.on_first_sleep = while_a_backs_off
     assert a.jobs.sample(data="a") == {}
@@ -81,7 +81,7 @@ def test_the_shared_registry_never_holds_a_raw_key(
         client.jobs.sample(data="x")  # states are created on a pool's first use
     keys = registry_keys()
     assert len(keys) == 2  # one per tenant
-    shown = repr(keys) + repr([client.plugin("pool").snapshot() for client in clients])
+    shown = repr(keys) + repr([client.meta.plugin("pool").snapshot() for client in clients])
     assert KEY_ONE not in shown and KEY_TWO not in shown
 
 

@@ -27,12 +27,12 @@ MANIFEST: dict[str, Any] = {
     "types": {"Body": {"type": "object", "additionalProperties": True}},
     "resources": {"q": {
         "ask": {"method": "POST", "path": "/ask", "request": "Body",
-                "extensions": {"encoding": "protobuf", "message": "Query", "result_message": "Answer"}},
+                "encoding": "protobuf", "message": "Query", "result_message": "Answer"},
         "packed": {"method": "POST", "path": "/packed", "request": "Body",
-                   "extensions": {"encoding": "protobuf", "message": "Query", "result_message": "Answer",
-                                  "compression": "zstd"}},
+                   "encoding": "protobuf", "message": "Query", "result_message": "Answer",
+                                  "compression": "zstd"},
         "maybe": {"method": "POST", "path": "/maybe", "request": "Body",
-                  "extensions": {"encoding": "protobuf", "message": "Query", "negotiated": True}},
+                  "encoding": "protobuf", "message": "Query", "negotiated": True},
     }},
     "features": {"protobuf": SCHEMA},
 }
@@ -100,13 +100,16 @@ def test_a_bad_value_fails_before_the_network(client: Client, server: LoopbackSe
 
 def test_manifest_declarations_are_checked() -> None:
     bad = copy.deepcopy(MANIFEST)
-    bad["resources"]["q"]["ask"]["extensions"].update(message="Nope", compression="lz4")
-    bad["resources"]["q"]["maybe"]["extensions"]["fields"] = {"ghost": {"path": "a"}}
+    bad["resources"]["q"]["ask"].update(compression="lz4")
+    with pytest.raises(ManifestError) as info:  # structure first: the declared keys' types
+        Client(bad, plugins=[ProtobufPlugin()], autoload_plugins=False)
+    assert "resources.q.ask.compression" in str(info.value)
+    bad["resources"]["q"]["ask"].update(message="Nope", compression="zstd")
+    bad["resources"]["q"]["maybe"]["fields"] = {"ghost": {"path": "a"}}
     with pytest.raises(ManifestError) as info:
         Client(bad, plugins=[ProtobufPlugin()], autoload_plugins=False)
     text = str(info.value)
-    for path in ("resources.q.ask.extensions.message", "resources.q.ask.extensions.compression",
-                 "resources.q.maybe.extensions.fields.ghost"):
+    for path in ("resources.q.ask.message", "resources.q.maybe.fields.ghost"):
         assert path in text
     none = copy.deepcopy(MANIFEST)
     del none["features"]

@@ -13,9 +13,9 @@ import requests
 import responses as responses_lib
 
 from pristine_core import Client, FakeClock, PristineError, RequestOptions
-from pristine_core.manifest.models import CircuitBreakerSpec
 from pristine_plugins.retry import CLOSED, HALF_OPEN, OPEN, BreakerRegistry, CircuitBreaker, CircuitOpenError
 from pristine_plugins.retry.breaker import FAILURE, NEUTRAL, SUCCESS
+from pristine_plugins.retry.settings import CircuitBreakerSpec
 
 BASE = "http://api.test"
 GUARDED = f"{BASE}/guarded"
@@ -166,7 +166,7 @@ def test_client_breaker_opens_rejects_fast_half_opens_and_closes(
     clock.advance(30)
     mock.replace("POST", GUARDED, json={"ok": True})
     assert client.items.guarded(name="a").ok is True
-    assert client.plugin("retry").breaker("backend").state == CLOSED
+    assert client.meta.plugin("retry").breaker("backend").state == CLOSED
     assert [e["state"] for e in recorder.named("circuit_breaker")] == [OPEN, HALF_OPEN, CLOSED]
 
 
@@ -179,7 +179,7 @@ def test_client_trial_failure_reopens(guarded: tuple[Client, responses_lib.Reque
     clock.advance(30)
     with pytest.raises(PristineError):
         client.items.guarded(name="a")
-    assert client.plugin("retry").breaker("backend").state == OPEN
+    assert client.meta.plugin("retry").breaker("backend").state == OPEN
     assert len(mock.calls) == 4
 
 
@@ -200,13 +200,13 @@ def test_non_retryable_statuses_count_as_success(guarded: tuple[Client, response
         mock.add("POST", GUARDED, json={}, status=status)
     for _ in range(5):
         client.items.guarded.raw(name="a")
-    assert client.plugin("retry").breaker("backend").state == CLOSED
+    assert client.meta.plugin("retry").breaker("backend").state == CLOSED
 
 
 def test_a_call_can_bypass_the_breaker(guarded: tuple[Client, responses_lib.RequestsMock]) -> None:
     client, mock = guarded
     mock.add("POST", GUARDED, json={}, status=503)
-    client.plugin("retry").breaker("backend").call(lambda: None)  # created, closed
+    client.meta.plugin("retry").breaker("backend").call(lambda: None)  # created, closed
     for _ in range(3):
         client.items.guarded.raw(name="a")
     bypass = RequestOptions(extensions={"circuit_breaker": False})

@@ -123,7 +123,7 @@ def test_the_final_connection_error_is_raised(
     client = make_client(manifest, base_url=f"http://127.0.0.1:{port}")
 
     with pytest.raises(APIConnectionError):
-        client.items.get(item_id="x", request_options=RequestOptions(max_retries=2))
+        client.items.get(item_id="x", request_options=RequestOptions(extensions={"max_retries": 2}))
 
     assert clock.sleeps == [0.5, 1.0]
 

@@ -28,7 +28,7 @@ def test_request_options_max_retries_overrides_the_policy(
 ) -> None:
     failing(mocked)
     client = make_client(manifest)
-    client.items.get.raw(item_id="x", request_options=RequestOptions(max_retries=1))
+    client.items.get.raw(item_id="x", request_options=RequestOptions(extensions={"max_retries": 1}))
     assert len(mocked.calls) == 2
 
 
@@ -49,7 +49,7 @@ def test_request_options_retry_picks_another_named_policy(
 ) -> None:
     failing(mocked)
     client = make_client(manifest)
-    client.items.get.raw(item_id="x", request_options=RequestOptions(retry="patient"))
+    client.items.get.raw(item_id="x", request_options=RequestOptions(extensions={"retry_policy": "patient"}))
     assert clock.sleeps == [1.0, 2.0, 2.0, 2.0, 2.0, 2.0]
 
 
@@ -75,8 +75,8 @@ def test_extension_false_disables_retries_for_one_call(
 @pytest.mark.parametrize(
     "options",
     [
-        RequestOptions(retry="nope"),
-        RequestOptions(max_retries=-1),
+        RequestOptions(extensions={"retry_policy": "nope"}),
+        RequestOptions(extensions={"max_retries": -1}),
         RequestOptions(extensions={"retry": {"max_retries": "3"}}),
         RequestOptions(extensions={"retry": {"jitter": 2}}),
         RequestOptions(extensions={"retry": {"bogus": 1}}),
@@ -127,7 +127,7 @@ def test_client_config_can_switch_retries_off_and_a_call_can_switch_them_back_on
     client = make_client(manifest, config={"retry": {"enabled": False}})
     client.items.get.raw(item_id="x")
     assert len(mocked.calls) == 1
-    client.items.get.raw(item_id="x", request_options=RequestOptions(max_retries=1))
+    client.items.get.raw(item_id="x", request_options=RequestOptions(extensions={"max_retries": 1}))
     assert len(mocked.calls) == 3
 
 
@@ -158,7 +158,7 @@ def test_a_caller_supplied_idempotency_key_wins(
     mocked.add("POST", POST_URL, json={}, status=503)
     mocked.add("POST", POST_URL, json={"ok": True})
     client = make_client(manifest)
-    client.items.create(name="a", request_options=RequestOptions(idempotency_key="my-key-1"))
+    client.items.create(name="a", request_options=RequestOptions(extensions={"idempotency_key": "my-key-1"}))
     assert [c.request.headers["X-Idempotency-Key"] for c in mocked.calls] == ["my-key-1", "my-key-1"]
 
 
@@ -182,7 +182,7 @@ def test_no_headers_without_a_feature_block(
 
 def test_the_key_is_kept_in_the_call_context(manifest: dict[str, Any], make_client: Callable[..., Client]) -> None:
     client = make_client(manifest)
-    call = client.endpoint("items.create").prepare(RequestOptions(), {"name": "a"})
+    call = client.meta.endpoint("items.create").prepare(RequestOptions(), {"name": "a"})
     key = call.context["retry"]["idempotency_key"]
     assert call.headers["X-Idempotency-Key"] == key
 
@@ -218,7 +218,7 @@ def test_each_retry_emits_an_event(
         (lambda m: m["retry_policies"]["std"].update(retry_methods=["FETCH"]), "retry_policies.std.retry_methods"),
         (
             lambda m: m["retry_policies"]["std"].update(pause_statuses={"402": {"delay_s": -1}}),
-            "retry_policies.std.pause_statuses.402",
+            "retry_policies.std.pause_statuses.402.delay_s",
         ),
         (
             lambda m: m["circuit_breakers"]["backend"].update(half_open_max_calls=0),

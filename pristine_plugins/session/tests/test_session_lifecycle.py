@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import responses as responses_lib
 
+import pristine_core as pc
 from pristine_core import APIResponseValidationError, Client, ManifestError, ValidationError
 from pristine_core.testing import LoopbackServer
 from pristine_plugins.session import NoSessionError, SessionHandle, SessionPlugin, default_scheduler, session_of
@@ -17,10 +18,29 @@ Threads = Callable[[], list[threading.Thread]]
 Manifest = Callable[..., dict[str, Any]]
 
 
+@pc.settings
+class AppConfig:
+    """The config keys an application plugin declares; body_from_config copies them."""
+
+    user_metadata: Any = None
+    tags: Any = None
+    project_id: Any = None
+
+
+class AppKeys:
+    name = "app"
+
+    @pc.hookimpl
+    def pristine_settings(self) -> pc.PluginSettings:
+        return pc.PluginSettings(config=AppConfig)
+
+
 def test_create_body_combines_static_fields_and_config(
     make_client: Callable[..., Client], server: LoopbackServer
 ) -> None:
-    client = make_client(config={"user_metadata": {"team": "a"}, "tags": ["x", "y"], "project_id": None})
+    client = make_client(
+        config={"user_metadata": {"team": "a"}, "tags": ["x", "y"], "project_id": None}, plugins=[AppKeys()]
+    )
     opens = [r for r in server.requests if r.path == "/open"]
     assert len(opens) == 1
     # config "tags" replaces the static "labels"; a None config value is left out.
@@ -56,7 +76,7 @@ def test_session_id_is_injected_into_typed_instances(
     make_client: Callable[..., Client], server: LoopbackServer
 ) -> None:
     client = make_client()
-    job_cls = client.types.cls("Job")
+    job_cls = client.meta.types.cls("Job")
     client.work.job(body=job_cls(n=7))
     assert [r.json() for r in server.requests if r.path == "/job"] == [{"session_ref": "sess-1", "n": 7}]
 

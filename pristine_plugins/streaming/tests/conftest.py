@@ -38,7 +38,7 @@ MANIFEST: dict[str, Any] = {
                 "method": "GET",
                 "path": "/files/{name}",
                 "stream": True,
-                "extensions": {"stream_format": "bytes"},
+                "stream_format": "bytes",
             },
             "blob": {"method": "GET", "path": "/blob"},
         }

@@ -96,7 +96,7 @@ def test_stream_to_file_from_raw_response_and_sse_stream(
     """stream_to_file accepts a raw Response and an SSE Stream not yet iterated (raw bytes)."""
     server.handler = lambda r: Reply(200, [b"data: a\n\n", b"data: b\n\n"], {"Content-Type": "text/event-stream"})
     client = make_client()
-    raw = client.endpoint("events.watch").raw(topic="t")
+    raw = client.meta.endpoint("events.watch").raw(topic="t")
     assert stream_to_file(raw, tmp_path / "raw.sse") == 18
     stream = client.events.watch(topic="t")
     assert stream_to_file(stream, tmp_path / "stream.sse") == 18

@@ -278,7 +278,7 @@ def test_close_mid_stream_releases_and_stops(make_client: MakeClient, server: Lo
 def test_raw_call_returns_the_streamed_response(make_client: MakeClient, server: LoopbackServer) -> None:
     """.raw() on an SSE endpoint gives the unread Response, readable incrementally."""
     server.handler = lambda r: sse_reply([b"data: a\n\n", b"data: b\n\n"])
-    response = make_client().endpoint("events.watch").raw(topic="t")
+    response = make_client().meta.endpoint("events.watch").raw(topic="t")
     assert isinstance(response, pc.Response)
     assert b"".join(response.iter_bytes()) == b"data: a\n\ndata: b\n\n"
     response.close()
@@ -307,14 +307,16 @@ def test_manifest_endpoint_validation() -> None:
     """stream_format and stream_event only make sense on stream endpoints."""
     spec = json.loads(json.dumps(MANIFEST))
     blob = spec["resources"]["events"]["blob"]
-    blob["extensions"] = {"stream_format": "bytes"}
+    blob["stream_format"] = "bytes"
     blob["stream_event"] = "Token"
-    spec["resources"]["events"]["download"]["extensions"]["stream_format"] = "lines"
+    spec["resources"]["events"]["download"]["stream_format"] = "lines"
     with pytest.raises(ManifestError) as info:
         pc.Client(spec, base_url="http://127.0.0.1:9", plugins=[StreamingPlugin()], autoload_plugins=False)
-    paths = {p for p, _ in info.value.problems}
-    assert paths == {
-        "resources.events.blob.extensions.stream_format",
+    assert {p for p, _ in info.value.problems} == {"resources.events.download.stream_format"}
+    spec["resources"]["events"]["download"]["stream_format"] = "bytes"
+    with pytest.raises(ManifestError) as info:
+        pc.Client(spec, base_url="http://127.0.0.1:9", plugins=[StreamingPlugin()], autoload_plugins=False)
+    assert {p for p, _ in info.value.problems} == {
+        "resources.events.blob.stream_format",
         "resources.events.blob.stream_event",
-        "resources.events.download.extensions.stream_format",
     }

@@ -246,13 +246,13 @@ def test_manifest_problems(server: LoopbackServer, manifest: Manifest) -> None:
     with pytest.raises(ManifestError) as info:
         Client(doc, base_url=server.url, plugins=[TelemetryPlugin()], autoload_plugins=False)
     paths = {p for p, _ in info.value.problems}
-    assert {
-        "features.telemetry.batch_size",
-        "features.telemetry.flush_timeout_s",
-        "features.telemetry.colour",
-        "features.telemetry.batch_type",
-        "features.telemetry.ignore_endpoints[0]",
-    } <= paths
+    assert {"features.telemetry.batch_size", "features.telemetry.flush_timeout_s", "features.telemetry.colour"} <= paths
+    doc = manifest(ignore_endpoints=["nope.nothing"])
+    doc["types"]["Shipment"]["properties"]["records"]["items"] = {"type": "string"}
+    with pytest.raises(ManifestError) as info:
+        Client(doc, base_url=server.url, plugins=[TelemetryPlugin()], autoload_plugins=False)
+    paths = {p for p, _ in info.value.problems}
+    assert {"features.telemetry.batch_type", "features.telemetry.ignore_endpoints[0]"} <= paths
 
 
 def test_bad_config_override_is_rejected(make_client: Callable[..., Client]) -> None:

@@ -1,0 +1,63 @@
+"""Start-up cost, as whole processes: imports and quick commands against ``import requests``.
+
+Each command runs ``--runs`` times, interleaved so that machine noise hits all alike; the report
+is the median wall time and its ratio to ``python -c "import requests"`` measured in the same run.
+Targets (issue 9): ``import tinkex_domain`` <= 1.5x; ``tinkex version``, ``tinkex --help`` and
+``pristine plugins`` <= 2x.
+
+    python bench/startup.py [--runs 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+PY = sys.executable
+COMMANDS = {
+    "import requests": [PY, "-c", "import requests"],
+    "import pristine_core": [PY, "-c", "import pristine_core"],
+    "import tinkex_domain": [PY, "-c", "import tinkex_domain"],
+    "tinkex version": [PY, "-m", "tinkex_domain.cli", "version"],
+    "tinkex --help": [PY, "-m", "tinkex_domain.cli", "--help"],
+    "pristine plugins": [PY, "-m", "pristine_core.cli", "plugins"],
+}
+TARGETS = {"import tinkex_domain": 1.5, "tinkex version": 2.0, "tinkex --help": 2.0, "pristine plugins": 2.0}
+
+
+def _run(argv: list[str]) -> float:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    for argv in COMMANDS.values():
+        _run(argv)  # warm the file cache and bytecode
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(args.runs):
+        for name, argv in COMMANDS.items():
+            times[name].append(_run(argv))
+    base = statistics.median(times["import requests"])
+    worst = 0.0
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        ratio = median / base
+        target = TARGETS.get(name)
+        verdict = "" if target is None else f"  (target <= {target}x: {'ok' if ratio <= target else 'MISSED'})"
+        print(f"{name:<22} {median * 1000:8.1f} ms  {ratio:5.2f}x import requests{verdict}")
+        if target is not None:
+            worst = max(worst, ratio / target)
+    print(f"startup_worst_ratio_to_target: {worst:.2f}")
+
+
+if __name__ == "__main__":
+    main()
