@@ -24,7 +24,9 @@ from pristine_core.manifest.checks import RESERVED_RESOURCE_NAMES
 from pristine_core.plugins import PluginSelection, build_plugin_manager
 from pristine_core.testing import LoopbackServer, json_reply
 
-BUILTINS = ["retry", "pool", "futures", "session", "telemetry", "streaming", "multipart", "metrics", "otel", "protobuf", "tinkex"]
+BUILTINS = [
+    "retry", "pool", "futures", "session", "telemetry", "streaming", "multipart", "metrics", "otel", "protobuf", "tinkex",
+]
 
 
 def declarations() -> list[tuple[str, pc.PluginSettings]]:
