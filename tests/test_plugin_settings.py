@@ -25,7 +25,8 @@ from pristine_core.plugins import PluginSelection, build_plugin_manager
 from pristine_core.testing import LoopbackServer, json_reply
 
 BUILTINS = [
-    "retry", "pool", "futures", "session", "telemetry", "streaming", "multipart", "metrics", "otel", "protobuf", "tinkex",
+    "retry", "pool", "futures", "session", "telemetry", "streaming",
+    "multipart", "metrics", "otel", "protobuf", "tinkex",
 ]
 
 
