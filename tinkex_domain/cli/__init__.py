@@ -36,8 +36,7 @@ from pristine_core.errors import (
     RateLimitError,
     ValidationError,
 )
-from tinkex_domain.checkpoint_download import CheckpointDownloadError
-from tinkex_domain.cli import checkpoint, options, runs
+from tinkex_domain.cli import options
 from tinkex_domain.cli.context import CommandError, Context, ServiceFactory
 
 __all__ = ["CommandError", "Context", "build_parser", "configure_logging", "friendly_error", "main"]
@@ -86,8 +85,38 @@ def _emulator_parser(subparsers: Any) -> None:
     p.set_defaults(raw_args=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``tinkex`` parser."""
+def _checkpoint_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    from tinkex_domain.cli import checkpoint
+
+    checkpoint.add_parser(subparsers, common)
+
+
+def _run_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    from tinkex_domain.cli import runs
+
+    runs.add_parsers(subparsers, common)
+
+
+#: Each group of commands, the builder that registers them, and their one-line help. Only the group
+#: a command line names is built (its modules may import numpy, the types, the emulator); the others
+#: appear in ``tinkex --help`` by name and help alone, so ``tinkex version`` / ``--help`` start fast.
+_GROUPS: tuple[tuple[dict[str, str], Callable[[Any, argparse.ArgumentParser], None]], ...] = (
+    ({"demo": "train a tiny model on an embedded emulator"}, _demo_parser),
+    ({"emulator": "run a local Tinker emulator"}, lambda sub, common: _emulator_parser(sub)),
+    ({"checkpoint": "manage checkpoints"}, _checkpoint_parsers),
+    ({"run": "inspect training runs", "sample": "sample from a model", "version": "show the version"}, _run_parsers),
+)
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The first word of ``argv`` that names a command (option values never do in practice)."""
+    names = {name for commands, _ in _GROUPS for name in commands}
+    return next((word for word in argv if word in names), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``tinkex`` parser: complete without ``argv``; with it, only the named command's group is
+    built in full (the others are listed with their help)."""
     parser = argparse.ArgumentParser(
         prog="tinkex", parents=[_common_options(True)],
         description="Tinkex: the Tinker fine-tuning SDK command line (checkpoints, runs, emulator, demo).",
@@ -95,15 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="show the version and exit")
     common = _common_options(False)
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    _demo_parser(sub, common)
-    _emulator_parser(sub)
-    checkpoint.add_parser(sub, common)
-    runs.add_parsers(sub, common)
+    wanted = None if argv is None else _named_command(argv)
+    for commands, build in _GROUPS:
+        if argv is None or wanted in commands:
+            build(sub, common)
+        else:
+            for name, text in commands.items():
+                sub.add_parser(name, help=text)
     return parser
 
 
 def friendly_error(exc: BaseException) -> str:
     """A one-line message for an error (never includes secrets: errors carry none)."""
+    from tinkex_domain.checkpoint_download import CheckpointDownloadError
+
     if isinstance(exc, (CommandError, CheckpointDownloadError)):
         return str(exc)
     if isinstance(exc, ValidationError):
@@ -177,10 +211,8 @@ def main(
 
     Called without ``argv`` (the console script), it also quiets library logs (:func:`configure_logging`).
     """
-    if argv is None:
-        configure_logging()
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    parser = build_parser()
+    parser = build_parser(list(sys.argv[1:] if argv is None else argv))
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             args = parser.parse_args(argv)
@@ -188,7 +220,11 @@ def main(
         return int(exc.code or 0)
     if getattr(args, "verbose", 0) or getattr(args, "log_level", None):
         configure_logging(options.log_level(args.verbose, args.log_level), force=True)
+    elif argv is None and not args.version and args.command not in (None, "version"):
+        configure_logging()  # after parsing: --help and version need no logging (nor its imports)
     if args.version:
+        from tinkex_domain.cli import runs
+
         args.func = runs.cmd_version
     if getattr(args, "func", None) is None:
         parser.print_help(out)

@@ -9,8 +9,6 @@ from typing import Any, TextIO
 
 import attrs
 
-from tinkex_domain.types.rest import parse_time
-
 _UNITS = ("B", "KB", "MB", "GB", "TB")
 
 
@@ -35,6 +33,8 @@ def format_datetime(value: str | dt.datetime | None, now: dt.datetime | None = N
     days the date (``YYYY-MM-DD``); unparsable strings as they are; None → ``N/A``."""
     if value is None:
         return "N/A"
+    from tinkex_domain.types.rest import parse_time  # the types package is heavy; only when needed
+
     when = value if isinstance(value, dt.datetime) else parse_time(value)
     if when is None:
         return str(value)
