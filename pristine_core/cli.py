@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata as md
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -156,10 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _log_to_stderr() -> None:
-    """The CLI is an application: keep log lines off stdout so JSON output stays parseable."""
-    import structlog
+    """The CLI is an application: log lines go to stderr so JSON output on stdout stays parseable.
 
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    Library logs reach stdlib ``logging`` here (structlog is left unconfigured, and unimported).
+    """
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 if __name__ == "__main__":

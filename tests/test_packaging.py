@@ -4,7 +4,8 @@
   retries (no code change);
 - with everything installed, each plugin can be uninstalled on its own and the rest still works;
 - ``tinkex[all]`` installs from the wheelhouse alone and ``tinkex demo`` runs;
-- every wheel carries full metadata (license, classifiers, README, bounded pristine-core; no URLs until real ones exist).
+- every wheel carries full metadata (license, classifiers, README, bounded pristine-core; no URLs
+  until real ones exist).
 
 The wheelhouse is built once per run, offline: our wheels come from ``scripts/wheels.py`` (cached
 by source hash in the virtualenv), the third-party ones are repacked from this interpreter's own

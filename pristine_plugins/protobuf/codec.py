@@ -12,9 +12,15 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from .schema import ARRAY_DTYPES, SCALARS, FieldDef, MessageDef, Schema
+
+
+def _np() -> Any:
+    """numpy, imported on first use: it costs ~100 ms, and listing or loading the plugin needs none."""
+    import numpy
+
+    return numpy
+
 
 _DOUBLE = struct.Struct("<d")
 _FLOAT = struct.Struct("<f")
@@ -168,7 +174,7 @@ class Codec:
             return value.encode("utf-8")
         if array is not None and not isinstance(value, (bytes, bytearray, memoryview)):
             try:
-                arr = np.asarray(value)
+                arr = _np().asarray(value)
                 if arr.dtype.kind not in "iuf" and arr.size:
                     raise TypeError(arr.dtype)
                 return arr.astype(ARRAY_DTYPES[array], copy=False).ravel().tobytes()
@@ -187,14 +193,14 @@ class Codec:
                 return _varint(enum[value])
             ftype = "int32"
         if ftype == "bool":
-            if not isinstance(value, (bool, np.bool_)):
+            if not isinstance(value, (bool, _np().bool_)):
                 raise EncodeError(path, f"expected a boolean, got {type(value).__name__}")
             return b"\x01" if value else b"\x00"
         if ftype in ("double", "float"):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, _np().integer, _np().floating)):
                 raise EncodeError(path, f"expected a number, got {type(value).__name__}")
             return (_DOUBLE if ftype == "double" else _FLOAT).pack(float(value))
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, bool) or not isinstance(value, (int, _np().integer)):
             raise EncodeError(path, f"expected an integer, got {type(value).__name__}")
         lo, hi = _INT_RANGES[ftype]
         number = int(value)
@@ -232,7 +238,7 @@ class Codec:
             elif field.repeated:
                 out[field.name] = []
             elif field.array is not None:
-                out[field.name] = np.zeros(0, dtype=ARRAY_DTYPES[field.array])
+                out[field.name] = _np().zeros(0, dtype=ARRAY_DTYPES[field.array])
             elif field.type in _DEFAULTS:
                 out[field.name] = _DEFAULTS[field.type]
             elif field.type in self.schema.enums:
@@ -304,10 +310,10 @@ class Codec:
                 except UnicodeDecodeError:
                     raise DecodeError(path, "invalid UTF-8") from None
             if array is not None:
-                dtype = np.dtype(ARRAY_DTYPES[array])
+                dtype = _np().dtype(ARRAY_DTYPES[array])
                 if len(blob) % dtype.itemsize:
                     raise DecodeError(path, f"{len(blob)} bytes is not a whole number of {array}")
-                return np.frombuffer(blob, dtype=dtype), pos
+                return _np().frombuffer(blob, dtype=dtype), pos
             return blob, pos
         return self._read_scalar(ftype, wire, buf, pos, end, path)
 

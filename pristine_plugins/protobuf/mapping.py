@@ -17,9 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
-from .codec import EncodeError
+from .codec import EncodeError, _np
 from .schema import ARRAY_DTYPES, FieldDef, MessageDef, Schema
 
 _MISSING = object()
@@ -96,7 +94,7 @@ class JsonMapper:
                 raise EncodeError(path, f"element type {kind!r} (from {source!r}) is not one of "
                                   f"{', '.join(ARRAY_DTYPES)}")
             try:
-                return np.asarray(value, dtype=ARRAY_DTYPES[kind]).ravel().tobytes()
+                return _np().asarray(value, dtype=ARRAY_DTYPES[kind]).ravel().tobytes()
             except (TypeError, ValueError):
                 raise EncodeError(path, f"expected a numeric array ({kind})") from None
         return value
