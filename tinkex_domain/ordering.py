@@ -4,6 +4,12 @@ Every training request carries ``seq_id`` (1, 2, 3... per model; 0 is the model'
 and must reach the server in that order. A submission allocates its id and sends the request
 while holding the lock; the reply is a future whose polling happens outside the lock (in the
 futures plugin), so results are awaited concurrently while submissions stay strictly ordered.
+
+:meth:`OrderedSubmitter.submit_parallel` sends a batch (the chunks of one forward/backward)
+concurrently instead, as tinker 0.38 does with ``parallel_fwdbwd_chunks``: the whole seq-id range
+is reserved under the lock, every request is in flight at once (the first one last), and the
+lock is held until all were answered, so the next operation still reaches the server after them.
+The server applies the chunks in seq-id order whatever order they arrive in.
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pristine_core.errors import PristineError, ValidationError
+from pristine_core.fanout import Outcome
 from tinkex_domain._futures import APIFuture, failed
 
 #: Builds the keyword arguments of one request from its seq id.
 BodyFn = Callable[[int], dict[str, Any]]
 SendFn = Callable[[dict[str, Any]], APIFuture]
+#: Runs calls concurrently, the last on the calling thread; their outcomes in order
+#: (``pristine_core.fanout.run_concurrently`` bound to the client's scheduler).
+FanOut = Callable[[Sequence[Callable[[], APIFuture]]], Sequence[Outcome[APIFuture]]]
 
 
 class OrderedSubmitter:
@@ -65,3 +75,27 @@ class OrderedSubmitter:
                 self.submitted += 1
                 futures.append(future)
         return futures
+
+    def submit_parallel(self, send: SendFn, bodies: Sequence[BodyFn], fan_out: FanOut) -> list[APIFuture]:
+        """Submit requests with consecutive seq ids concurrently through ``fan_out``.
+
+        When every request fails validation (nothing was sent) no seq id is consumed and the
+        first error propagates. Otherwise the whole range is consumed and each failed request
+        fails its own future (a validation failure there leaves a seq-id gap on the server,
+        which cannot happen for chunks of one already validated batch in practice).
+        """
+        if len(bodies) <= 1:
+            return self.submit_many(send, bodies)
+        with self._lock:
+            first = self._next
+            calls = [(lambda body=body, seq=first + i: send(body(seq))) for i, body in enumerate(bodies)]
+            outcomes = list(reversed(fan_out(list(reversed(calls)))))  # the first chunk goes last
+            errors = [o.error for o in outcomes if o.error is not None]
+            if len(errors) == len(outcomes) and all(isinstance(e, ValidationError) for e in errors):
+                raise errors[0]
+            for error in errors:
+                if not isinstance(error, Exception):
+                    raise error  # KeyboardInterrupt and the like
+            self._next += len(bodies)
+            self.submitted += sum(1 for o in outcomes if o.error is None)
+            return [failed(o.error) if o.error is not None else o.get() for o in outcomes]

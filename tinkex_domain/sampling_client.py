@@ -19,7 +19,7 @@ import attrs
 from pristine_core import RequestOptions
 from pristine_core.errors import PristineError, RequestFailedError, ValidationError
 from pristine_core.secrets import Secret
-from tinkex_domain._futures import APIFuture, failed, mapped, typed
+from tinkex_domain._futures import APIFuture, mapped, typed
 from tinkex_domain.holder import Holder, shadow_holder
 from tinkex_domain.retry_config import DEFAULT_MAX_CONNECTIONS, RetryConfig, as_retry_config
 from tinkex_domain.tokenizer import get_tokenizer
@@ -202,18 +202,21 @@ class SamplingClient:
         ``prompt_logprobs_last_n`` limits prompt logprobs to the last n prompt tokens;
         ``topk_sample_logprobs``, ``target_prompt_logprobs`` and ``prompt_alt_tokens_k`` are
         tinker 0.38's extra logprob options (sent as given; a server that cannot produce them
-        rejects the request). Bad arguments raise at once; a failed submission fails the future.
+        rejects the request). Bad arguments raise at once; the submission itself runs in the
+        background (a 429 back-off never blocks the caller) and a failed one fails the future.
         """
         extra = _logprob_options(
             topk_sample_logprobs, target_prompt_logprobs, prompt_alt_tokens_k, prompt_logprobs_last_n
         )
         body = self._body(prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs, **extra)
-        try:
-            return typed(self.holder.call("sampling.asample", request_options=self._options, **body), SampleResponse)
-        except ValidationError:
-            raise
-        except PristineError as exc:
-            return failed(exc, "sampling.asample")
+
+        def submit() -> Any:
+            return self.holder.call("sampling.asample", request_options=self._options, **body)
+
+        # The submission (and any 429 back-off before the server accepts it) runs on the futures
+        # plugin's submission workers: the caller gets the future at once.
+        futures = self.holder.client.meta.plugin("futures")
+        return typed(futures.submit_in_background(submit, "sampling.asample"), SampleResponse)
 
     async def sample_async(
         self,

@@ -13,6 +13,7 @@ from typing import Any
 
 from pristine_core import RequestOptions
 from pristine_core.errors import ValidationError
+from pristine_core.fanout import run_concurrently
 from tinkex_domain import custom_loss
 from tinkex_domain._futures import APIFuture, combine, mapped, typed
 from tinkex_domain.chunking import MAX_CHUNK_BYTES, MAX_CHUNK_LEN, chunk_data
@@ -90,12 +91,15 @@ class TrainingClient:
         base_model: str | None = None,
         max_chunk_len: int = MAX_CHUNK_LEN,
         max_chunk_bytes: int = MAX_CHUNK_BYTES,
+        parallel_chunks: bool = True,
     ) -> None:
         self.holder = holder
         self.model_id = model_id
         self.base_model = base_model
         self.max_chunk_len = max_chunk_len
         self.max_chunk_bytes = max_chunk_bytes
+        #: Send the chunks of one forward/backward concurrently (tinker's ``parallel_fwdbwd_chunks``).
+        self.parallel_chunks = parallel_chunks
         self._submitter = OrderedSubmitter(first_seq_id=1)
         self._options = RequestOptions(extensions={"queue_state_id": model_id})
         self._tokenizer: Any = None
@@ -153,7 +157,14 @@ class TrainingClient:
 
         extensions = self.holder.fwdbwd_extensions()  # protobuf bodies when the server says so
         options = RequestOptions(extensions={**self._options.extensions, **extensions}) if extensions else None
-        futures = self._submitter.submit_many(self._sender(endpoint, options), [body(c) for c in chunks])
+        send, bodies = self._sender(endpoint, options), [body(c) for c in chunks]
+        if self.parallel_chunks and len(bodies) > 1:
+            scheduler = self.holder.client.meta.scheduler
+            futures = self._submitter.submit_parallel(
+                send, bodies, lambda calls: run_concurrently(scheduler, calls, name=f"{endpoint} chunk")
+            )
+        else:
+            futures = self._submitter.submit_many(send, bodies)
         if len(futures) == 1:
             return futures[0]
         return combine(futures, combine_forward_backward_results)

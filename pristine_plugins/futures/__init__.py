@@ -6,6 +6,7 @@ bounded worker pool per client. See ``README.md`` for the settings and the reply
 
 from concurrent.futures import TimeoutError as FutureTimeoutError  # what result(timeout) raises
 
+from pristine_plugins.futures.background import SubmissionRefusedError, submit_in_background
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import (
     FutureClosedError,
@@ -33,7 +34,9 @@ __all__ = [
     "QueueStateLogger",
     "QueueStateObserver",
     "ResponseBudget",
+    "SubmissionRefusedError",
     "combine_futures",
     "resolved",
     "shared_budget",
+    "submit_in_background",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pristine_core.bands import FUTURES
@@ -15,6 +15,7 @@ from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Call, Response
 from pristine_core.scheduler import Scheduler
+from pristine_plugins.futures.background import submit_in_background
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import FutureClosedError
 from pristine_plugins.futures.future import APIFuture
@@ -52,6 +53,8 @@ class FuturesPlugin:
         self._client: Client | None = None
         self._settings = FuturesSettings()
         self._scheduler: Scheduler | None = None
+        self._submit_scheduler: Scheduler | None = None
+        self._submissions: set[APIFuture] = set()
         self._budget: ResponseBudget | None = None
         self._lock = threading.Lock()
         self._live: set[Poller] = set()
@@ -138,9 +141,29 @@ class FuturesPlugin:
         return self._scheduler
 
     def threads(self) -> list[Any]:
-        """The live threads this plugin started (workers and timer)."""
-        scheduler = self._scheduler
-        return [t for t in scheduler.threads() if t.is_alive()] if scheduler is not None else []
+        """The live threads this plugin started (poll and submission workers, timers)."""
+        schedulers = [s for s in (self._scheduler, self._submit_scheduler) if s is not None]
+        return [t for s in schedulers for t in s.threads() if t.is_alive()]
+
+    def submit_in_background(self, submit: Callable[[], Any], endpoint: str = "") -> APIFuture:
+        """Run the blocking ``submit()`` on this plugin's submission scheduler (at most
+        ``submit_workers`` threads) and return a future of its eventual result at once; see
+        :func:`~pristine_plugins.futures.background.submit_in_background`. After :meth:`close`
+        the future fails with :class:`~pristine_plugins.futures.background.SubmissionRefusedError`."""
+        client = self._require_client()
+        with self._lock:
+            if self._submit_scheduler is None:
+                self._submit_scheduler = Scheduler(
+                    client.meta.clock, max_workers=self._settings.submit_workers, name="pristine-submit"
+                )
+            scheduler = self._submit_scheduler
+            if self._closed:
+                scheduler.close(0.0)
+        future = submit_in_background(scheduler, submit, endpoint)
+        with self._lock:
+            self._submissions.add(future)
+        future.add_done_callback(self._submissions.discard)
+        return future
 
     def pending(self) -> int:
         """How many futures are still being polled."""
@@ -221,6 +244,12 @@ class FuturesPlugin:
             self._closed = True
             live = list(self._live)
             scheduler = self._scheduler
+            submitter = self._submit_scheduler
+            submissions = list(self._submissions)
+        for future in submissions:  # not yet accepted by the server: they never will be now
+            future.settle(error=FutureClosedError(future.request_id))
+        if submitter is not None:
+            submitter.close(self._settings.close_timeout_s)
         for poller in live:
             poller.future.settle(error=FutureClosedError(poller.spec.request_id))
         if scheduler is not None:

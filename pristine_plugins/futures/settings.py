@@ -57,6 +57,7 @@ class FuturesSettings:
     retrieve_endpoint: str | None = attrs.field(default=None, validator=non_empty)
     poll_timeout_s: float = attrs.field(default=45.0, validator=positive)
     max_workers: int = attrs.field(default=16, validator=at_least(1))
+    submit_workers: int = attrs.field(default=64, validator=at_least(1))
     response_budget_bytes: int = attrs.field(default=5 * 1024 * 1024, validator=at_least(1))
     backoff_cap_s: float = attrs.field(default=30.0, validator=at_least(0))
     max_blank_400s: int = attrs.field(default=3, validator=at_least(0))

@@ -1,0 +1,74 @@
+"""Submit in the background: a future returned at once for a submission that may block.
+
+Submitting a request can block for a long time before the server hands out its future (a 429
+back-off, a full connection pool). :func:`submit_in_background` runs such a submission on a
+:class:`~pristine_core.scheduler.Scheduler` and returns an :class:`APIFuture` at once; it
+resolves to what the submission's own future resolves to (or to a plain value the submission
+returned), and fails with whatever the submission or that future raised. Cancelling it calls off
+a submission that has not started, or cancels the submission's future once there is one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pristine_core.scheduler import Scheduler
+from pristine_plugins.futures.future import APIFuture
+
+T = TypeVar("T")
+
+
+class SubmissionRefusedError(RuntimeError):
+    """The scheduler that should run a background submission is closed (its client closed)."""
+
+
+def submit_in_background(scheduler: Scheduler, submit: Callable[[], Any], endpoint: str = "") -> APIFuture[Any]:
+    """Run ``submit()`` on ``scheduler``; a future of its eventual result, returned at once."""
+    outer: APIFuture[Any] = APIFuture(None, endpoint)
+    inner: list[concurrent.futures.Future[Any]] = []
+    lock = threading.Lock()
+
+    def relay(done: concurrent.futures.Future[Any]) -> None:
+        if done.cancelled():
+            outer.cancel()
+            return
+        error = done.exception()
+        outer.settle(error=error) if error is not None else outer.settle(done.result())
+
+    def task() -> None:
+        if outer.done():
+            return
+        try:
+            value = submit()
+        except BaseException as exc:  # delivered through the future
+            outer.settle(error=exc)
+            return
+        if not isinstance(value, concurrent.futures.Future):
+            outer.settle(value)
+            return
+        outer.request_id = getattr(value, "request_id", None)
+        with lock:
+            inner.append(value)
+        if outer.cancelled():
+            value.cancel()
+        value.add_done_callback(relay)
+
+    def on_outer_done(fut: concurrent.futures.Future[Any]) -> None:
+        if not fut.cancelled():
+            return
+        if handle is not None:
+            handle.cancel()
+        with lock:
+            parts = list(inner)
+        for part in parts:
+            part.cancel()
+
+    handle = scheduler.submit(task, name=f"background {endpoint}")
+    if handle is None:
+        outer.settle(error=SubmissionRefusedError(f"cannot submit {endpoint or 'a call'}: the scheduler is closed"))
+        return outer
+    outer.add_done_callback(on_outer_done)
+    return outer
