@@ -157,7 +157,8 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, APITimeoutError):
         return f"request timed out: {exc}"
     if isinstance(exc, APIConnectionError):
-        return f"connection failed: {exc} (is --base-url / TINKER_BASE_URL right?)"
+        hint = "" if "is the server running" in str(exc) else " (is --base-url / TINKER_BASE_URL right?)"
+        return f"connection failed: {exc}{hint}"
     return str(exc) or type(exc).__name__
 
 
