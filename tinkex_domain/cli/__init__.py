@@ -65,7 +65,7 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
 def _demo_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     from tinkex_domain import demo
 
-    p = subparsers.add_parser("demo", parents=[common], help="train a tiny model on an embedded emulator",
+    p = subparsers.add_parser("demo", parents=[common], help=options.COMMAND_HELP["demo"],
                               description=demo.__doc__.splitlines()[0] if demo.__doc__ else None)
     demo.add_arguments(p)
 
@@ -78,7 +78,7 @@ def _demo_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def _emulator_parser(subparsers: Any) -> None:
     from tinkex_domain.emulator import cli as emulator_cli
 
-    p = subparsers.add_parser("emulator", help="run a local Tinker emulator",
+    p = subparsers.add_parser("emulator", help=options.COMMAND_HELP["emulator"],
                               description="Local Tinker-compatible service emulator.")
     emulator_cli.add_subcommands(p.add_subparsers(dest="subcommand", metavar="<command>", required=True))
     # The emulator's commands take their parsed args directly, not a Context.
@@ -97,14 +97,15 @@ def _run_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     runs.add_parsers(subparsers, common)
 
 
-#: Each group of commands, the builder that registers them, and their one-line help. Only the group
-#: a command line names is built (its modules may import numpy, the types, the emulator); the others
-#: appear in ``tinkex --help`` by name and help alone, so ``tinkex version`` / ``--help`` start fast.
-_GROUPS: tuple[tuple[dict[str, str], Callable[[Any, argparse.ArgumentParser], None]], ...] = (
-    ({"demo": "train a tiny model on an embedded emulator"}, _demo_parser),
-    ({"emulator": "run a local Tinker emulator"}, lambda sub, common: _emulator_parser(sub)),
-    ({"checkpoint": "manage checkpoints"}, _checkpoint_parsers),
-    ({"run": "inspect training runs", "sample": "sample from a model", "version": "show the version"}, _run_parsers),
+#: Each group of commands and the builder that registers them (help texts: options.COMMAND_HELP).
+#: Only the group a command line names is built (its modules may import numpy, the types, the
+#: emulator); the others appear in ``tinkex --help`` by name and help alone, so ``tinkex version``
+#: and ``--help`` start fast.
+_GROUPS: tuple[tuple[tuple[str, ...], Callable[[Any, argparse.ArgumentParser], None]], ...] = (
+    (("demo",), _demo_parser),
+    (("emulator",), lambda sub, common: _emulator_parser(sub)),
+    (("checkpoint",), _checkpoint_parsers),
+    (("run", "sample", "version"), _run_parsers),
 )
 
 
@@ -129,8 +130,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if argv is None or wanted in commands:
             build(sub, common)
         else:
-            for name, text in commands.items():
-                sub.add_parser(name, help=text)
+            for name in commands:
+                sub.add_parser(name, help=options.COMMAND_HELP[name])
     return parser
 
 

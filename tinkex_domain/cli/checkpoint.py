@@ -8,7 +8,7 @@ from typing import Any
 from pristine_core.errors import PristineError
 from tinkex_domain.archive_limits import DEFAULT_LIMITS, ExtractionLimits
 from tinkex_domain.checkpoint_download import download_checkpoint
-from tinkex_domain.cli import checkpoint_save
+from tinkex_domain.cli import checkpoint_save, options
 from tinkex_domain.cli.context import CommandError, Context
 from tinkex_domain.cli.formatting import (
     checkpoint_to_map,
@@ -200,7 +200,9 @@ def cmd_download(ctx: Context) -> int:
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Register ``checkpoint`` and its subcommands."""
-    group = subparsers.add_parser("checkpoint", help="manage checkpoints", description="Manage checkpoints.")
+    group = subparsers.add_parser(
+        "checkpoint", help=options.COMMAND_HELP["checkpoint"], description="Manage checkpoints."
+    )
     sub = group.add_subparsers(dest="subcommand", metavar="<command>", required=True)
     p = sub.add_parser("list", parents=[common], help="list checkpoints")
     p.add_argument("--run-id", help="only this training run's checkpoints")

@@ -35,3 +35,15 @@ def log_level(verbose: int, explicit: str | None) -> int:
     if verbose == 1:
         return logging.INFO
     return logging.WARNING
+
+
+#: One-line help of each top-level command: shown by ``tinkex --help`` (which builds only the names)
+#: and by each command's own parser.
+COMMAND_HELP = {
+    "demo": "train a tiny model on an embedded emulator",
+    "emulator": "run a local Tinker emulator",
+    "checkpoint": "manage checkpoints",
+    "run": "inspect training runs",
+    "sample": "sample from a model",
+    "version": "show the version",
+}

@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tinkex_domain.cli import options
 from tinkex_domain.cli.context import CommandError, Context
 from tinkex_domain.cli.formatting import (
     format_datetime,
@@ -187,7 +188,7 @@ def manifest_pools() -> list[str]:
 
 def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Register ``run``, ``sample`` and ``version``."""
-    group = subparsers.add_parser("run", help="inspect training runs", description="Inspect training runs.")
+    group = subparsers.add_parser("run", help=options.COMMAND_HELP["run"], description="Inspect training runs.")
     sub = group.add_subparsers(dest="subcommand", metavar="<command>", required=True)
     p = sub.add_parser("list", parents=[common], help="list training runs")
     p.add_argument("--limit", type=int, default=20, help="how many to show; 0 = all (default %(default)s)")
@@ -199,7 +200,7 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--access-scope", choices=("owned", "accessible"), default="owned")
     p.set_defaults(func=cmd_run_info)
 
-    p = subparsers.add_parser("sample", parents=[common], help="sample from a model",
+    p = subparsers.add_parser("sample", parents=[common], help=options.COMMAND_HELP["sample"],
                               description="Sample from a base model or saved sampler weights.")
     model = p.add_mutually_exclusive_group(required=True)
     model.add_argument("--base-model")
@@ -217,6 +218,6 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--http-pool", choices=manifest_pools(), help="connection pool for the default-pool endpoints")
     p.set_defaults(func=cmd_sample)
 
-    p = subparsers.add_parser("version", parents=[common], help="show the version")
+    p = subparsers.add_parser("version", parents=[common], help=options.COMMAND_HELP["version"])
     p.add_argument("--deps", action="store_true", help="also list the installed Pristine/Tinkex distributions")
     p.set_defaults(func=cmd_version)
