@@ -13,6 +13,8 @@ Phases of one call, in order::
       pristine_prepare_attempt     per attempt, just before the transport sends
     (core maps error statuses to exceptions)
     pristine_process_response      firstresult: turn the response into the call's result
+    pristine_decode_result         firstresult: decode a non-JSON result that arrived by another
+                                   route (e.g. a future's result) into JSON-shaped data
     pristine_on_event              broadcast at any time
 """
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from pristine_core.client import Client
     from pristine_core.contract import PluginSettings
     from pristine_core.manifest.models import Manifest
+    from pristine_core.manifest.models import Endpoint
     from pristine_core.pipeline import Call, EncodedBody, Event, Middleware, Request, Response
 
 PROJECT = "pristine"
@@ -174,6 +177,17 @@ class ResponseSpecs:
         returns an ``APIFuture`` for endpoints declared ``future``; the streaming plugin an
         event iterator for ``stream``. When every plugin passes, the core parses the JSON body
         into the declared response type.
+        """
+
+    @hookspec(firstresult=True)
+    def pristine_decode_result(self, endpoint: Endpoint, response: Response) -> Any:
+        """Decode a non-JSON result body of ``endpoint`` into JSON-shaped data; None passes.
+
+        Used for payloads that reach a call by another route than its own response, such as
+        a future's result fetched from the retrieve endpoint: ``endpoint`` is the endpoint
+        that submitted the work (its manifest keys say how its results are encoded),
+        ``response`` the reply that carries the result. The returned data is then parsed
+        into the endpoint's declared result type like a JSON body would be.
         """
 
 
