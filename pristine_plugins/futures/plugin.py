@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,7 +20,9 @@ from pristine_plugins.futures.background import submit_in_background
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import FutureClosedError
 from pristine_plugins.futures.future import APIFuture
-from pristine_plugins.futures.poller import Poller, PollSpec, classify, failure_of, parse_result
+from pristine_plugins.futures.matching import Matcher, ReplyView
+from pristine_plugins.futures.outcomes import failure, success_value
+from pristine_plugins.futures.poller import Poller, PollSpec
 from pristine_plugins.futures.queue_state import QueueStateLogger
 from pristine_plugins.futures.settings import (
     PER_FUTURE_KEYS,
@@ -97,15 +100,17 @@ class FuturesPlugin:
         if not keys.future:
             return None
         settings: FuturesSettings = call.context.get("futures") or self._settings
-        try:
-            data = response.json()
-        except (ValueError, UnicodeDecodeError):
-            raise APIResponseValidationError(
-                f"{endpoint.qualified_name}: the submit reply is not JSON", body=response.text[:500]
-            ) from None
-        request_id = data.get(settings.request_id_field) if isinstance(data, Mapping) else None
-        if request_id is None or request_id == "":
-            return self._immediate(call, data, settings)
+        request_id = request_id_in_header(response, settings)
+        if request_id is None:
+            try:
+                data = response.json()
+            except (ValueError, UnicodeDecodeError):
+                raise APIResponseValidationError(
+                    f"{endpoint.qualified_name}: the submit reply is not JSON", body=response.text[:500]
+                ) from None
+            request_id = data.get(settings.request_id_field) if isinstance(data, Mapping) else None
+            if request_id is None or request_id == "":
+                return self._immediate(call, response, data, settings)
         request_id = str(request_id)
         return self.future_for(
             request_id,
@@ -290,22 +295,42 @@ class FuturesPlugin:
             return None
         return self.queue_state_logger(label, options.queue_state_id or request_id)
 
-    def _immediate(self, call: Call, data: Any, settings: FuturesSettings) -> APIFuture:
+    def _immediate(self, call: Call, response: Response, data: Any, settings: FuturesSettings) -> APIFuture:
+        """The submit reply has no id: the reply table says whether it is the result or a failure."""
         endpoint = call.endpoint
         future: APIFuture[Any] = APIFuture(None, endpoint.qualified_name)
-        kind = classify(data)
+        view = ReplyView(response, data=data)
+        found = Matcher(settings.reply_table, settings.flags).match(view)
         try:
-            if kind == "failed":
-                raise failure_of(data, None)
-            if kind in ("try_again", "pending", "metadata"):
+            if found is not None and found[0].then == "failure":
+                raise failure(found[0], view, None)
+            if found is None or found[0].then != "success":
                 raise APIResponseValidationError(
                     f"{endpoint.qualified_name}: the submit reply has no {settings.request_id_field} to poll",
                     body=data,
                 )
-            payload = data["result"] if kind == "completed" else data
-            future.set_result(parse_result(
-                call.client, endpoint.qualified_name, endpoint.settings_of(FuturesEndpoint).result, payload
-            ))
+            result_type = endpoint.settings_of(FuturesEndpoint).result
+            future.set_result(success_value(call.client, endpoint.qualified_name, result_type, found[0], view))
         except PristineError as exc:
             future.set_exception(exc)
         return future
+
+
+def request_id_in_header(response: Response, settings: FuturesSettings) -> str | None:
+    """The id from ``request_id_header`` (e.g. ``Location``), cut by ``request_id_pattern``
+    (its group, else the whole match); None when the setting is off or the header is absent.
+    A header that does not match the pattern is an :class:`APIResponseValidationError`."""
+    if settings.request_id_header is None:
+        return None
+    value = response.headers.get(settings.request_id_header)
+    if not value:
+        return None
+    if settings.request_id_pattern is None:
+        return str(value)
+    found = re.search(settings.request_id_pattern, value)
+    if found is None:
+        raise APIResponseValidationError(
+            f"the {settings.request_id_header} header {value!r} does not match request_id_pattern",
+            body=None,
+        )
+    return found.group(1) if found.re.groups else found.group(0)

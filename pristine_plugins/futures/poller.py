@@ -1,8 +1,10 @@
 """The resolver: one :class:`Poller` per future, one retrieve call per scheduled step.
 
-Each step sends one retrieve request, classifies the reply and either settles the future or
-re-schedules itself (at once, or after a back-off on the clock). See the README for the table
-of replies and what each one does.
+Each step sends one retrieve request (through the client's whole middleware chain, so the
+retrieve endpoint's retry policy governs transport errors and retryable statuses), matches the
+final reply or error against the reply table of the manifest (:mod:`.replies`) and acts on the
+first matching rule: it settles the future or re-schedules itself (at once, or after a delay or
+back-off on the clock). The poller knows no API: every meaning comes from the table.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from pristine_core.errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
-    RequestFailedError,
-    ValidationError,
     status_error_class,
 )
 from pristine_core.pipeline import RequestOptions, Response
@@ -33,16 +33,16 @@ from pristine_plugins.futures.errors import (
     PromiseExpiredError,
 )
 from pristine_plugins.futures.future import APIFuture
+from pristine_plugins.futures.matching import MISSING, Matcher, ReplyView, json_path
+from pristine_plugins.futures.outcomes import failure, success_value
 from pristine_plugins.futures.queue_state import DEFAULT_REASONS, QueueState, notify
+from pristine_plugins.futures.replies import ReplyRule
 from pristine_plugins.futures.settings import FuturesSettings
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
     from pristine_core.scheduler import Scheduler
     from pristine_plugins.futures.budget import ResponseBudget
-
-_BLANK_400_TEXTS = ("", "http 400", "bad request", "null", "{}")
-
 
 @attrs.frozen
 class PollSpec:
@@ -56,68 +56,6 @@ class PollSpec:
     observer: Any = None
     roundtrip_s: float | None = None
     label: str | None = None
-
-
-def classify(data: Any) -> str:
-    """The kind of a retrieve (or submit) payload.
-
-    ``try_again``, ``metadata`` (two-phase result), ``failed``, ``pending``, ``completed``
-    (a ``{"status": "completed", "result": ...}`` envelope) or ``result`` (the payload itself).
-    """
-    if not isinstance(data, Mapping):
-        return "result"
-    kind = data.get("type")
-    if isinstance(kind, str) and kind.strip().lower() == "try_again":
-        return "try_again"
-    status = data.get("status")
-    if status == "complete_metadata":
-        return "metadata"
-    if status == "failed" or data.get("error") is not None:
-        return "failed"
-    if status == "pending":
-        return "pending"
-    if status == "completed" and "result" in data:
-        return "completed"
-    return "result"
-
-
-def failure_of(data: Mapping[str, Any], request_id: str | None) -> RequestFailedError:
-    """The :class:`RequestFailedError` a ``{"error": ..., "category": ...}`` payload stands for."""
-    error = data.get("error")
-    category = data.get("category")
-    message: Any = error
-    if isinstance(error, Mapping):
-        message = error.get("message")
-        category = error.get("category", category)
-    text = str(message) if message not in (None, "") else f"request {request_id} failed"
-    return RequestFailedError(text, request_id=request_id, category=str(category or "unknown").lower())
-
-
-def parse_result(client: Client, spec_endpoint: str, result_type: str | None, data: Any) -> Any:
-    """Parse a result payload into ``result_type`` (raw JSON when None)."""
-    if result_type is None:
-        return data
-    try:
-        return client.meta.types.parse(result_type, data)
-    except ValidationError as exc:
-        raise APIResponseValidationError(
-            f"{spec_endpoint}: malformed future result: {exc.message}", body=data, errors=exc.errors
-        ) from None
-
-
-def _is_blank_400(response: Response) -> bool:
-    text = response.text.strip()
-    if text.lower() in _BLANK_400_TEXTS:
-        return True
-    try:
-        data = response.json()
-    except ValueError:
-        return False
-    if isinstance(data, str):
-        return data.strip().lower() in _BLANK_400_TEXTS
-    if isinstance(data, Mapping):
-        return not any(isinstance(data.get(k), str) and data[k].strip() for k in ("message", "error", "detail"))
-    return data is None
 
 
 class Poller:
@@ -138,9 +76,7 @@ class Poller:
         self.budget = budget
         self.retrieve = client.meta.endpoint(spec.settings.retrieve_endpoint or "")
         self.iteration = 0
-        self.backoffs = 0
-        self.slow_polls = 0
-        self.blank_400s = 0
+        self.matcher = Matcher(spec.settings.reply_table, spec.settings.flags)
         self.metadata_only = spec.settings.allow_metadata_only
         self.last_state: tuple[QueueState, str | None] | None = None
         self.started = client.meta.clock.monotonic()
@@ -187,102 +123,86 @@ class Poller:
             headers[settings.request_type_header] = self.spec.request_type
         if settings.roundtrip_header and self.iteration == 0 and self.spec.roundtrip_s is not None:
             headers[settings.roundtrip_header] = f"{self.spec.roundtrip_s:.6f}"
-        no_retries = self.client.meta.schema.known_options(max_retries=0)
-        return RequestOptions(timeout_s=settings.poll_timeout_s, headers=headers, extensions=no_retries)
+        return RequestOptions(timeout_s=settings.poll_timeout_s, headers=headers)
 
     def _poll_once(self) -> None:
         settings = self.spec.settings
-        kwargs: dict[str, Any] = {settings.request_id_field: self.spec.request_id}
+        kwargs: dict[str, Any] = {settings.retrieve_argument or settings.request_id_field: self.spec.request_id}
         if settings.allow_metadata_only:
             kwargs["allow_metadata_only"] = self.metadata_only
         options = self._options()
         self.iteration += 1
         try:
             response = self.retrieve.raw(request_options=options, **kwargs)
-        except APIConnectionError as exc:
-            if not exc.retryable:  # e.g. an invalid URL: polling again cannot help
-                raise
-            self._back_off()
+        except APIConnectionError as exc:  # what the retry policy (if any) did not absorb
+            self._decide(ReplyView(error=exc))
             return
-        self._handle(response)
+        self._decide(ReplyView(response))
 
-    def _back_off(self) -> None:
-        delay = exponential(self.backoffs, 1.0, self.spec.settings.backoff_cap_s)
-        self.backoffs += 1
-        self._again(delay)
+    def _decide(self, view: ReplyView) -> None:
+        """Act on the first rule of the table that matches ``view``."""
+        found = self.matcher.match(view)
+        if found is None:
+            if view.error is not None:
+                raise view.error
+            assert view.response is not None
+            if view.status >= 300:
+                raise self._status_error(view.response)
+            raise APIResponseValidationError(
+                f"{self.spec.endpoint}: no rule of features.futures.replies matches this reply "
+                f"(status {view.status}, {view.media_type or 'no content type'})",
+                body=view.data if view.is_json else view.text[:500],
+            )
+        rule, streak = found
+        if rule.queue_state or rule.queue_state_reason:
+            self._queue_state(view, rule)
+        if view.error is not None and rule.then != "retry":
+            raise view.error
+        if rule.then == "retry":
+            if view.response is not None:
+                view.response.content  # noqa: B018 - read the body so the connection is released
+            self._again(self._delay(rule, streak, view))
+        elif rule.then == "success":
+            self._resolve(view, rule)
+        elif rule.then == "failure":
+            raise failure(rule, view, self.spec.request_id)
+        elif rule.then == "fetch":
+            self._metadata(view, rule)
+        elif rule.then == "expired":
+            assert view.response is not None
+            raise self._expired(view.response)
+        else:  # status_error
+            assert view.response is not None
+            raise self._status_error(view.response)
 
-    def _handle(self, response: Response) -> None:
-        status = response.status_code
-        if status == 429:
-            response.content  # noqa: B018 - read the body so the connection is released
-            self._back_off()
-            return
-        self.backoffs = 0
-        if status == 400:
-            if _is_blank_400(response) and self.blank_400s < self.spec.settings.max_blank_400s:
-                self.blank_400s += 1
-                self._again(0.0)
-                return
-            raise self._status_error(response)
-        self.blank_400s = 0
-        if status == 408:
-            self._queue_state(body_of(response))
-            self._again(self._slow_poll_delay())
-        elif status >= 500:
-            response.content  # noqa: B018 - read the body so the connection is released
-            self._again(self._slow_poll_delay())
-        elif status == 410:
-            raise self._expired(response)
-        elif status >= 300:
-            raise self._status_error(response)
-        else:
-            self._payload(response)
+    def _delay(self, rule: ReplyRule, streak: int, view: ReplyView) -> float:
+        """How long a ``retry`` rule waits: server-given milliseconds, back-off or ``delay_s``."""
+        settings = self.spec.settings
+        if rule.delay_ms_path and view.is_json:
+            given = seconds_from_ms(json_path(view.data, rule.delay_ms_path))
+            if given is not None:
+                return given
+        if rule.backoff:
+            return exponential(streak, settings.backoff_base_s, settings.backoff_cap_s)
+        if isinstance(rule.delay_s, str):
+            return float(settings.flags[rule.delay_s])
+        return float(rule.delay_s)
 
-    def _slow_poll_delay(self) -> float:
-        """0 s, or with ``poll_backoff`` 1, 2, 4... s (capped) across consecutive 408/5xx polls."""
-        if not self.spec.settings.poll_backoff:
-            return 0.0
-        delay = exponential(self.slow_polls, 1.0, self.spec.settings.backoff_cap_s)
-        self.slow_polls += 1
-        return delay
-
-    def _payload(self, response: Response) -> None:
-        self.slow_polls = 0
-        try:
-            data = response.json()
-        except (ValueError, UnicodeDecodeError):
-            if self.spec.result_type is not None:
-                raise APIResponseValidationError(
-                    f"{self.spec.endpoint}: future result is not JSON", body=response.text[:500]
-                ) from None
-            self._resolve(response.content)
-            return
-        kind = classify(data)
-        if kind == "try_again":
-            self._queue_state(data)
-            self._again(seconds_from_ms(data.get("retry_after_ms")) or 0.0)
-        elif kind == "metadata":
-            self._metadata(data)
-        elif kind == "failed":
-            raise failure_of(data, self.spec.request_id)
-        elif kind == "pending":
-            self._again(self.spec.settings.pending_delay_s)
-        elif kind == "completed":
-            self._resolve(data["result"])
-        else:
-            self._resolve(data)
-
-    def _resolve(self, data: Any) -> None:
-        value = parse_result(self.client, self.spec.endpoint, self.spec.result_type, data)
+    def _resolve(self, view: ReplyView, rule: ReplyRule) -> None:
+        value = success_value(self.client, self.spec.endpoint, self.spec.result_type, rule, view)
         self.future.settle(value)
 
     # -- queue states ---------------------------------------------------------------------
 
-    def _queue_state(self, data: Any) -> None:
-        if not isinstance(data, Mapping) or ("queue_state" not in data and "queue_state_reason" not in data):
+    def _queue_state(self, view: ReplyView, rule: ReplyRule) -> None:
+        data = view.data
+        if not isinstance(data, Mapping):
             return
-        state = QueueState.parse(data.get("queue_state"))
-        raw_reason = data.get("queue_state_reason")
+        raw_state = json_path(data, rule.queue_state) if rule.queue_state else MISSING
+        raw_reason = json_path(data, rule.queue_state_reason) if rule.queue_state_reason else MISSING
+        if raw_state is MISSING and raw_reason is MISSING:
+            return
+        state = QueueState.parse(raw_state)
         reason = raw_reason if isinstance(raw_reason, str) and raw_reason.strip() else None
         if state is QueueState.UNKNOWN and reason is None:
             return
@@ -309,12 +229,12 @@ class Poller:
 
     # -- two-phase results ----------------------------------------------------------------
 
-    def _metadata(self, data: Mapping[str, Any]) -> None:
+    def _metadata(self, view: ReplyView, rule: ReplyRule) -> None:
         if not self.metadata_only or self._reserved is not None:
             raise MetadataProtocolError(
                 f"future {self.spec.request_id}: unexpected metadata-only reply after the metadata phase"
             )
-        size = data.get("response_payload_size")
+        size = json_path(view.data, rule.size or "") if view.is_json else None
         size = size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
         self.metadata_only = False
         if self.budget.reserve(size, lambda: self._granted(size), owner=self):

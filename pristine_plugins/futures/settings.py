@@ -9,6 +9,7 @@ Every layer is checked by the core's converter (JSON paths, "did you mean" sugge
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from pristine_core.contract import (
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.checks import reference_problems
 from pristine_core.manifest.models import Manifest
+from pristine_plugins.futures.replies import DEFAULT_REPLIES, ReplyRule, setting_problems
 
 #: Keys that shape one future's polling and may therefore be overridden per call.
 PER_FUTURE_KEYS = frozenset(
@@ -39,6 +41,7 @@ PER_FUTURE_KEYS = frozenset(
         "allow_metadata_only",
         "poll_backoff",
         "deadline_s",
+        "backoff_base_s",
     }
 )
 
@@ -48,6 +51,18 @@ def observer(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: i
     ``on_queue_state_change(state, reason)``."""
     if value is not None and not callable(value) and not callable(getattr(value, "on_queue_state_change", None)):
         raise ValueError(f"'{attribute.name}' must be callable or have on_queue_state_change")
+
+
+def _pattern(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    """A regular expression with at most one group (the id is the group, else the whole match)."""
+    if value is None:
+        return
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"'{attribute.name}' must be a regular expression ({exc})") from None
+    if compiled.groups > 1:
+        raise ValueError(f"'{attribute.name}' must have at most one group")
 
 
 @settings
@@ -71,6 +86,26 @@ class FuturesSettings:
     poll_backoff: bool = False
     deadline_s: float | None = attrs.field(default=None, validator=positive)
     queue_state_reasons: Mapping[str, Mapping[str, str]] = attrs.Factory(dict)
+    replies: tuple[ReplyRule, ...] = ()
+    default_replies: bool = True
+    backoff_base_s: float = attrs.field(default=1.0, validator=at_least(0))
+    request_id_header: str | None = attrs.field(default=None, validator=non_empty)
+    request_id_pattern: str | None = attrs.field(default=None, validator=_pattern)
+    retrieve_argument: str | None = attrs.field(default=None, validator=non_empty)
+
+    @property
+    def reply_table(self) -> tuple[ReplyRule, ...]:
+        """The rules in the order they are tried: ``replies``, then the defaults (if kept)."""
+        return self.replies + DEFAULT_REPLIES if self.default_replies else self.replies
+
+    @property
+    def flags(self) -> dict[str, Any]:
+        """Every setting by name (what rules refer to with ``delay_s``, ``limit``, ``setting``)."""
+        return {a.name: getattr(self, a.name) for a in attrs.fields(FuturesSettings)}
+
+    def problems(self, where: str) -> list[tuple[str, str]]:
+        """Rule keys naming settings that do not exist or have the wrong kind of value."""
+        return setting_problems(self.replies, f"{where}.replies", self.flags)
 
     def with_overrides(
         self, overrides: Mapping[str, Any] | None, *, where: str, allowed: frozenset[str] | None = None
@@ -84,7 +119,11 @@ class FuturesSettings:
             refused = [(path, message) for path, message in refused if path.rsplit(".", 1)[-1] in known]
             if refused:
                 raise ValidationError(refused, "futures settings")
-        return with_changes(self, overrides, where)
+        changed = with_changes(self, overrides, where)
+        problems = changed.problems(where)
+        if problems:
+            raise ValidationError(problems, "futures settings")
+        return changed
 
 
 @settings
@@ -150,6 +189,7 @@ def manifest_problems(manifest: Manifest) -> list[tuple[str, str]]:
     if future_endpoints and block.retrieve_endpoint is None:
         problems.append(("features.futures.retrieve_endpoint", "required when an endpoint is declared future"))
     problems += reference_problems(manifest, "features.futures.retrieve_endpoint", block.retrieve_endpoint, "endpoint")
+    problems += block.problems("features.futures")
     return problems
 
 

@@ -18,6 +18,89 @@ ITERATION_HEADER = "X-Test-Iteration"
 TYPE_HEADER = "X-Test-Request-Type"
 
 
+#: A full reply table in the style of a long-polling API (the same rules as Tinkex's manifest):
+#: the scripted server below speaks this protocol.
+REPLIES: list[dict[str, Any]] = [
+    {
+        "name": "try again",
+        "when": [{"status": "2xx"}, {"path": "type", "equals": "try_again", "ignore_case": True}],
+        "then": "retry",
+        "delay_ms_path": "retry_after_ms",
+        "queue_state": "queue_state",
+        "queue_state_reason": "queue_state_reason",
+    },
+    {
+        "name": "metadata only",
+        "when": [{"status": "2xx"}, {"path": "status", "equals": "complete_metadata"}],
+        "then": "fetch",
+        "size": "response_payload_size",
+    },
+    {"name": "failed", "when": [{"status": "2xx"}, {"path": "status", "equals": "failed"}], "then": "failure"},
+    {"name": "error", "when": [{"status": "2xx"}, {"path": "error"}], "then": "failure"},
+    {
+        "name": "pending",
+        "when": [{"status": "2xx"}, {"path": "status", "equals": "pending"}],
+        "then": "retry",
+        "delay_s": "pending_delay_s",
+    },
+    {
+        "name": "completed",
+        "when": [{"status": "2xx"}, {"path": "status", "equals": "completed"}, {"path": "result"}],
+        "then": "success",
+        "result": "result",
+    },
+    {
+        "name": "blank 400",
+        "when": [{"status": 400}, {"text": ["", "http 400", "bad request", "null", "{}"]}],
+        "then": "retry",
+        "streak": "blank 400",
+        "limit": "max_blank_400s",
+    },
+    {
+        "name": "blank 400",
+        "when": [{"status": 400}, {"blank": ["message", "error", "detail"]}],
+        "then": "retry",
+        "streak": "blank 400",
+        "limit": "max_blank_400s",
+    },
+    {
+        "name": "long poll ended",
+        "when": [{"status": 408}, {"setting": "poll_backoff"}],
+        "then": "retry",
+        "backoff": True,
+        "streak": "slow",
+        "queue_state": "queue_state",
+        "queue_state_reason": "queue_state_reason",
+    },
+    {
+        "name": "long poll ended",
+        "when": [{"status": 408}],
+        "then": "retry",
+        "queue_state": "queue_state",
+        "queue_state_reason": "queue_state_reason",
+    },
+    {
+        "name": "server error",
+        "when": [{"status": "5xx"}, {"setting": "poll_backoff"}],
+        "then": "retry",
+        "backoff": True,
+        "streak": "slow",
+    },
+    {"name": "server error", "when": [{"status": "5xx"}], "then": "retry"},
+    {"name": "promise expired", "when": [{"status": 410}], "then": "expired"},
+    {"name": "rate limited", "when": [{"status": 429}], "then": "retry", "backoff": True, "streak": "transport"},
+    {
+        "name": "transport error",
+        "when": [{"error": "connection"}],
+        "then": "retry",
+        "backoff": True,
+        "streak": "transport",
+    },
+    {"name": "error status", "when": [{"status": ["3xx", "4xx", "5xx"]}], "then": "status_error"},
+    {"name": "result", "then": "success"},
+]
+
+
 def manifest(pools: dict[str, Any] | None = None, **futures: Any) -> dict[str, Any]:
     """A small API with future endpoints and a retrieve endpoint; ``futures`` patches the block."""
     block = {
@@ -30,6 +113,8 @@ def manifest(pools: dict[str, Any] | None = None, **futures: Any) -> dict[str, A
         "iteration_header": ITERATION_HEADER,
         "request_type_header": TYPE_HEADER,
         "close_timeout_s": 2,
+        "replies": REPLIES,
+        "default_replies": False,
     }
     block.update(futures)
     return {
@@ -155,9 +240,7 @@ ClientFactory = Callable[..., Client]
 
 
 @pytest.fixture
-def make_client(
-    fake_clock: FakeClock, client_factory: ClientFactory
-) -> ClientFactory:
+def make_client(fake_clock: FakeClock, client_factory: ClientFactory) -> ClientFactory:
     """Build clients with only the futures plugin (``client_factory`` closes them)."""
 
     def build(
