@@ -54,16 +54,23 @@ def _statuses(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: 
         _fail(attribute.name, "must not be empty")
 
 
+def _whole(message: str) -> None:
+    """A problem of the whole rule or condition (reported at its path, not at one key)."""
+    raise ValueError(message)
+
+
 def _one_subject(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if instance is None:  # the converter re-runs field validators alone; this one needs the object
+        return
     given = [name for name in _SUBJECTS if getattr(instance, name) is not None]
     if len(given) != 1:
-        _fail(attribute.name, f"a condition needs exactly one of {', '.join(_SUBJECTS)}; got {given or 'none'}")
+        _whole(f"a condition needs exactly one of {', '.join(_SUBJECTS)}; got {given or 'none'}")
     unset = {"equals": UNSET, "one_of": None, "present": None}
     tests = [name for name, nothing in unset.items() if getattr(instance, name) is not nothing]
     if tests and given[0] not in ("path", "header"):
-        _fail(attribute.name, f"{', '.join(tests)} only apply to path or header conditions")
+        _whole(f"{', '.join(tests)} only apply to path or header conditions")
     if len(tests) > 1:
-        _fail(attribute.name, f"give one of equals, one_of, present (got {', '.join(tests)})")
+        _whole(f"give one of equals, one_of, present (got {', '.join(tests)})")
 
 
 @settings
@@ -91,6 +98,8 @@ def _paths(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def _outcome_keys(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if instance is None:  # the converter re-runs field validators alone; this one needs the object
+        return
     then = instance.then
     only = {
         "result": ("success",),
@@ -100,19 +109,19 @@ def _outcome_keys(instance: Any, attribute: attrs.Attribute, value: Any) -> None
     }
     for key, outcomes in only.items():
         if getattr(instance, key) not in (None, False) and then not in outcomes:
-            _fail(attribute.name, f"'{key}' only applies to then: {' or '.join(outcomes)}")
+            _whole(f"'{key}' only applies to then: {' or '.join(outcomes)}")
     if instance.delay_s not in (0, 0.0) and then != "retry":
-        _fail(attribute.name, "'delay_s' only applies to then: retry")
+        _whole("'delay_s' only applies to then: retry")
     if (instance.message is not None or instance.category is not None) and then != "failure":
-        _fail(attribute.name, "'message' and 'category' only apply to then: failure")
+        _whole("'message' and 'category' only apply to then: failure")
     if then == "fetch" and instance.size is None:
-        _fail(attribute.name, "then: fetch needs 'size', the JSON path of the payload size")
+        _whole("then: fetch needs 'size', the JSON path of the payload size")
     if instance.backoff and instance.delay_s not in (0, 0.0):
-        _fail(attribute.name, "give 'backoff' or 'delay_s', not both")
+        _whole("give 'backoff' or 'delay_s', not both")
     if isinstance(instance.delay_s, (int, float)) and instance.delay_s < 0:
-        _fail(attribute.name, "'delay_s' must be >= 0")
+        _whole("'delay_s' must be >= 0")
     if isinstance(instance.limit, int) and instance.limit < 0:
-        _fail(attribute.name, "'limit' must be >= 0")
+        _whole("'limit' must be >= 0")
 
 
 @settings

@@ -38,9 +38,13 @@ def test_manifest_loads_from_file_and_package() -> None:
     default = policies["default"]
     assert (default.max_retries, default.base_delay_s, default.max_delay_s, default.jitter) == (10, 0.5, 10, 0.25)
     assert default.pause_statuses["402"].max_pause_s == 3600
-    for name in ("futures.retrieve_future", "session.session_heartbeat", "weights.save_weights"):
+    for name in ("session.session_heartbeat", "weights.save_weights"):
         policy = from_file.endpoint(name).settings_of(RetryEndpoint).retry
         assert policy is not None and policies[policy].max_retries == 0, name
+    # Polling goes through the retry machinery: 429s and transport errors back off 1, 2, 4... s
+    # (capped at 30 s) inside one poll; the reply table in features.futures decides the rest.
+    poll = policies[from_file.endpoint("futures.retrieve_future").settings_of(RetryEndpoint).retry or "default"]
+    assert (poll.base_delay_s, poll.max_delay_s, poll.jitter, poll.retry_statuses) == (1, 30, 0, (429,))
     # asample is retried under its idempotency key (issue 11: no lost samples).
     asample = from_file.endpoint("sampling.asample").settings_of(RetryEndpoint).retry
     assert policies[asample or "default"].max_retries == 10
