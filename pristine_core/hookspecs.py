@@ -27,8 +27,7 @@ import pluggy
 if TYPE_CHECKING:
     from pristine_core.client import Client
     from pristine_core.contract import PluginSettings
-    from pristine_core.manifest.models import Manifest
-    from pristine_core.manifest.models import Endpoint
+    from pristine_core.manifest.models import Endpoint, Manifest
     from pristine_core.pipeline import Call, EncodedBody, Event, Middleware, Request, Response
 
 PROJECT = "pristine"
