@@ -42,10 +42,16 @@ def decode(client: Client, endpoint: str, view: ReplyView) -> Any:
 def success_value(client: Client, endpoint: str, result_type: str | None, rule: ReplyRule, view: ReplyView) -> Any:
     """The result a ``success`` rule resolves to, parsed into ``result_type``.
 
-    JSON bodies: the value at ``rule.result`` (the whole body by default). Other bodies: what
-    the decode hook returns; with no decoder the raw bytes for an untyped endpoint, else
+    A body whose content type is not JSON (and not absent) goes to the decode hook first. JSON
+    bodies: the value at ``rule.result`` (the whole body by default). Other bodies: what the
+    decode hook returns; with no decoder the raw bytes for an untyped endpoint, else
     :class:`APIResponseValidationError`.
     """
+    jsonish = not view.media_type or "json" in view.media_type
+    if not jsonish:  # e.g. protobuf or CSV: a decoder knows better than a lucky JSON parse
+        decoded = decode(client, endpoint, view)
+        if decoded is not None:
+            return parse_result(client, endpoint, result_type, decoded)
     if view.is_json:
         value = json_path(view.data, rule.result or "")
         if value is MISSING:
@@ -53,7 +59,7 @@ def success_value(client: Client, endpoint: str, result_type: str | None, rule: 
                 f"{endpoint}: the future result has nothing at {rule.result!r}", body=view.data
             )
         return parse_result(client, endpoint, result_type, value)
-    decoded = decode(client, endpoint, view)
+    decoded = decode(client, endpoint, view) if jsonish else None
     if decoded is not None:
         return parse_result(client, endpoint, result_type, decoded)
     if result_type is not None:
