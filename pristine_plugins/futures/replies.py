@@ -49,7 +49,7 @@ def _statuses(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: 
         if isinstance(item, bool) or not (
             (isinstance(item, int) and 100 <= item <= 599) or (isinstance(item, str) and _STATUS_CLASS.match(item))
         ):
-            _fail(attribute.name, f"must be status codes (404) or classes (\"4xx\"), got {item!r}")
+            _fail(attribute.name, f'must be status codes (404) or classes ("4xx"), got {item!r}')
     if isinstance(value, tuple) and not value:
         _fail(attribute.name, "must not be empty")
 
@@ -183,8 +183,9 @@ def _rule(then: str, *when: dict[str, Any], **keys: Any) -> ReplyRule:
 DEFAULT_REPLIES: tuple[ReplyRule, ...] = (
     _rule("retry", {"error": "connection"}, backoff=True, streak="transport", name="transport error"),
     _rule("retry", {"status": 429}, backoff=True, streak="transport", name="rate limited"),
-    _rule("retry", {"status": (408, "5xx")}, {"setting": "poll_backoff"}, backoff=True, streak="slow",
-          name="server busy"),
+    _rule(
+        "retry", {"status": (408, "5xx")}, {"setting": "poll_backoff"}, backoff=True, streak="slow", name="server busy"
+    ),
     _rule("retry", {"status": (408, "5xx")}, name="server busy"),
     _rule("expired", {"status": 410}, name="expired"),
     _rule("status_error", {"status": ("3xx", "4xx", "5xx")}, name="error status"),
@@ -207,9 +208,7 @@ def setting_problems(rules: tuple[ReplyRule, ...], where: str, numbers: dict[str
             problems.append((f"{at}.limit", f"names no integer futures setting: {rule.limit!r}"))
         for j, condition in enumerate(rule.when):
             if condition.setting is not None and not isinstance(numbers.get(condition.setting), bool):
-                problems.append(
-                    (f"{at}.when[{j}].setting", f"names no boolean futures setting: {condition.setting!r}")
-                )
+                problems.append((f"{at}.when[{j}].setting", f"names no boolean futures setting: {condition.setting!r}"))
     return problems
 
 

@@ -63,7 +63,7 @@ def test_decoded_data_that_does_not_fit_the_result_type_is_a_validation_error(fu
 def test_without_a_decoder_a_typed_result_fails_and_an_untyped_one_is_bytes(future_server, make_client):
     client = make_client(future_server.url)
     future_server.script("r1", csv_reply("1,2\n"))
-    with pytest.raises(APIResponseValidationError, match="not JSON.*text/csv"):
+    with pytest.raises(APIResponseValidationError, match=r"not JSON.*text/csv"):
         client.jobs.submit(x=1).result(timeout=10)
     future_server.script("r2", csv_reply("1,2\n"))
     assert client.jobs.submit_untyped(x=1).result(timeout=10) == b"1,2\n"
