@@ -112,8 +112,9 @@ def _outcome_keys(instance: Any, attribute: attrs.Attribute, value: Any) -> None
             _whole(f"'{key}' only applies to then: {' or '.join(outcomes)}")
     if instance.delay_s not in (0, 0.0) and then != "retry":
         _whole("'delay_s' only applies to then: retry")
-    if (instance.message is not None or instance.category is not None) and then != "failure":
-        _whole("'message' and 'category' only apply to then: failure")
+    for key in ("message", "category"):
+        if getattr(instance, key) is not None and then != "failure":
+            _whole(f"'{key}' only applies to then: failure")
     if then == "fetch" and instance.size is None:
         _whole("then: fetch needs 'size', the JSON path of the payload size")
     if instance.backoff and instance.delay_s not in (0, 0.0):
