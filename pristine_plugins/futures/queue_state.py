@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import enum
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
+from pristine_core.logs import get_logger
 
-log = logging.getLogger("pristine_plugins.futures")
+log = get_logger("pristine_plugins.futures")
 
 
 class QueueState(str, enum.Enum):
@@ -55,7 +55,7 @@ def notify(observer: Any, state: QueueState, reason: str | None) -> None:
     try:
         target(state, reason)
     except Exception as exc:  # an observer must never break polling
-        log.warning("queue-state observer %r failed: %s: %s", observer, type(exc).__name__, exc)
+        log.warning("pristine.futures.observer_failed", observer=repr(observer), error=f"{type(exc).__name__}: {exc}")
 
 
 #: Reasons used when the server gives none (override per label in ``features.futures.queue_state_reasons``).
@@ -65,13 +65,19 @@ DEFAULT_REASONS: Mapping[str, str] = {
 }
 
 
+def _warn(text: str) -> None:
+    """The default sink: a ``pristine.futures.queue_paused`` warning carrying the text."""
+    log.warning("pristine.futures.queue_paused", message=text)
+
+
 class QueueStateLogger:
     """An observer that logs ``"<label> is paused for <id>. Reason: <reason>"``.
 
     Nothing is logged for ``active``; at most one line per ``interval_s`` (60 s) per identifier,
     measured on the injected clock. ``reasons`` maps a state to the text used when the server
     gives no reason (else :data:`DEFAULT_REASONS`, else ``"unknown"``). ``sink`` receives the
-    message (default: a warning on the ``pristine_plugins.futures`` logger).
+    message (default: a ``pristine.futures.queue_paused`` warning, ``message=<text>``, on the
+    ``pristine_plugins.futures`` logger of :mod:`pristine_core.logs`).
     """
 
     def __init__(
@@ -89,7 +95,7 @@ class QueueStateLogger:
         self.clock = clock or SYSTEM_CLOCK
         self.reasons = {**DEFAULT_REASONS, **dict(reasons or {})}
         self.interval_s = interval_s
-        self.sink = sink or log.warning
+        self.sink = sink or _warn
         self._last_logged: float | None = None
         self._lock = threading.Lock()
 
