@@ -27,8 +27,8 @@ MANIFEST = Path(__file__).parent / "data" / "jobs_manifest.json"
 
 class JobServer:
     """``POST /jobs`` starts a job whose states follow a script chosen by its text:
-    ``"fail ..."`` fails, ``"stuck ..."`` stays RUNNING, ``"flaky ..."`` answers 503 once, the
-    rest count words. Each ``GET`` moves the job one state on."""
+    ``"fail ..."`` fails, ``"stuck ..."`` stays RUNNING, ``"flaky ..."`` answers 503 once,
+    ``"unpaid ..."`` answers 402 twice, the rest count words. Each ``GET`` moves the job one state on."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
@@ -49,6 +49,8 @@ class JobServer:
         else:
             end = state("SUCCEEDED", output={"words": len(words), "longest": max(words, key=len)})
         flaky = [Reply(503, b"busy")] if text.startswith("flaky") else []
+        if text.startswith("unpaid"):
+            flaky = [json_reply({"detail": "billing paused"}, 402)] * 2
         return [state("QUEUED"), *flaky, state("RUNNING"), state("RUNNING"), end]
 
     def handle(self, request: SeenRequest) -> Reply:
@@ -119,6 +121,24 @@ def test_a_503_while_polling_is_retried_by_the_endpoints_retry_policy(
     assert jobs.gets["j1"] == 5
     # The retry plugin waited base_delay_s (0.5) inside the poll; the table's 2 s between polls.
     assert sorted(clock.sleeps) == [0.5, 2.0, 2.0, 2.0]
+
+
+def test_a_402_while_polling_is_waited_through_by_the_pause_rule(
+    client: Client, jobs: JobServer, clock: FakeClock
+) -> None:
+    assert client.jobs.count_words(text="unpaid for now").result(timeout=10).words == 3
+    assert jobs.gets["j1"] == 6
+    assert sorted(clock.sleeps) == [2.0, 2.0, 2.0, 5.0, 5.0]
+
+
+def test_an_unknown_job_fails_with_the_mapped_status_error(client: Client) -> None:
+    from pristine_core import NotFoundError
+    from pristine_plugins.futures import FuturesPlugin
+
+    plugin = client.meta.plugin("futures")
+    assert isinstance(plugin, FuturesPlugin)
+    with pytest.raises(NotFoundError):
+        plugin.future_for("nope", endpoint="jobs.count_words", result_type="WordCount").result(timeout=10)
 
 
 def test_the_job_api_with_responses() -> None:
