@@ -212,3 +212,14 @@ def test_a_missing_result_path_is_a_typed_error(future_server, make_client):
     future_server.script("r1", json_reply({"payload": {}}))
     with pytest.raises(APIResponseValidationError, match=r"payload\.value"):
         client.jobs.submit_untyped(x=1).result(timeout=10)
+
+
+def test_the_plugin_code_holds_no_api_protocol():
+    """Tinker's reply vocabulary lives in manifests (Tinkex's, and this folder's tests), never in
+    the plugin's code."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent
+    words = ("try_again", "complete_metadata", "response_payload_size", "retry_after_ms", "_is_blank")
+    found = {(path.name, word) for path in package.glob("*.py") for word in words if word in path.read_text("utf-8")}
+    assert found == set()
