@@ -14,7 +14,7 @@ from pristine_core.errors import APIResponseValidationError, PristineError
 from pristine_core.hookspecs import hookimpl
 from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest
-from pristine_core.pipeline import Call, Response
+from pristine_core.pipeline import Call, Request, Response
 from pristine_core.scheduler import Scheduler
 from pristine_plugins.futures.background import submit_in_background
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
@@ -91,6 +91,14 @@ class FuturesPlugin:
         call.context["futures"] = self._settings.with_overrides(
             call.settings_of(FuturesOptions).futures, where="request_options.futures", allowed=PER_FUTURE_KEYS
         )
+
+    @hookimpl
+    def pristine_prepare_attempt(self, request: Request) -> None:
+        """On this plugin's own retrieve calls: the iteration (and first round-trip) header of
+        each HTTP request, retries inside one poll included."""
+        poller = request.call.settings_of(FuturesOptions).futures_poll if request.call is not None else None
+        if poller is not None:
+            poller.stamp(request.headers)
 
     @hookimpl
     def pristine_process_response(self, call: Call, response: Response) -> APIFuture | None:

@@ -117,13 +117,24 @@ class Poller:
     def _options(self) -> RequestOptions:
         settings = self.spec.settings
         headers: dict[str, str] = {}
-        if settings.iteration_header:
-            headers[settings.iteration_header] = str(self.iteration)
         if settings.request_type_header:
             headers[settings.request_type_header] = self.spec.request_type
-        if settings.roundtrip_header and self.iteration == 0 and self.spec.roundtrip_s is not None:
+        # Per-attempt headers (iteration, round trip) are stamped by the plugin's
+        # pristine_prepare_attempt through stamp(), so retries inside one poll count too.
+        return RequestOptions(timeout_s=settings.poll_timeout_s, headers=headers, extensions={"futures_poll": self})
+
+    def stamp(self, headers: Any) -> None:
+        """Set the per-request headers of one HTTP request of this future's polls: the 0-based
+        ``iteration_header`` (every request counts, retries included) and, on the very first,
+        ``roundtrip_header``."""
+        settings = self.spec.settings
+        with self._lock:
+            iteration = self.iteration
+            self.iteration += 1
+        if settings.iteration_header:
+            headers[settings.iteration_header] = str(iteration)
+        if settings.roundtrip_header and iteration == 0 and self.spec.roundtrip_s is not None:
             headers[settings.roundtrip_header] = f"{self.spec.roundtrip_s:.6f}"
-        return RequestOptions(timeout_s=settings.poll_timeout_s, headers=headers)
 
     def _poll_once(self) -> None:
         settings = self.spec.settings
@@ -131,7 +142,6 @@ class Poller:
         if settings.allow_metadata_only:
             kwargs["allow_metadata_only"] = self.metadata_only
         options = self._options()
-        self.iteration += 1
         try:
             response = self.retrieve.raw(request_options=options, **kwargs)
         except APIConnectionError as exc:  # what the retry policy (if any) did not absorb

@@ -157,6 +157,7 @@ class FuturesOptions:
     queue_state_label: str | None = None
     queue_state_id: str | None = None
     request_type: str | None = None
+    futures_poll: Any = None  # set by the poller on its own retrieve calls (see Poller.stamp)
 
 
 SETTINGS = PluginSettings(

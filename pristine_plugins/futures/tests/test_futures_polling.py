@@ -205,8 +205,9 @@ def test_5xx_and_408_repoll_without_sleeping(future_server, make_client, fake_cl
 def test_poll_backoff_spaces_out_408_and_5xx_polls(future_server, make_client, fake_clock):
     client = make_client(future_server.url, futures={"poll_backoff": True, "backoff_cap_s": 3})
     slow = json_reply({}, 408)
-    future_server.script("r1", Reply(500, b"boom"), slow, Reply(503), slow, try_again("r1"), slow,
-                         json_reply({"value": 2}))
+    future_server.script(
+        "r1", Reply(500, b"boom"), slow, Reply(503), slow, try_again("r1"), slow, json_reply({"value": 2})
+    )
     assert client.jobs.submit(x=1).result(timeout=10).value == 2
     # 1, 2, 4 capped at 3, 3; the try_again payload resets the count.
     assert fake_clock.sleeps == [1.0, 2.0, 3.0, 3.0, 1.0]
@@ -264,3 +265,26 @@ def test_per_call_override_applies_to_that_future_only(future_server, make_clien
     assert client.jobs.submit(x=1).result(timeout=10).value == 1
     assert future_server.polls["r1"][0].header(ITERATION) is None
     assert future_server.polls["r2"][0].header(ITERATION) == "0"
+
+
+def test_polls_retry_through_the_retrieve_endpoints_retry_policy(future_server, client_factory, fake_clock):
+    """No private retry loop: with the retry plugin and a policy on the retrieve endpoint, a 429
+    and a reset are retried inside one poll (policy delays on the clock), and every HTTP request
+    still gets its own iteration number."""
+    from pristine_plugins.futures import FuturesPlugin
+    from pristine_plugins.retry import RetryPlugin
+
+    from .conftest import manifest
+
+    spec = manifest()
+    spec["retry_policies"] = {
+        "poll": {"max_retries": 5, "base_delay_s": 0.25, "max_delay_s": 1, "jitter": 0, "retry_statuses": [429]}
+    }
+    spec["resources"]["futures"]["retrieve"]["retry"] = "poll"
+    client = client_factory(
+        spec, base_url=future_server.url, plugins=[FuturesPlugin(), RetryPlugin()], clock=fake_clock, api_key="k"
+    )
+    future_server.script("r1", json_reply({}, 429), Reply(reset=True), try_again("r1"), json_reply({"value": 6}))
+    assert client.jobs.submit(x=1).result(timeout=10).value == 6
+    assert fake_clock.sleeps == [0.25, 0.5]  # the policy's back-off, not the table's 1, 2 s
+    assert [p.header(ITERATION) for p in future_server.polls["r1"]] == ["0", "1", "2", "3"]
