@@ -24,7 +24,7 @@ COMMANDS = {
     "import tinkex_domain": [PY, "-c", "import tinkex_domain"],
     "tinkex version": [PY, "-m", "tinkex_domain.cli", "version"],
     "tinkex --help": [PY, "-m", "tinkex_domain.cli", "--help"],
-    "pristine plugins": [PY, "-m", "pristine_core.cli", "plugins"],
+    "pristine plugins": [PY, "-m", "pristine_cli", "plugins"],
 }
 TARGETS = {"import tinkex_domain": 1.5, "tinkex version": 2.0, "tinkex --help": 2.0, "pristine plugins": 2.0}
 

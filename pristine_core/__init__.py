@@ -4,7 +4,8 @@ The public surface: :class:`Client`, :func:`load_manifest`, the error hierarchy,
 authors ``hookimpl``, the pipeline objects (``Call``, ``Request``, ``Response``, ``Event``,
 ``Middleware``, ``CallNext``), the priority bands (``AUTH`` ... ``ENCODING``), the settings
 declarations (``PluginSettings``, ``settings`` and its validators in :mod:`pristine_core.contract`),
-the :class:`Transport` protocol and the testing helpers (``LoopbackServer``).
+the :class:`Transport` protocol and the testing helpers (``LoopbackServer``, re-exported from the
+``pristine-testing`` distribution when it is installed).
 Names are imported on first use, so ``import pristine_core`` stays cheap.
 Everything named in ``__all__`` follows the stability promise in ``CONTRIBUTING.md``.
 """
@@ -34,12 +35,14 @@ _MODULES = {
     "pristine_core.clock": "Clock FakeClock SYSTEM_CLOCK SystemClock",
     "pristine_core.hookspecs": "hookimpl",
     "pristine_core.manifest": "load_manifest Manifest",
-    "pristine_core.testing": "LoopbackServer",
+    "pristine_testing": "LoopbackServer",
     "pristine_core.contract": "PluginSettings settings",
     "pristine_core.transport": "RequestsTransport Transport",
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names.split()}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+#: Re-exported names that live in other distributions (a missing one says what to install).
+_DISTRIBUTIONS = {"pristine_testing": "pristine-testing"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _DISTRIBUTIONS)
 
 if TYPE_CHECKING:
     from pristine_core.bands import (
@@ -86,8 +89,8 @@ if TYPE_CHECKING:
     from pristine_core.hookspecs import hookimpl
     from pristine_core.manifest import Manifest, load_manifest
     from pristine_core.pipeline import Call, CallNext, EncodedBody, Event, Middleware, Request, RequestOptions, Response
-    from pristine_core.testing import LoopbackServer
     from pristine_core.transport import RequestsTransport, Transport
+    from pristine_testing import LoopbackServer
 
 __all__ = [
     "AUTH", "CIRCUIT_BREAKER", "DEFAULT_PRIORITY", "DOMAIN", "ENCODING", "FUTURES", "IDEMPOTENCY", "POOL",

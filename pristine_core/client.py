@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 import pluggy
 
-from pristine_core import __version__, environment
+from pristine_core import __version__
 from pristine_core.building import blueprint
 from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.config import ProxySettings, env_str
+from pristine_core.defaults import ClientDefaults, reroute_default_pool
 from pristine_core.endpoint import EndpointMethod
 from pristine_core.errors import PristineError, ValidationError
 from pristine_core.logs import get_logger
@@ -58,8 +59,9 @@ class ClientMeta:
 
     ``manifest``, ``types``, ``schema`` (the plugins' declared settings), ``base_url``,
     ``timeout_s``, ``tenant``, ``clock``, ``state`` (per-plugin scratch space), ``config`` (the
-    checked ``Client(config=...)`` mapping, environment values under it), ``environment`` (what
-    ``features.environment`` read from the environment), ``environ``, ``transport``, ``pipeline``, ``hook``,
+    checked ``Client(config=...)`` mapping, the defaults' values under it), ``defaults`` (the
+    :class:`~pristine_core.defaults.ClientDefaults` a plugin supplied, e.g. from environment
+    variables), ``environ``, ``transport``, ``pipeline``, ``hook``,
     ``plugin_manager``, ``plugin_failures``, ``middleware`` and ``scheduler`` (timers and bounded
     workers for plugins, started on first use).
     """
@@ -75,7 +77,7 @@ class ClientMeta:
         types: TypeRegistry,
         config: Mapping[str, Any],
         config_settings: Mapping[Any, Any],
-        env: environment.EnvironmentSettings,
+        defaults: ClientDefaults,
         environ: Mapping[str, str] | None,
         clock: Clock,
         api_key: Secret | None,
@@ -89,7 +91,7 @@ class ClientMeta:
         self.schema = schema
         self.types = types
         self.config: Mapping[str, Any] = dict(config)
-        self.environment = env
+        self.defaults = defaults
         #: The environment mapping the client reads (None: ``os.environ``).
         self.environ = environ
         self.clock = clock
@@ -240,11 +242,12 @@ class Client:
         loaded = built.manifest
         # Pool names (routing is the core's; their limits belong to the pool plugin, loaded or not).
         pools = frozenset(loaded.section("pools") or loaded.data.get("pools") or {})
-        env = environment.resolve(loaded.section(environment.SECTION), environ, pools)
+        env = pm.hook.pristine_client_defaults(manifest=loaded, environ=environ) or ClientDefaults()
         if env.default_pool:
-            loaded = environment.reroute_default_pool(loaded, env.default_pool)
-        environment.apply_log_levels(env.log_levels)
-        # Environment values sit under explicit ones; those for plugins not loaded are dropped.
+            if pools and env.default_pool not in pools:
+                raise ValidationError([("default_pool", f"unknown pool {env.default_pool!r}")], "client defaults")
+            loaded = reroute_default_pool(loaded, env.default_pool)
+        # Default values sit under explicit ones; those for plugins not loaded are dropped.
         merged = env.merged_config(dict(config or {}), known=built.schema.config_keys)
         config_settings, problems = built.schema.structure_config(merged)
         if problems:
@@ -258,7 +261,7 @@ class Client:
             **env.headers,
             **dict(default_headers or {}),
         }
-        secret_headers = {name: Secret(value) for name, value in env.secret_headers.items()}
+        secret_headers = dict(env.secret_headers)
         if loaded.auth is not None and key is not None:
             value = key.reveal()
             scheme = loaded.auth.scheme
@@ -267,7 +270,7 @@ class Client:
             transport = RequestsTransport(
                 proxies=env.requests_proxies() or ProxySettings.from_env(environ).as_requests_proxies(),
                 verify=verify,
-                proxy_headers=env.proxy_headers,
+                proxy_headers={name: value.reveal() for name, value in env.proxy_headers.items()},
                 host_pools=env.host_pools,
                 default_connections=env.pool_connections,
             )
@@ -284,7 +287,6 @@ class Client:
             auth_headers=SecretHeaders(headers, secret_headers),
             transport=transport,
             event_fields=config_settings.get(CoreConfig, CoreConfig()).event_metadata or {},
-            dump_headers=env.dump_headers,
         )
         meta = ClientMeta(
             pm=pm,
@@ -295,7 +297,7 @@ class Client:
             types=built.types,
             config=merged,
             config_settings=config_settings,
-            env=env,
+            defaults=env,
             environ=environ,
             clock=clock or SYSTEM_CLOCK,
             api_key=key,

@@ -20,6 +20,7 @@ Phases of one call, in order::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -27,6 +28,7 @@ import pluggy
 if TYPE_CHECKING:
     from pristine_core.client import Client
     from pristine_core.contract import PluginSettings
+    from pristine_core.defaults import ClientDefaults
     from pristine_core.manifest.models import Endpoint, Manifest
     from pristine_core.pipeline import Call, EncodedBody, Event, Middleware, Request, Response
 
@@ -88,6 +90,17 @@ class LifecycleSpecs:
         type's properties and read back through attributes of those names, so an attrs class
         with helper methods fits. Results of all plugins are merged; on conflicts the plugin
         called first (highest priority) wins.
+        """
+
+    @hookspec(firstresult=True)
+    def pristine_client_defaults(self, manifest: Manifest, environ: Mapping[str, str] | None) -> ClientDefaults | None:
+        """Supply defaults from the client's surroundings (environment variables, a profile...).
+
+        Called once per client, before it is built, with the structured manifest and the
+        ``environ`` mapping the client was given (None: read ``os.environ``). Return a
+        :class:`~pristine_core.defaults.ClientDefaults` (firstresult: the plugin called first
+        wins); the client puts its explicit arguments over it. A bad value raises
+        :class:`~pristine_core.errors.ValidationError` naming where it came from.
         """
 
     @hookspec

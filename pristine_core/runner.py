@@ -16,11 +16,10 @@ import attrs
 import pluggy
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
-from pristine_core.environment import dump_request
 from pristine_core.errors import PristineError
 from pristine_core.logs import get_logger
 from pristine_core.pipeline import Call, CallNext, Event, Middleware, Request, Response, compose
-from pristine_core.secrets import SecretHeaders, redact_headers
+from pristine_core.secrets import SecretHeaders
 from pristine_core.transport import Transport, deadline_exceeded
 
 if TYPE_CHECKING:
@@ -83,7 +82,6 @@ class Pipeline:
         auth_headers: SecretHeaders,
         transport: Transport,
         event_fields: Mapping[str, Any] | None = None,
-        dump_headers: bool = False,
     ) -> None:
         self.hook = pm.hook
         self.hooks = HookPresence.of(pm)
@@ -102,7 +100,6 @@ class Pipeline:
         self._authenticated = auth_headers
         self._event_impls = list(reversed(pm.hook.pristine_on_event.get_hookimpls()))
         self._event_fields = dict(event_fields or {})
-        self._dump_headers = dump_headers
         self._dispatch: CallNext = self._send
 
     def headers(self, auth: bool) -> dict[str, str]:
@@ -159,8 +156,6 @@ class Pipeline:
     def _send(self, request: Request) -> Response:
         if self.hooks.prepare_attempt:
             self.hook.pristine_prepare_attempt(request=request)
-        if self._dump_headers:
-            dump_request(request.method, request.url, redact_headers(request.headers), request.attempt)
         budget = None
         if request.deadline is not None:
             budget = request.deadline - self.clock.monotonic()

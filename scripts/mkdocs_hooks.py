@@ -39,7 +39,7 @@ def _help_sections(parser: argparse.ArgumentParser, title: str) -> list[str]:
 
 
 def _cli_page() -> str:
-    from pristine_core.cli import build_parser as pristine_parser
+    from pristine_cli.cli import build_parser as pristine_parser
     from tinkex_domain.cli import build_parser as tinkex_parser
 
     intro = (

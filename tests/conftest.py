@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pristine_core.testing import LoopbackServer
+from pristine_testing import LoopbackServer
 
 PETSTORE: dict[str, Any] = {
     "name": "petstore",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import pristine_core as pc
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 PET = {"id": "7", "name": "Rex", "kind": "dog"}
 

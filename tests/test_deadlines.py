@@ -25,7 +25,7 @@ from pristine_core import (
     hookimpl,
 )
 from pristine_core.pipeline import Request
-from pristine_core.testing import LoopbackServer, json_reply
+from pristine_testing import LoopbackServer, json_reply
 
 #: The default retry policy of the Tinker manifest: 10 retries, delays from 0.5 s up to 10 s.
 TINKER_DEFAULT = {"max_retries": 10, "base_delay_s": 0.5, "max_delay_s": 10, "jitter": 0.25}

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 import pristine_core as pc
-from pristine_core.testing import LoopbackServer, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, SeenRequest, json_reply
 
 PET = {"id": "1", "name": "Rex"}
 
@@ -103,6 +103,52 @@ def test_hook_pristine_type_classes(petstore: dict[str, Any], server: LoopbackSe
     with client_with(petstore, server, Domain(), Loser()) as client:
         pet = client.pets.get(pet_id="1")
     assert isinstance(pet, Pet) and pet.greeting() == "hi Rex"
+
+
+def test_hook_pristine_client_defaults(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """Called once before the client is built; explicit arguments win over its values; secret
+    headers stay Secrets (not in reprs) and only go with the API's own requests."""
+    from pristine_core.defaults import ClientDefaults
+    from pristine_core.secrets import Secret
+
+    seen: list[Any] = []
+
+    class Defaults:
+        name = "defaults"
+
+        @pc.hookimpl
+        def pristine_client_defaults(self, manifest: pc.Manifest, environ: Any) -> ClientDefaults:
+            seen.append((manifest.name, environ))
+            return ClientDefaults(
+                headers={"X-Team": "ml", "X-Keep": "env"},
+                secret_headers={"X-Token": Secret("tok-very-secret")},
+                query={"region": "eu"},
+                timeout_s=33.0,
+                default_pool="bulk",
+            )
+
+    server.handler = lambda r: json_reply(PET)
+    client = pc.Client(petstore, base_url=server.url, plugins=[Defaults()], autoload_plugins=False,
+                       environ={"A": "1"}, default_headers={"X-Keep": "explicit"}, api_key="pk-1")
+    with client:
+        client.pets.get(pet_id="1")
+        assert client.meta.timeout_s == 33.0
+        assert client.meta.manifest.pool_for(client.meta.manifest.endpoint("pets.get")) == "bulk"
+        assert "tok-very-secret" not in repr(client.meta.defaults)
+        client.meta.fetch_url(server.url + "/elsewhere")
+    assert seen == [("petstore", {"A": "1"})]
+    api, other = server.requests
+    assert (api.header("X-Team"), api.header("X-Keep"), api.header("X-Token")) == ("ml", "explicit", "tok-very-secret")
+    assert "region=eu" in api.path
+    assert other.header("X-Token") is None and other.header("X-Team") == "ml"
+
+    class BadPool(Defaults):
+        @pc.hookimpl
+        def pristine_client_defaults(self, manifest: pc.Manifest, environ: Any) -> ClientDefaults:
+            return ClientDefaults(default_pool="nope")
+
+    with pytest.raises(pc.ValidationError, match="default_pool: unknown pool 'nope'"):
+        pc.Client(petstore, base_url=server.url, plugins=[BadPool()], autoload_plugins=False)
 
 
 def test_hook_pristine_configure(petstore: dict[str, Any], server: LoopbackServer) -> None:

@@ -177,7 +177,7 @@ def test_cli_validate_reports_bad_documents_without_a_traceback(data: bytes, tmp
     path = tmp_path / "bad.json"
     path.write_bytes(data)
     proc = subprocess.run(
-        [sys.executable, "-m", "pristine_core.cli", "manifest", "validate", "--no-plugins", str(path)],
+        [sys.executable, "-m", "pristine_cli", "manifest", "validate", "--no-plugins", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

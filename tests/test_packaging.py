@@ -29,7 +29,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "packaging"
-PLUGINS = ["retry", "pool", "multipart", "futures", "session", "streaming", "telemetry", "metrics", "otel", "protobuf"]
+#: Tools every subset below installs next to the core: the ``pristine`` command and the loopback server.
+TOOLS = ["pristine-cli", "pristine-testing"]
+PLUGINS = [
+    "environment", "retry", "pool", "multipart", "futures", "session", "streaming", "telemetry", "metrics", "otel",
+    "protobuf",
+]
 #: pip with no package index at all: an unreachable index URL, no-index, no config files.
 OFFLINE_ENV = {
     "PIP_NO_INDEX": "1",
@@ -85,7 +90,7 @@ class Env:
         return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
     def plugins(self) -> list[str]:
-        out = _run(self.python, "-m", "pristine_core.cli", "plugins", "--format", "json", cwd=SCRIPTS)
+        out = _run(self.python, "-m", "pristine_cli", "plugins", "--format", "json", cwd=SCRIPTS)
         return [p["name"] for p in json.loads(out)["plugins"]]
 
 
@@ -93,6 +98,9 @@ def test_retry_arrives_by_installation_alone(wheelhouse: Path, tmp_path: Path) -
     """Core alone tries once; adding pristine-retry makes the same code retry."""
     env = Env(tmp_path / "venv", wheelhouse)
     env.install("pristine-core")
+    probe = "import pristine_core\ntry:\n    pristine_core.LoopbackServer\nexcept ImportError as exc:\n    print(exc)"
+    assert "pip install pristine-testing" in _run(env.python, "-c", probe, cwd=SCRIPTS)
+    env.install(*TOOLS)
     assert env.plugins() == []
     assert env.script("retry_probe.py") == {"outcome": "InternalServerError", "requests": 1}
     env.install("pristine-retry")
@@ -103,7 +111,7 @@ def test_retry_arrives_by_installation_alone(wheelhouse: Path, tmp_path: Path) -
 def test_each_plugin_can_be_removed_alone(wheelhouse: Path, tmp_path: Path) -> None:
     """With everything installed, removing any one plugin leaves the rest working."""
     env = Env(tmp_path / "venv", wheelhouse)
-    env.install("pristine-core", *(f"pristine-{name}" for name in PLUGINS))
+    env.install("pristine-core", *TOOLS, *(f"pristine-{name}" for name in PLUGINS))
     everything = env.plugins()
     assert sorted(everything) == sorted(PLUGINS)
     full = env.script("smoke.py")
@@ -161,7 +169,7 @@ def _metadata(wheel: Path) -> email.message.Message:
 def test_every_distribution_has_a_wheel_with_full_metadata(wheelhouse: Path) -> None:
     """Found generically (every pyproject.toml), so a new plugin is checked as soon as it exists."""
     projects = WHEELS.projects()
-    assert {"pristine-core", "tinkex", *(f"pristine-{p}" for p in PLUGINS)} <= set(projects)
+    assert {"pristine-core", "tinkex", *TOOLS, *(f"pristine-{p}" for p in PLUGINS)} <= set(projects)
     for name in projects:
         wheel = next(wheelhouse.glob(f"{name.replace('-', '_')}-*.whl"), None)
         assert wheel is not None, f"no wheel built for {name}"
@@ -209,11 +217,11 @@ with LoopbackServer() as server:
 def test_scaffolded_plugin_installs_and_runs(wheelhouse: Path, tmp_path: Path) -> None:
     """``pristine new-plugin``: the package installs offline, lists at its priority between two
     built-ins, its own test passes, its manifest block is validated and a call carries the header."""
-    from pristine_core.scaffold import new_plugin
+    from pristine_cli.scaffold import new_plugin
 
     package = new_plugin("tracer", 720, tmp_path)
     env = Env(tmp_path / "venv", wheelhouse)
-    env.install("pristine-core", "pristine-retry", "pristine-telemetry")
+    env.install("pristine-core", *TOOLS, "pristine-retry", "pristine-telemetry")
     house = tmp_path / "house"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     _run(*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", house, package)
@@ -227,6 +235,6 @@ def test_scaffolded_plugin_installs_and_runs(wheelhouse: Path, tmp_path: Path) -
     assert json.loads(out.strip().splitlines()[-1]) == {"header": "v1"}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "d", "resources": {}, "features": {"tracer": {"header_value": 3}}}))
-    result = subprocess.run([str(env.python), "-m", "pristine_core.cli", "manifest", "validate", str(bad)],
+    result = subprocess.run([str(env.python), "-m", "pristine_cli", "manifest", "validate", str(bad)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "features.tracer.header_value" in result.stdout

@@ -138,7 +138,7 @@ def test_cli_lists_plugins_and_failures(fake_plugins: Path, capsys: Any) -> None
     """``pristine plugins --format json`` prints order, distribution, hooks and failures."""
     import json
 
-    from pristine_core.cli import main
+    from pristine_cli.cli import main
 
     assert main(["plugins", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -19,13 +19,13 @@ import attrs
 import pytest
 
 import pristine_core as pc
-from pristine_core.cli import main as cli
+from pristine_cli.cli import main as cli
 from pristine_core.manifest.checks import RESERVED_RESOURCE_NAMES
 from pristine_core.plugins import PluginSelection, build_plugin_manager
-from pristine_core.testing import LoopbackServer, json_reply
+from pristine_testing import LoopbackServer, json_reply
 
 BUILTINS = [
-    "retry", "pool", "futures", "session", "telemetry", "streaming",
+    "environment", "retry", "pool", "futures", "session", "telemetry", "streaming",
     "multipart", "metrics", "otel", "protobuf", "tinkex",
 ]
 
@@ -289,27 +289,3 @@ def test_the_loopback_server_answers_through_the_default_transport() -> None:
         with pc.Client(base_manifest(), base_url=server.url, autoload_plugins=False) as client:
             assert isinstance(client.meta.transport, pc.RequestsTransport)
             assert client.items.get() == {"n": 1}
-
-
-def test_the_environment_block_is_typed_too() -> None:
-    """``features.environment`` (read by the core) is checked like any plugin section."""
-    doc = base_manifest()
-    doc["features"] = {
-        "environment": {
-            "platform_header": {},
-            "variables": {
-                "A": {"to": "header"},
-                "B": {"to": "headr"},
-                "C": {"to": "query", "name": "x"},
-                "D": {"to": "profile", "profiles": {"a": {"timeout": 1}}},
-            },
-        }
-    }
-    with pytest.raises(pc.ManifestError) as info:
-        pc.Client(doc, autoload_plugins=False)
-    problems = dict(info.value.problems)
-    assert problems["features.environment.platform_header"] == "unknown key (did you mean 'platform_headers'?)"
-    assert problems["features.environment.variables.A.name"] == "is required: the header's name"
-    assert problems["features.environment.variables.B.to"].startswith("expected one of header, headers")
-    assert problems["features.environment.variables.C.name"] == "does not apply to a 'query' variable"
-    assert problems["features.environment.variables.D.profiles.a.timeout"] == "unknown key (did you mean 'timeout_s'?)"

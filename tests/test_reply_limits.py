@@ -16,7 +16,7 @@ import pytest
 import pristine_core as pc
 from pristine_core.errors import APIResponseValidationError
 from pristine_core.limits import JSONDepthError, ResponseTooLargeError
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 MB = 1 << 20
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import attrs
 
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.futures import APIFuture
 from pristine_plugins.streaming import Stream
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 from .conftest import REPO
 

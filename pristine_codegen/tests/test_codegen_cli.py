@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pristine_cli.cli import main
 from pristine_codegen.output import MARKER
-from pristine_core.cli import main
 
 from .conftest import PETSHOP
 

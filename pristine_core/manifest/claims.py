@@ -55,7 +55,7 @@ class CoreConfig:
     event_metadata: Mapping[str, Any] | None = None
 
 
-#: What the core itself reads beyond its models: the environment block and ``CoreConfig``.
+#: What the core itself reads beyond its models: ``CoreConfig`` and ``CoreOptions``.
 @attrs.frozen
 class CoreOptions:
     """The per-call option keys the core itself reads besides ``RequestOptions``' fields:
@@ -65,14 +65,12 @@ class CoreOptions:
 
 
 def _core_settings() -> PluginSettings:
-    from pristine_core.environment import EnvironmentBlock
-
-    return PluginSettings(sections={"features.environment": EnvironmentBlock}, config=CoreConfig, options=CoreOptions)
+    return PluginSettings(config=CoreConfig, options=CoreOptions)
 
 
 class SettingsSchema:
     """The merged declarations of one plugin set (see :mod:`pristine_core.contract`), the core's
-    own (the environment block and :class:`CoreConfig`, as plugin ``"pristine"``) first."""
+    own (:class:`CoreConfig` and :class:`CoreOptions`, as plugin ``"pristine"``) first."""
 
     def __init__(self, declared: Sequence[tuple[str, PluginSettings]] = ()) -> None:
         self.sections: dict[str, Claim] = {}

@@ -117,7 +117,7 @@ class PoolPlugin:
         raise) and size the default transport's connection pools."""
         self._client = client
         overrides = client.meta.settings_of(PoolConfig).pools or {}
-        env_connections = client.meta.environment.pool_connections
+        env_connections = client.meta.defaults.pool_connections
         self._specs = effective_specs(client.meta.manifest, overrides, env_connections)
         size = getattr(client.meta.transport, "set_pool_size", None)
         if size is not None:

@@ -7,7 +7,7 @@ The code is identical whether or not pristine-retry is installed; only the insta
 import json
 
 import pristine_core as pc
-from pristine_core.testing import LoopbackServer, json_reply
+from pristine_testing import LoopbackServer, json_reply
 
 MANIFEST = {
     "name": "probe",

@@ -8,7 +8,7 @@ import json
 import threading
 
 import pristine_core as pc
-from pristine_core.testing import LoopbackServer, json_reply
+from pristine_testing import LoopbackServer, json_reply
 
 MANIFEST = {
     "name": "smoke",

@@ -14,7 +14,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 _RESOLVE = re.compile(r"^/(?:models/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 _API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<op>preupload|commit|branch)/(?P<rev>[^?]+)")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import pristine_core as pc
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest
+from pristine_testing import LoopbackServer, Reply, SeenRequest
 from tinkex_domain import ServiceClient
 from tinkex_domain import holder as holder_module
 from tinkex_domain.emulator import Emulator

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pristine_core import Client
 from pristine_core.clock import FakeClock
-from pristine_core.testing import LoopbackServer, json_reply
 from pristine_plugins.retry.breaker import CircuitOpenError
+from pristine_testing import LoopbackServer, json_reply
 
 MANIFEST = ("tinkex_domain", "manifest.json")
 

@@ -18,10 +18,11 @@ import pytest
 from pristine_core import Client
 from pristine_core.clock import FakeClock
 from pristine_core.errors import APIStatusError, ValidationError
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_plugins.environment import EnvironmentPlugin
 from pristine_plugins.futures import FuturesPlugin
 from pristine_plugins.otel import OtelPlugin
 from pristine_plugins.pool import PoolPlugin
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 from tinkex_domain.plugin import TinkexConfig, TinkexPlugin
 
 MANIFEST = ("tinkex_domain", "manifest.json")
@@ -42,6 +43,7 @@ def make(server: LoopbackServer) -> Iterator[Callable[..., Client]]:
     def build(env: dict[str, str], **kwargs: Any) -> Client:
         kwargs.setdefault("base_url", server.url)
         kwargs.setdefault("autoload_plugins", False)
+        kwargs["plugins"] = [EnvironmentPlugin(), *kwargs.get("plugins", ())]
         client = Client(MANIFEST, api_key=KEY, environ=env, **kwargs)
         made.append(client)
         return client
@@ -174,7 +176,7 @@ def _flaky_server() -> LoopbackServer:
 def test_parity_mode_picks_timeout_and_retries(mode: str | None, attempts: int, timeout: float) -> None:
     env = {"TINKEX_PARITY": mode} if mode else {}
     with _flaky_server() as srv, Client(
-        MANIFEST, api_key=KEY, base_url=srv.url, environ=env, plugins=["retry"], clock=FakeClock()
+        MANIFEST, api_key=KEY, base_url=srv.url, environ=env, plugins=["environment", "retry"], clock=FakeClock()
     ) as client:
         assert client.meta.timeout_s == timeout
         with pytest.raises(APIStatusError):
@@ -185,7 +187,7 @@ def test_parity_mode_picks_timeout_and_retries(mode: str | None, attempts: int, 
 def test_explicit_values_beat_the_parity_mode(make: Callable[..., Client]) -> None:
     config = {"retry_policies": {"default": {"max_retries": 4}}}
     with _flaky_server() as srv, Client(
-        MANIFEST, api_key=KEY, base_url=srv.url, environ={"TINKEX_PARITY": "beam"}, plugins=["retry"],
+        MANIFEST, api_key=KEY, base_url=srv.url, environ={"TINKEX_PARITY": "beam"}, plugins=["environment", "retry"],
         # An explicit timeout_s also bounds the whole call (back-off waits included): large enough
         # that the jittered waits between the 5 attempts always fit, so only max_retries decides.
         clock=FakeClock(), timeout_s=700, config=config,
@@ -239,7 +241,7 @@ def test_otel_propagate_puts_traceparent_on_the_wire(server: LoopbackServer) -> 
 
     for env, expected in (({"TINKEX_OTEL_PROPAGATE": "true"}, True), ({}, False)):
         with Client(MANIFEST, api_key=KEY, base_url=server.url, environ=env, autoload_plugins=False,
-                    plugins=[OtelPlugin(TracerProvider())]) as client:
+                    plugins=[EnvironmentPlugin(), OtelPlugin(TracerProvider())]) as client:
             _call(client)
         assert (server.requests[-1].header("traceparent") is not None) is expected
 

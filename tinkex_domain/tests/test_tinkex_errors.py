@@ -9,7 +9,7 @@ import pytest
 
 import tinkex_domain
 from pristine_core import Client
-from pristine_core.testing import LoopbackServer, json_reply
+from pristine_testing import LoopbackServer, json_reply
 from tinkex_domain import RateLimitError, ValidationError, retry_after_ms, user_error
 from tinkex_domain.errors import BadRequestError, InternalServerError, RequestFailedError
 

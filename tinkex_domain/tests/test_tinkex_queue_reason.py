@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pristine_core import Client, RequestOptions
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 MANIFEST = ("tinkex_domain", "manifest.json")
 

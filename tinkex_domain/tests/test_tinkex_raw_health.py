@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pristine_core.testing import LoopbackServer, json_reply
+from pristine_testing import LoopbackServer, json_reply
 from tinkex_domain import ServiceClient
 
 from .conftest import API_KEY, BASE_MODEL

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from pristine_core import Client, FakeClock, hookimpl
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.futures import FuturesPlugin
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 ITERATION_HEADER = "X-Test-Iteration"
 TYPE_HEADER = "X-Test-Request-Type"

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 
 from pristine_core.tenancy import Tenant
-from pristine_core.testing import Reply, SeenRequest, json_reply
 from pristine_plugins.futures import FutureClosedError, ResponseBudget, shared_budget
+from pristine_testing import Reply, SeenRequest, json_reply
 
 
 def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:

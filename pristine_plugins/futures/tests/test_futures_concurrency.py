@@ -10,8 +10,8 @@ import time
 import pytest
 
 from pristine_core import RequestFailedError
-from pristine_core.testing import Reply, SeenRequest, json_reply
 from pristine_plugins.futures import APIFuture, FutureClosedError, combine_futures, resolved
+from pristine_testing import Reply, SeenRequest, json_reply
 
 PREFIX = "pristine-futures"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pristine_core import APITimeoutError, RequestOptions, SystemClock, ValidationError
-from pristine_core.testing import json_reply
 from pristine_plugins.futures import FutureDeadlineError
+from pristine_testing import json_reply
 
 
 def forever_try_again(rid: str):  # type: ignore[no-untyped-def]

@@ -15,9 +15,9 @@ from pristine_core import (
     RequestOptions,
     ValidationError,
 )
-from pristine_core.testing import Reply, SeenRequest, json_reply
 from pristine_plugins.futures import APIFuture, MetadataProtocolError, PromiseExpiredError
 from pristine_plugins.futures.queue_state import DEFAULT_REASONS
+from pristine_testing import Reply, SeenRequest, json_reply
 
 ITERATION = "X-Test-Iteration"
 REQUEST_TYPE = "X-Test-Request-Type"

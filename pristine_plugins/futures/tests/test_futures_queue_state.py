@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from pristine_core import FakeClock
-from pristine_core.testing import json_reply
 from pristine_plugins.futures import DEFAULT_REASONS, QueueState, QueueStateLogger
+from pristine_testing import json_reply
 
 
 @pytest.mark.parametrize(

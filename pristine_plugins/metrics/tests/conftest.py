@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pristine_core import Client
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.metrics import MetricsPlugin
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 
 def manifest(block: dict[str, Any] | None = None) -> dict[str, Any]:

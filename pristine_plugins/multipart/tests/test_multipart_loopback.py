@@ -11,8 +11,8 @@ import pytest
 
 from pristine_core import Client, ManifestError, RequestOptions, ValidationError, hookimpl
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
-from pristine_core.testing import LoopbackServer, json_reply
 from pristine_plugins.multipart import MultipartBody, MultipartPlugin
+from pristine_testing import LoopbackServer, json_reply
 
 
 @pytest.fixture(scope="module")

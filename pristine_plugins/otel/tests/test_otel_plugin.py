@@ -13,8 +13,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from pristine_core import Client
 from pristine_core.errors import APIStatusError, ManifestError, ValidationError
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.otel import OtelPlugin, OtelSettings
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 ENV = "PT_OTEL_PROPAGATE"
 

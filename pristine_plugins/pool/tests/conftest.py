@@ -13,8 +13,8 @@ import pytest
 
 from pristine_core import Client, hookimpl
 from pristine_core.pipeline import Event
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.pool import PoolPlugin, reset_registry
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 BACKPRESSURE = {
     "statuses": [429],

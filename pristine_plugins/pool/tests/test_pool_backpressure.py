@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pristine_core import Client, FakeClock, RateLimitError
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 # The numbers of the "sample" pool in conftest.BASE_MANIFEST (conftest is not importable here).
 SMALL_DELAY, LARGE_DELAY, LARGE_PAYLOAD = 1.0, 5.0, 1000

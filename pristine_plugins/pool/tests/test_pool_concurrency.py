@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pristine_core import APIConnectionError, Client, RequestOptions, hookimpl
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest
 from pristine_plugins.pool import PoolFullError
+from pristine_testing import LoopbackServer, Reply, SeenRequest
 
 
 def test_64_threads_never_exceed_a_pool_of_8(

@@ -10,8 +10,8 @@ import pytest
 import zstandard
 
 from pristine_core import Client, ManifestError, RequestOptions, ValidationError
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest
 from pristine_plugins.protobuf import Codec, ProtobufPlugin, Schema
+from pristine_testing import LoopbackServer, Reply, SeenRequest
 
 SCHEMA: dict[str, Any] = {"messages": {
     "Query": {"fields": {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pristine_core import APIConnectionError, Client, FakeClock, InternalServerError, RequestOptions
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 
 class Script:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from pristine_core import Client, FakeClock
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.session import THREAD_NAME, SessionPlugin, default_scheduler
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 SESSION_BLOCK: dict[str, Any] = {
     "create_endpoint": "sessions.open",

@@ -10,9 +10,9 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from pristine_core import Client, FakeClock, SystemClock
-from pristine_core.testing import SeenRequest
 from pristine_plugins.retry import RetryPlugin
 from pristine_plugins.session import HeartbeatJob, HeartbeatScheduler, default_scheduler, session_of
+from pristine_testing import SeenRequest
 
 Threads = Callable[[], list[threading.Thread]]
 Pings = Callable[[], list[SeenRequest]]

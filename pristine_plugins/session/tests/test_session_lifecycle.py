@@ -11,8 +11,8 @@ import responses as responses_lib
 
 import pristine_core as pc
 from pristine_core import APIResponseValidationError, Client, ManifestError, ValidationError
-from pristine_core.testing import LoopbackServer
 from pristine_plugins.session import NoSessionError, SessionHandle, SessionPlugin, default_scheduler, session_of
+from pristine_testing import LoopbackServer
 
 Threads = Callable[[], list[threading.Thread]]
 Manifest = Callable[..., dict[str, Any]]

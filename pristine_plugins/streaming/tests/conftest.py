@@ -10,8 +10,8 @@ import pytest
 
 import pristine_core as pc
 from pristine_core.clock import FakeClock
-from pristine_core.testing import LoopbackServer
 from pristine_plugins.streaming import StreamingPlugin
+from pristine_testing import LoopbackServer
 
 SSE_HEADERS = {"Content-Type": "text/event-stream"}
 

@@ -12,8 +12,8 @@ import pytest
 
 import pristine_core as pc
 from pristine_core.errors import APIConnectionError
-from pristine_core.testing import LoopbackServer, Reply
 from pristine_plugins.streaming import ByteStream, stream_to_file
+from pristine_testing import LoopbackServer, Reply
 
 from .conftest import cut_after
 

@@ -13,8 +13,8 @@ import pytest
 import pristine_core as pc
 from pristine_core.clock import FakeClock
 from pristine_core.errors import APIConnectionError, APIResponseValidationError, APIStatusError, ManifestError
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest
 from pristine_plugins.streaming import SSEEvent, Stream, StreamingPlugin, StreamInterruptedError
+from pristine_testing import LoopbackServer, Reply, SeenRequest
 
 from .conftest import MANIFEST, SSE_HEADERS, cut_after
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from pristine_core import Client
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.telemetry import THREAD_NAME, TelemetryPlugin
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 ENV = "PT_TELEMETRY"
 

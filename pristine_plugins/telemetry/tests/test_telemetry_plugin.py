@@ -13,9 +13,9 @@ import pytest
 import responses as responses_lib
 
 from pristine_core import APIConnectionError, Client, FakeClock, ManifestError, ValidationError
-from pristine_core.testing import LoopbackServer
 from pristine_plugins.session import SessionPlugin
 from pristine_plugins.telemetry import SESSION_END, SESSION_START, TelemetryPlugin, process_uuid, telemetry_of
+from pristine_testing import LoopbackServer
 
 Manifest = Callable[..., dict[str, Any]]
 Threads = Callable[[], list[threading.Thread]]

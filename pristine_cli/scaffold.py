@@ -4,7 +4,7 @@ The package is complete and pip-installable: ``pyproject.toml`` with the ``prist
 entry point, a plugin class whose typed settings class reads ``features.NAME`` (one required
 string, ``header_value``), a dispatch middleware that sets the header ``X-NAME`` to that value on
 every attempt, a README and a pytest test that passes as generated. The files are written from
-the templates in ``pristine_core/templates/plugin`` (``str.format`` fields: name, dist, module,
+the templates in ``pristine_cli/templates/plugin`` (``str.format`` fields: name, dist, module,
 cls, priority, core_minor, core_next).
 """
 
@@ -48,7 +48,7 @@ def new_plugin(name: str, priority: int, directory: str | Path = ".") -> Path:
         f"{module}/plugin.py": "plugin.py",
         f"tests/test_{name}.py": "test_plugin.py",
     }
-    templates = importlib_resources.files("pristine_core") / "templates" / "plugin"
+    templates = importlib_resources.files("pristine_cli") / "templates" / "plugin"
     for relative, template in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

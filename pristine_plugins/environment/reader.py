@@ -1,9 +1,10 @@
-"""Configuration from environment variables, declared as data in ``features.environment``.
+"""Reading environment variables as ``features.environment`` declares them.
 
-The manifest says which variable feeds what; this module reads them once, at client
-construction, and the client applies the result. Explicit constructor arguments and ``config``
-entries always win over the environment, which wins over the manifest's defaults. A bad value
-is a :class:`~pristine_core.errors.ValidationError` whose path is the variable's name.
+The manifest says which variable feeds what; :func:`resolve` reads them once, at client
+construction, into a :class:`~pristine_core.defaults.ClientDefaults` that the client applies.
+Explicit constructor arguments and ``config`` entries always win over the environment, which
+wins over the manifest's defaults. A bad value is a
+:class:`~pristine_core.errors.ValidationError` whose path is the variable's name.
 
 Block shape::
 
@@ -47,130 +48,33 @@ import logging
 import platform
 import urllib.parse
 from collections.abc import Mapping, MutableMapping
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
 from pristine_core.config import env_str
+from pristine_core.defaults import ClientDefaults, deep_merge
 from pristine_core.errors import ValidationError
 from pristine_core.logs import get_logger
-from pristine_core.secrets import redact, register_secret
+from pristine_core.secrets import Secret, redact, register_secret
+from pristine_plugins.environment.settings import UNSET, EnvironmentBlock, Variable
 
 log = get_logger(__name__)
 
-FEATURE = "environment"
-#: The manifest path of the block (declared by the core in ``manifest.claims.CORE_SETTINGS``).
-SECTION = "features.environment"
-Target = Literal[
-    "header", "headers", "query", "proxy", "proxy_headers", "dump_headers", "log_level",
-    "pool_connections", "host_pools", "default_pool", "profile", "config",
-]
-#: The keys a variable may carry besides ``to``, per target.
-_TARGET_KEYS: dict[str, frozenset[str]] = {
-    "header": frozenset({"name", "secret"}),
-    "log_level": frozenset({"loggers"}),
-    "profile": frozenset({"profiles", "aliases", "default"}),
-    "config": frozenset({"key", "format", "default"}),
-}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING,
            "error": logging.ERROR}
-_UNSET: Any = attrs.make_class("Unset", [], slots=True)()
-
 
 @attrs.frozen
-class Profile:
-    """One named profile: a timeout and config defaults."""
+class Reading:
+    """What the environment asked for: the client defaults, plus what this plugin applies itself
+    (request dumps, logger levels) and the profile chosen (None: none)."""
 
-    timeout_s: float | None = None
-    config: dict[str, Any] = attrs.Factory(dict)
-
-
-@attrs.frozen
-class Variable:
-    """What one environment variable feeds (``to``) and the keys its target takes."""
-
-    to: Target
-    name: str | None = None
-    secret: bool | None = None
-    loggers: tuple[str, ...] | None = None
-    profiles: dict[str, Profile] | None = None
-    aliases: dict[str, str] | None = None
-    key: str | None = None
-    format: Literal["str", "bool", "int", "list", "json"] | None = None
-    default: Any = _UNSET
-
-    def __attrs_post_init__(self) -> None:
-        allowed = _TARGET_KEYS.get(self.to, frozenset())
-        for field in attrs.fields(Variable)[1:]:
-            value = getattr(self, field.name)
-            if field.name not in allowed and value is not None and value is not _UNSET:
-                raise ValueError(f"'{field.name}' does not apply to a {self.to!r} variable")
-        if self.to == "header" and not (self.name or "").strip():
-            raise ValueError("'name' is required: the header's name")
-        if self.to == "config" and not self.key:
-            raise ValueError("'key' is required: a dotted config key")
-        if self.to == "profile":
-            if not self.profiles:
-                raise ValueError("'profiles' is required: {name: {timeout_s, config}}")
-            for alias, target in (self.aliases or {}).items():
-                if target not in self.profiles:
-                    raise ValueError(f"'aliases' names an unknown profile {target!r} (for {alias!r})")
-            if self.default is not _UNSET and self.default not in self.profiles:
-                raise ValueError(f"'default' names an unknown profile {self.default!r}")
-
-
-@attrs.frozen
-class EnvironmentBlock:
-    """The ``features.environment`` block."""
-
-    variables: dict[str, Variable] = attrs.Factory(dict)
-    platform_headers: dict[str, Literal["os", "arch", "runtime", "runtime_version", "python_version"]] = (
-        attrs.Factory(dict)
-    )
-
-
-@attrs.frozen
-class EnvironmentSettings:
-    """What the environment asked for; empty/None fields mean "not set"."""
-
-    headers: dict[str, str] = attrs.Factory(dict)
-    secret_headers: dict[str, str] = attrs.field(factory=dict, repr=False)
-    query: dict[str, str] = attrs.Factory(dict)
-    proxy: str | None = attrs.field(default=None, repr=False)
-    proxy_headers: dict[str, str] = attrs.field(factory=dict, repr=False)
+    defaults: ClientDefaults = attrs.Factory(ClientDefaults)
     dump_headers: bool = False
-    timeout_s: float | None = None
-    pool_connections: int | None = None
-    host_pools: int | None = None
-    default_pool: str | None = None
-    profile: str | None = None
-    config: dict[str, Any] = attrs.Factory(dict)
     log_levels: dict[str, int] = attrs.Factory(dict)
-
-    def merged_config(self, explicit: Mapping[str, Any], known: Any = None) -> dict[str, Any]:
-        """The client ``config``: environment values under ``explicit`` ones (merged deeply).
-
-        With ``known`` (the config keys loaded plugins declare), environment values for keys no
-        loaded plugin reads are dropped; explicit ones are kept (and checked by the caller).
-        """
-        base = self.config if known is None else {k: v for k, v in self.config.items() if k in known}
-        return _deep_merge(base, explicit)
-
-    def requests_proxies(self) -> dict[str, str]:
-        """``requests``' proxy mapping for :attr:`proxy` (empty when unset)."""
-        return {"http": self.proxy, "https": self.proxy} if self.proxy else {}
-
-
-def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    profile: str | None = None
 
 
 def platform_fact(name: str) -> str:
@@ -291,10 +195,15 @@ def resolve(
     block: EnvironmentBlock | None,
     environ: Mapping[str, str] | None = None,
     pools: frozenset[str] = frozenset(),
-) -> EnvironmentSettings:
-    """Read every variable ``block`` declares from ``environ`` (default ``os.environ``)."""
+) -> Reading:
+    """Read every variable ``block`` declares from ``environ`` (default ``os.environ``).
+
+    A bad value raises :class:`~pristine_core.errors.ValidationError` whose path is the
+    variable's name. Secret header values and proxy credentials come back as
+    :class:`~pristine_core.secrets.Secret` objects and are registered for redaction.
+    """
     if block is None:
-        return EnvironmentSettings()
+        return Reading()
     values: dict[str, Any] = {
         "headers": {name: platform_fact(fact) for name, fact in block.platform_headers.items()},
         "secret_headers": {},
@@ -308,9 +217,9 @@ def resolve(
         target = spec.to
         raw = env_str(var, None, environ)
         if raw is None:
-            if target == "config" and spec.default is not _UNSET:
+            if target == "config" and spec.default is not UNSET:
                 _set_path(values["config"], spec.key or "", spec.default)
-            elif target == "profile" and spec.default is not _UNSET:
+            elif target == "profile" and spec.default is not UNSET:
                 _apply_profile(values, spec, spec.default)
             continue
         if target == "header":
@@ -328,6 +237,8 @@ def resolve(
             values["proxy"], proxy_auth = _proxy(var, raw)
         elif target == "proxy_headers":
             values["proxy_headers"] = _pairs(var, raw)
+            for value in values["proxy_headers"].values():
+                register_secret(value)  # credentials for the proxy, as a rule
         elif target == "dump_headers":
             values["dump_headers"] = _bool(var, raw)
         elif target == "log_level":
@@ -352,7 +263,10 @@ def resolve(
             _set_path(values["config"], spec.key or "", _convert(var, raw, spec.format or "str"))
     if proxy_auth and not values["proxy_headers"]:
         values["proxy_headers"] = proxy_auth
-    return EnvironmentSettings(**values)
+    extras = {key: values.pop(key) for key in ("dump_headers", "log_levels", "profile") if key in values}
+    values["secret_headers"] = {name: Secret(value) for name, value in values["secret_headers"].items()}
+    values["proxy_headers"] = {name: Secret(value) for name, value in values["proxy_headers"].items()}
+    return Reading(defaults=ClientDefaults(**values), **extras)
 
 
 def _apply_profile(values: dict[str, Any], spec: Variable, name: str) -> None:
@@ -360,7 +274,7 @@ def _apply_profile(values: dict[str, Any], spec: Variable, name: str) -> None:
     values["profile"] = name
     if profile.timeout_s is not None:
         values["timeout_s"] = profile.timeout_s
-    values["config"] = _deep_merge(profile.config, values["config"])
+    values["config"] = deep_merge(profile.config, values["config"])
 
 
 def apply_log_levels(levels: Mapping[str, int]) -> None:
@@ -372,16 +286,3 @@ def apply_log_levels(levels: Mapping[str, int]) -> None:
 def dump_request(method: str, url: str, safe_headers: Mapping[str, str], attempt: int) -> None:
     """Log one outgoing request at INFO (headers already redacted by the caller)."""
     log.info("pristine.request", method=method, url=redact(url), headers=dict(safe_headers), attempt=attempt)
-
-
-def reroute_default_pool(manifest: Any, pool: str) -> Any:
-    """A copy of ``manifest`` whose default pool is ``pool``: endpoints that used the old default
-    (or none) move to it; endpoints that name another pool keep theirs."""
-    old = manifest.defaults.pool
-    resources = {
-        rname: {
-            ename: attrs.evolve(ep, pool=pool) if ep.pool in (None, old) else ep for ename, ep in group.items()
-        }
-        for rname, group in manifest.resources.items()
-    }
-    return attrs.evolve(manifest, defaults=attrs.evolve(manifest.defaults, pool=pool), resources=resources)

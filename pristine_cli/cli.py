@@ -90,7 +90,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _new_plugin(args: argparse.Namespace) -> int:
-    from pristine_core.scaffold import new_plugin
+    from pristine_cli.scaffold import new_plugin
 
     try:
         root = new_plugin(args.name, args.priority, args.dir)

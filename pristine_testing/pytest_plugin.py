@@ -1,17 +1,16 @@
 """pytest fixtures for anyone testing code built on Pristine (loaded through the ``pytest11`` entry point).
 
-Installed with ``pristine-core``; pytest picks the fixtures up by itself:
+Installed with ``pristine-testing``; pytest picks the fixtures up by itself:
 
-- ``loopback_server``: a started :class:`~pristine_core.testing.LoopbackServer` on 127.0.0.1,
+- ``loopback_server``: a started :class:`~pristine_testing.LoopbackServer` on 127.0.0.1,
   stopped after the test; set ``loopback_server.handler`` to script the replies.
 - ``client_factory``: ``client_factory(manifest, *, plugins=[...], **client_kwargs)`` builds a
   :class:`~pristine_core.Client` (``autoload_plugins=False`` unless given) and closes every client
   it built when the test ends.
 - ``pristine_mock``: ``pristine_mock(manifest, base_url=None)`` returns a
-  :class:`~pristine_core.mocking.ManifestMock` on ``responses``: register replies per endpoint
+  :class:`~pristine_testing.mocking.ManifestMock` on ``responses``: register replies per endpoint
   name, have request bodies validated against the manifest's types, and fail on calls to
-  endpoints the manifest does not declare. Needs the ``responses`` package
-  (``pip install "pristine-core[testing]"``).
+  endpoints the manifest does not declare (on ``responses``, a dependency of ``pristine-testing``).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from pristine_core.client import Client
-from pristine_core.testing import LoopbackServer
+from pristine_testing import LoopbackServer
 
 ClientFactory = Callable[..., Client]
 
@@ -55,19 +54,17 @@ def client_factory() -> Iterator[ClientFactory]:
 
 @pytest.fixture
 def pristine_mock() -> Iterator[Callable[..., Any]]:
-    """``pristine_mock(manifest, base_url=None)`` -> a :class:`~pristine_core.mocking.ManifestMock`.
+    """``pristine_mock(manifest, base_url=None)`` -> a :class:`~pristine_testing.mocking.ManifestMock`.
 
     Every HTTP call made with ``requests`` during the test goes to the mock. A call to an
     undeclared endpoint, a request body that does not match the manifest type or a declared
-    endpoint with no registered reply raises :class:`~pristine_core.mocking.MockMismatch` at the
+    endpoint with no registered reply raises :class:`~pristine_testing.mocking.MockMismatch` at the
     call, and the test fails at teardown listing every such problem (even ones swallowed by the
     code under test).
     """
-    try:
-        import responses
-    except ImportError:  # pragma: no cover - depends on the environment
-        pytest.fail('pristine_mock needs the "responses" package: pip install "pristine-core[testing]"')
-    from pristine_core.mocking import ManifestMock
+    import responses
+
+    from pristine_testing.mocking import ManifestMock
 
     mocks: list[ManifestMock] = []
     with responses.RequestsMock(assert_all_requests_are_fired=False) as requests_mock:

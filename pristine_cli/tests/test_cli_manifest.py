@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pristine_core.cli import main
+from pristine_cli.cli import main
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["manifest", "validate", "--help"]])
