@@ -83,9 +83,3 @@ def _plugin_problems(pm: pluggy.PluginManager, manifest: Manifest) -> list[tuple
     for result in pm.hook.pristine_validate_manifest(manifest=manifest):
         problems.extend(result or [])
     return problems
-
-
-def clear_cache() -> None:
-    """Forget every cached blueprint (tests that rewrite manifest files in place)."""
-    with _lock:
-        _cache.clear()

@@ -38,28 +38,6 @@ def env_bool(name: str, default: bool = False, environ: Mapping[str, str] | None
     raise ValueError(f"environment variable {name}: expected a boolean, got {value!r}")
 
 
-def env_int(name: str, default: int | None = None, environ: Mapping[str, str] | None = None) -> int | None:
-    """An integer, or ``default``; a non-integer value is an error naming the variable."""
-    value = env_str(name, None, environ)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"environment variable {name}: expected an integer, got {value!r}") from None
-
-
-def env_float(name: str, default: float | None = None, environ: Mapping[str, str] | None = None) -> float | None:
-    """A float, or ``default``; a non-number is an error naming the variable."""
-    value = env_str(name, None, environ)
-    if value is None:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"environment variable {name}: expected a number, got {value!r}") from None
-
-
 def env_list(name: str, default: list[str] | None = None, environ: Mapping[str, str] | None = None) -> list[str] | None:
     """A comma-separated list with blanks dropped, or ``default`` when unset."""
     value = env_str(name, None, environ)

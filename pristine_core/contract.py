@@ -118,11 +118,6 @@ def status_codes(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # typ
             _fail(attribute, f"must hold HTTP status codes, got {item!r}")
 
 
-def defaults_of(cls: type[T]) -> T:
-    """An instance of a settings class with every field at its default."""
-    return cls()
-
-
 def with_changes(base: T, changes: Mapping[str, Any], path: str) -> T:
     """``base`` (a settings instance) with ``changes`` applied, structured and checked exactly
     like the manifest; raises :class:`~pristine_core.errors.ValidationError` naming

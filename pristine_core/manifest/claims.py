@@ -127,10 +127,6 @@ class SettingsSchema:
 
     # -- the manifest ---------------------------------------------------------------------
 
-    def endpoint_classes(self) -> list[Any]:
-        """The per-endpoint settings classes, once each."""
-        return list(dict.fromkeys(c.cls for c in self.endpoint_keys.values()))
-
     def owner(self, path: str) -> str | None:
         """The plugin that reads a manifest path (a section, or an endpoint/defaults key)."""
         if path in self.sections:
