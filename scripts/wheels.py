@@ -5,8 +5,9 @@
 - Distributions are found generically: every ``pyproject.toml`` in the tree with a ``[project]``
   table (virtualenvs, build and dist folders skipped), so new plugins are picked up.
 - Wheels are built with ``pip wheel --no-deps --no-build-isolation`` (no package index needed;
-  the running interpreter must have ``setuptools>=77``). With ``--cache`` a wheel is reused
-  while its sources are unchanged (keyed on a hash of the project's files).
+  the running interpreter must have ``setuptools>=77``), each from an emptied ``build/`` folder.
+  With ``--cache`` a wheel is reused while its sources are unchanged (keyed on a hash of the
+  project's files).
 - ``--deps`` also puts wheels of the third-party dependencies into OUT_DIR, repacked from the
   distributions installed in the running interpreter (no download): a virtualenv can then
   ``pip install --no-index --find-links OUT_DIR "tinkex[all]"``.
@@ -90,6 +91,10 @@ def build(out: Path, cache: Path | None = None, *, quiet: bool = True) -> list[P
         else:
             todo.append((name, folder, slot))
     if todo:
+        for _, folder, _ in todo:
+            # setuptools copies sources into build/lib and never removes what is gone from the
+            # tree: a module moved to another distribution would still ship from a stale copy.
+            shutil.rmtree(folder / "build", ignore_errors=True)
         pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "wheel", "--no-deps", "--no-build-isolation"]
         scratch = out / ".fresh"
         shutil.rmtree(scratch, ignore_errors=True)

@@ -145,6 +145,15 @@ def test_tinkex_wheel_holds_every_package_and_the_manifest(wheelhouse: Path) -> 
     assert manifest == json.loads((ROOT / "manifest.json").read_text())
 
 
+def test_the_core_wheel_ships_only_the_modules_in_the_tree(wheelhouse: Path) -> None:
+    """No stale copy of a module that moved to another distribution (setuptools' build/ folder
+    keeps them; ``scripts/wheels.py`` empties it before building)."""
+    wheel = next(wheelhouse.glob("pristine_core-*.whl"))
+    shipped = [n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("pristine_core/")]
+    assert [n for n in shipped if not (ROOT / n).exists()] == []
+    assert "pristine_core/client.py" in shipped and "pristine_core/testing.py" not in shipped
+
+
 def test_tinkex_all_installs_from_the_wheelhouse_and_runs_the_demo(wheelhouse: Path, tmp_path: Path) -> None:
     """No editable install, no index: ``pip install --find-links dist "tinkex[all]"``, then ``tinkex demo``."""
     env = Env(tmp_path / "venv", wheelhouse)
