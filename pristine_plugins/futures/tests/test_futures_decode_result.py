@@ -11,7 +11,7 @@ import pytest
 from pristine_core import APIResponseValidationError, hookimpl
 from pristine_core.manifest.models import Endpoint
 from pristine_core.pipeline import Response
-from pristine_core.testing import Reply, json_reply
+from pristine_testing import Reply, json_reply
 
 
 class CsvDecoder:

@@ -19,8 +19,8 @@ import pytest
 import responses
 
 from pristine_core import Client, FakeClock, RequestFailedError
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.futures import APIFuture, FutureDeadlineError
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 MANIFEST = Path(__file__).parent / "data" / "jobs_manifest.json"
 

@@ -8,10 +8,10 @@ import pytest
 
 from pristine_core import APIResponseValidationError, Client, ManifestError, NotFoundError, ValidationError
 from pristine_core.pipeline import Response
-from pristine_core.testing import Reply, json_reply
 from pristine_plugins.futures import FuturesPlugin
 from pristine_plugins.futures.matching import MISSING, Matcher, ReplyView, condition_holds, json_path
 from pristine_plugins.futures.replies import DEFAULT_REPLIES, Condition, ReplyRule
+from pristine_testing import Reply, json_reply
 
 from .conftest import manifest
 
