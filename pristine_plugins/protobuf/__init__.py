@@ -11,8 +11,13 @@ value is, see :mod:`.mapping`) and sent serialized (``application/x-protobuf``,
 zstd-compressed with ``Content-Encoding: zstd`` when declared or asked per call through
 ``request_options={"protobuf_compression": "zstd" | "none"}``; a
 ``negotiated`` endpoint stays JSON unless the call passes ``{"protobuf": True}``), and a protobuf
-reply is decoded into a dict of the result message. :meth:`ProtobufPlugin.codec` exposes the
-codec for payloads that arrive by other routes (future results).
+reply is decoded into a dict of the result message. A result that arrives by another route
+(a future's result fetched by the retrieve endpoint) is decoded through the
+``pristine_decode_result`` hook and reshaped by the message's ``result`` rules (see
+:mod:`.results`) into the JSON-shaped data the endpoint's result type parses. An endpoint that
+fetches results for others asks for protobuf with an ``accept`` rule (``Accept:
+application/x-protobuf, application/json``), on ``negotiated`` endpoints only once the client
+turned protobuf results on (:meth:`ProtobufPlugin.accept_results`, or config ``results``).
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from pristine_core import hookimpl
 from pristine_core.bands import ENCODING
 from pristine_core.contract import PluginSettings
 from pristine_core.errors import APIResponseValidationError, ValidationError
-from pristine_core.manifest.models import Manifest
-from pristine_core.pipeline import Call, EncodedBody, Response
+from pristine_core.manifest.models import Endpoint, Manifest
+from pristine_core.pipeline import Call, EncodedBody, Request, Response
 from pristine_plugins.protobuf.codec import Codec, DecodeError, EncodeError
 from pristine_plugins.protobuf.compression import compress, decompress
 from pristine_plugins.protobuf.mapping import JsonMapper
+from pristine_plugins.protobuf.results import ResultMapper
 from pristine_plugins.protobuf.schema import FieldDef, MessageDef, Schema, SchemaError
 from pristine_plugins.protobuf.settings import (
+    ACCEPT,
     COMPRESSION_OPTION,
     CONTENT_TYPE,
     ENCODING_OPTION,
@@ -54,6 +61,7 @@ __all__ = [
     "MessageDef",
     "ProtobufPlugin",
     "ProtobufSettings",
+    "ResultMapper",
     "Schema",
     "SchemaError",
     "compress",
@@ -67,7 +75,7 @@ FEATURE = "protobuf"
 def schema_of(manifest: Manifest) -> Schema | None:
     """The manifest's ``features.protobuf`` schema (None when it declares none)."""
     block = manifest.section("features.protobuf")
-    return None if block is None else Schema.from_data(block)
+    return None if block is None else Schema.from_spec(block)
 
 
 class ProtobufPlugin:
@@ -79,7 +87,9 @@ class ProtobufPlugin:
     def __init__(self) -> None:
         self._codec: Codec | None = None
         self._mapper: JsonMapper | None = None
+        self._results: ResultMapper | None = None
         self._settings = ProtobufSettings()
+        self._accept_results = False
 
     @hookimpl
     def pristine_settings(self) -> PluginSettings:
@@ -111,7 +121,19 @@ class ProtobufPlugin:
         schema = schema_of(client.meta.manifest)
         self._codec = Codec(schema) if schema is not None else None
         self._mapper = JsonMapper(schema) if schema is not None else None
+        self._results = ResultMapper(schema) if schema is not None else None
         self._settings = client.meta.settings_of(ProtobufConfig).protobuf or ProtobufSettings()
+        self._accept_results = self._settings.results
+
+    def accept_results(self, on: bool = True) -> None:
+        """Ask (or stop asking) for protobuf results on ``negotiated`` endpoints with an
+        ``accept`` rule: for clients that learn at run time that the server can send them."""
+        self._accept_results = bool(on)
+
+    @property
+    def accepts_results(self) -> bool:
+        """Whether negotiated ``accept`` endpoints currently ask for protobuf results."""
+        return self._accept_results
 
     @property
     def codec(self) -> Codec:
@@ -155,6 +177,48 @@ class ProtobufPlugin:
     def decode_reply(self, message: str, content: bytes, content_encoding: str = "") -> dict[str, Any]:
         """A protobuf payload (optionally compressed) as a dict of ``message``."""
         return self.codec.decode(message, decompress(content, content_encoding))
+
+    @hookimpl
+    def pristine_prepare_attempt(self, request: Request) -> None:
+        """``Accept: application/x-protobuf, application/json`` on requests an ``accept`` rule
+        covers (negotiated rules: only once the client turned protobuf results on)."""
+        call = request.call
+        if call is None:
+            return
+        decl = EndpointProtobuf.of(call.endpoint.settings_of(ProtobufEndpoint))
+        if decl is None or decl.accept is None:
+            return
+        if decl.negotiated and not (self._accept_results or call.settings_of(ProtobufOptions).protobuf):
+            return
+        if decl.accept.applies(request.headers):
+            for name in [k for k in request.headers if k.lower() == "accept"]:
+                del request.headers[name]
+            request.headers["Accept"] = ACCEPT
+
+    def decode_result(self, endpoint: Endpoint, content: bytes) -> Any:
+        """A protobuf result of ``endpoint`` (its ``result_message``) as the JSON-shaped data
+        its result type parses; :class:`APIResponseValidationError` when it is malformed."""
+        decl = EndpointProtobuf.of(endpoint.settings_of(ProtobufEndpoint))
+        if decl is None or decl.result_message is None:
+            raise APIResponseValidationError(f"{endpoint.qualified_name}: declares no protobuf result_message")
+        assert self._results is not None
+        try:
+            return self._results.to_json(decl.result_message, self.codec.decode(decl.result_message, content))
+        except (DecodeError, ValueError) as exc:
+            raise APIResponseValidationError(
+                f"{endpoint.qualified_name}: invalid protobuf {decl.result_message} result ({exc})") from None
+
+    @hookimpl
+    def pristine_decode_result(self, endpoint: Endpoint, response: Response) -> Any:
+        """A protobuf result (``Content-Type: application/x-protobuf``) of an endpoint that
+        names a ``result_message``, reshaped by the message's ``result`` rules; None otherwise."""
+        decl = EndpointProtobuf.of(endpoint.settings_of(ProtobufEndpoint))
+        if decl is None or decl.result_message is None:
+            return None
+        if not response.headers.get("Content-Type", "").startswith(CONTENT_TYPE):
+            return None
+        # The transport has already undone any Content-Encoding (gzip, deflate, zstd).
+        return self.decode_result(endpoint, response.content)
 
     @hookimpl
     def pristine_process_response(self, call: Call, response: Response) -> Any:

@@ -17,10 +17,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pristine_core.contract import structure_as
+
 from .codec import EncodeError, _np
 from .schema import ARRAY_DTYPES, FieldDef, MessageDef, Schema
+from .spec import JsonMapping
 
 _MISSING = object()
+_PLAIN = JsonMapping()
+
+#: Per-endpoint overrides of top-level fields: typed, or plain dicts (structured on use).
+Overrides = Mapping[str, "JsonMapping | Mapping[str, Any]"]
+
+
+def _typed(overrides: Overrides | None) -> dict[str, JsonMapping]:
+    out: dict[str, JsonMapping] = {}
+    for name, mapping in (overrides or {}).items():
+        out[name] = mapping if isinstance(mapping, JsonMapping) else structure_as(
+            JsonMapping, mapping, f"fields.{name}")
+    return out
 
 
 def _dig(value: Any, path: str) -> Any:
@@ -39,25 +54,24 @@ class JsonMapper:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
 
-    def to_message(self, message: str, body: Any,
-                   fields: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    def to_message(self, message: str, body: Any, fields: Overrides | None = None) -> dict[str, Any]:
         """``body`` mapped onto ``message``; ``fields`` overrides top-level field mappings."""
-        return self._message(self.schema.message(message), body, "", fields or {})
+        return self._message(self.schema.message(message), body, "", _typed(fields))
 
     def _message(self, mdef: MessageDef, src: Any, path: str,
-                 overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+                 overrides: Mapping[str, JsonMapping]) -> dict[str, Any]:
         if not isinstance(src, Mapping):
             raise EncodeError(path, f"expected an object for message {mdef.name}")
         out: dict[str, Any] = {}
         for field in mdef.fields:
-            spec = overrides.get(field.name) or field.json or {}
-            when = spec.get("when")
+            spec = overrides.get(field.name) or field.json or _PLAIN
+            when = spec.when
             if when and any(src.get(k) != v for k, v in when.items()):
                 continue
-            if "const" in spec:
-                out[field.name] = spec["const"]
+            if spec.has_const:
+                out[field.name] = spec.const
                 continue
-            where = spec.get("path", field.name)
+            where = spec.path or field.name
             value = _dig(src, where)
             if value is _MISSING or value is None:
                 continue
@@ -65,7 +79,7 @@ class JsonMapper:
             out[field.name] = self._value(field, spec, value, src, fpath)
         return out
 
-    def _value(self, field: FieldDef, spec: Mapping[str, Any], value: Any, src: Mapping[str, Any],
+    def _value(self, field: FieldDef, spec: JsonMapping, value: Any, src: Mapping[str, Any],
                path: str) -> Any:
         target = field.value if field.type == "map" else field.type
         assert target is not None
@@ -82,12 +96,12 @@ class JsonMapper:
             return [self._message(inner, item, f"{path}[{i}]", {}) for i, item in enumerate(value)]
         if inner is not None:
             return self._message(inner, value, path, {})
-        values = spec.get("values")
-        if values is not None and isinstance(value, str):
+        values = spec.values
+        if values and isinstance(value, str):
             if value not in values:
                 raise EncodeError(path, f"{value!r} is not one of {', '.join(map(str, values))}")
             return values[value]
-        source = spec.get("array_from")
+        source = spec.array_from
         if source is not None:
             kind = src.get(source)
             if kind not in ARRAY_DTYPES:

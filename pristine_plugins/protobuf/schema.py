@@ -13,6 +13,11 @@ A schema is plain JSON-able data, so a manifest (or any JSON file) can carry it:
 Field ``type`` is a scalar (:data:`SCALARS`), ``map``, or the name of an enum or message of the
 same schema. ``array`` (bytes fields only) packs a numeric sequence as little-endian bytes;
 ``optional: true`` (proto3 ``optional``) and ``oneof`` members are written even when default.
+
+The block's shape is the typed settings of :mod:`.spec` (structured by the core's converter,
+which names the JSON path of an unknown key or a wrong value); this module adds the checks
+structure cannot make (types that must exist, unique numbers, keys that go together) and
+builds the runtime :class:`Schema` the codec and the mappers read.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from typing import Any
 
 import attrs
 
+from pristine_core.contract import structure_as
+from pristine_core.errors import ValidationError
+
+from .spec import FieldSpec, JsonMapping, MessageResult, MessageSpec, ProtobufSchemaSpec, ResultMapping
+
 #: Scalar type → protobuf wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
 SCALARS: dict[str, int] = {
     "double": 1, "float": 5, "int32": 0, "int64": 0, "uint32": 0, "uint64": 0, "bool": 0,
@@ -30,23 +40,21 @@ SCALARS: dict[str, int] = {
 #: ``array`` element types of a packed ``bytes`` field → numpy dtype strings (little-endian).
 ARRAY_DTYPES: dict[str, str] = {"int32": "<i4", "int64": "<i8", "float32": "<f4", "float64": "<f8"}
 MAP_KEYS = ("string", "int32", "int64", "uint32", "uint64", "bool")
-_FIELD_KEYS = frozenset({"number", "type", "repeated", "key", "value", "array", "oneof", "optional",
-                         "json"})
-#: Keys of a field's ``json`` mapping (where its value is found in a JSON-shaped body).
-JSON_KEYS = frozenset({"path", "when", "values", "array_from", "const"})
+
+Problems = list[tuple[str, str]]
 
 
 class SchemaError(ValueError):
     """A schema problem; ``problems`` lists ``(json_path, message)`` pairs."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
+    def __init__(self, problems: Problems) -> None:
         self.problems = problems
         super().__init__("; ".join(f"{path}: {msg}" for path, msg in problems))
 
 
 @attrs.frozen(slots=True)
 class FieldDef:
-    """One field: its name, number and type (``key``/``value`` for maps)."""
+    """One field: its name, number and type (``key``/``value`` for maps), and its mappings."""
 
     name: str
     number: int
@@ -57,7 +65,8 @@ class FieldDef:
     array: str | None = None
     oneof: str | None = None
     optional: bool = False
-    json: Mapping[str, Any] | None = None
+    json: JsonMapping | None = None
+    result: ResultMapping | None = None
 
     @property
     def has_presence(self) -> bool:
@@ -67,12 +76,13 @@ class FieldDef:
 
 @attrs.frozen(slots=True)
 class MessageDef:
-    """A message: fields by name and by number."""
+    """A message: fields by name and by number, and its whole-message result rule."""
 
     name: str
     fields: tuple[FieldDef, ...]
     by_number: Mapping[int, FieldDef]
     by_name: Mapping[str, FieldDef]
+    result: MessageResult | None = None
 
 
 @attrs.frozen(slots=True)
@@ -91,110 +101,98 @@ class Schema:
 
     @classmethod
     def from_data(cls, data: Any, path: str = "features.protobuf") -> Schema:
-        """Parse and check a schema block; :class:`SchemaError` lists every problem."""
-        problems: list[tuple[str, str]] = []
-        if not isinstance(data, Mapping):
-            raise SchemaError([(path, "must be an object")])
-        for key in data:
-            if key not in ("enums", "messages"):
-                problems.append((f"{path}.{key}", "unknown key (expected enums, messages)"))
-        enums = _enums(data.get("enums") or {}, f"{path}.enums", problems)
-        raw_messages = data.get("messages") or {}
-        if not isinstance(raw_messages, Mapping):
-            raise SchemaError([*problems, (f"{path}.messages", "must be an object")])
-        names = set(raw_messages) | set(enums)
-        messages = {name: _message(name, raw, f"{path}.messages.{name}", names, problems)
-                    for name, raw in raw_messages.items()}
+        """Structure and check a schema block; :class:`SchemaError` lists every problem."""
+        try:
+            spec = structure_as(ProtobufSchemaSpec, data, path)
+        except ValidationError as exc:
+            raise SchemaError(exc.errors) from None
+        return cls.from_spec(spec, path)
+
+    @classmethod
+    def from_spec(cls, spec: ProtobufSchemaSpec, path: str = "features.protobuf") -> Schema:
+        """Check a structured block's references; :class:`SchemaError` lists every problem."""
+        problems: Problems = []
+        names = set(spec.messages) | set(spec.enums)
+        messages = {name: _message(name, mspec, f"{path}.messages.{name}", spec, names, problems)
+                    for name, mspec in spec.messages.items()}
         if problems:
             raise SchemaError(problems)
-        return cls(enums, messages)
+        return cls({k: dict(v) for k, v in spec.enums.items()}, messages)
 
 
-def _enums(raw: Any, path: str, problems: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    if not isinstance(raw, Mapping):
-        problems.append((path, "must be an object"))
-        return {}
-    out: dict[str, dict[str, int]] = {}
-    for name, labels in raw.items():
-        ok = isinstance(labels, Mapping) and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in labels.values())
-        if not ok:
-            problems.append((f"{path}.{name}", "must map labels to integers"))
-            continue
-        out[name] = dict(labels)
-    return out
-
-
-def _message(name: str, raw: Any, path: str, names: set[str],
-             problems: list[tuple[str, str]]) -> MessageDef:
-    fields: list[FieldDef] = []
-    raw_fields = raw.get("fields") if isinstance(raw, Mapping) else None
-    if not isinstance(raw_fields, Mapping):
-        problems.append((f"{path}.fields", "must be an object"))
-        raw_fields = {}
-    for fname, spec in raw_fields.items():
-        field = _field(fname, spec, f"{path}.fields.{fname}", names, problems)
-        if field is not None:
-            fields.append(field)
+def _message(name: str, spec: MessageSpec, path: str, schema: ProtobufSchemaSpec, names: set[str],
+             problems: Problems) -> MessageDef:
+    fields = [_field(fname, fspec, f"{path}.fields.{fname}", schema, names, problems)
+              for fname, fspec in spec.fields.items()]
     numbers: dict[int, FieldDef] = {}
     for field in fields:
         if field.number in numbers:
             problems.append((f"{path}.fields.{field.name}.number",
                              f"{field.number} is already used by {numbers[field.number].name}"))
         numbers[field.number] = field
-    return MessageDef(name, tuple(fields), numbers, {f.name: f for f in fields})
+    by_name = {f.name: f for f in fields}
+    if spec.result is not None:
+        problems.extend(_message_result_problems(spec.result, f"{path}.result", by_name, schema))
+    return MessageDef(name, tuple(fields), numbers, by_name, spec.result)
 
 
-def _field(name: str, spec: Any, path: str, names: set[str],
-           problems: list[tuple[str, str]]) -> FieldDef | None:
-    if not isinstance(spec, Mapping):
-        problems.append((path, "must be an object"))
-        return None
-    before = len(problems)
-    for key in spec:
-        if key not in _FIELD_KEYS:
-            problems.append((f"{path}.{key}", f"unknown key (expected {', '.join(sorted(_FIELD_KEYS))})"))
-    number = spec.get("number")
-    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number < 2**29:
+def _field(name: str, spec: FieldSpec, path: str, schema: ProtobufSchemaSpec, names: set[str],
+           problems: Problems) -> FieldDef:
+    if not 1 <= spec.number < 2**29:
         problems.append((f"{path}.number", "must be an integer in [1, 2^29)"))
-    ftype = spec.get("type")
-    if ftype == "map":
-        if spec.get("key") not in MAP_KEYS:
+    if spec.type == "map":
+        if spec.key not in MAP_KEYS:
             problems.append((f"{path}.key", f"must be one of {', '.join(MAP_KEYS)}"))
-        value = spec.get("value")
-        if value == "map" or (value not in SCALARS and value not in names):
-            problems.append((f"{path}.value", f"unknown type {value!r}"))
-        if spec.get("repeated"):
+        if spec.value == "map" or (spec.value not in SCALARS and spec.value not in names):
+            problems.append((f"{path}.value", f"unknown type {spec.value!r}"))
+        if spec.repeated:
             problems.append((f"{path}.repeated", "a map cannot be repeated"))
-    elif ftype not in SCALARS and ftype not in names:
-        problems.append((f"{path}.type", f"unknown type {ftype!r}"))
-    array = spec.get("array")
-    if array is not None and (ftype != "bytes" or array not in ARRAY_DTYPES):
+    elif spec.type not in SCALARS and spec.type not in names:
+        problems.append((f"{path}.type", f"unknown type {spec.type!r}"))
+    if spec.array is not None and spec.type != "bytes":
         problems.append((f"{path}.array", f"only on bytes fields; one of {', '.join(ARRAY_DTYPES)}"))
-    oneof = spec.get("oneof")
-    if oneof is not None and (not isinstance(oneof, str) or spec.get("repeated") or ftype == "map"):
+    if spec.oneof is not None and (spec.repeated or spec.type == "map"):
         problems.append((f"{path}.oneof", "must be a group name on a singular field"))
-    mapping = spec.get("json")
-    if mapping is not None:
-        problems.extend(json_mapping_problems(mapping, f"{path}.json"))
-    if len(problems) > before:
-        return None
-    assert isinstance(number, int) and isinstance(ftype, str)
-    return FieldDef(name, number, ftype, bool(spec.get("repeated", False)), spec.get("key"),
-                    spec.get("value"), array, oneof, bool(spec.get("optional", False)), mapping)
+    enum = schema.enums.get(spec.type)
+    if spec.json is not None and enum is not None:
+        for value, label in spec.json.values.items():
+            if label not in enum:
+                problems.append((f"{path}.json.values.{value}", f"{label!r} is not a label of enum {spec.type}"))
+    if spec.result is not None and spec.result.values and enum is None:
+        problems.append((f"{path}.result.values", "only on enum fields"))
+    if spec.result is not None and spec.result.concat and not spec.repeated:
+        problems.append((f"{path}.result.concat", "only on repeated fields"))
+    return FieldDef(name, spec.number, spec.type, spec.repeated, spec.key, spec.value, spec.array,
+                    spec.oneof, spec.optional, spec.json, spec.result)
 
 
-def json_mapping_problems(mapping: Any, path: str) -> list[tuple[str, str]]:
-    """Problems of one field's ``json`` mapping (see :mod:`.mapping`)."""
-    if not isinstance(mapping, Mapping):
-        return [(path, "must be an object")]
-    out = [(f"{path}.{key}", f"unknown key (expected {', '.join(sorted(JSON_KEYS))})")
-           for key in mapping if key not in JSON_KEYS]
-    if "path" in mapping and not isinstance(mapping["path"], str):
-        out.append((f"{path}.path", "must be a dotted path string (or \"$\" for the object itself)"))
-    for key in ("when", "values"):
-        if key in mapping and not isinstance(mapping[key], Mapping):
-            out.append((f"{path}.{key}", "must be an object"))
-    if "array_from" in mapping and not isinstance(mapping["array_from"], str):
-        out.append((f"{path}.array_from", "must name a sibling key holding the element type"))
+def _message_result_problems(rule: MessageResult, path: str, fields: Mapping[str, FieldDef],
+                             schema: ProtobufSchemaSpec) -> Problems:
+    out: Problems = []
+    if rule.split is not None and rule.transpose is not None:
+        out.append((path, "give one of split, transpose"))
+    split = rule.split
+    if split is not None:
+        wanted = {"data": "bytes", "offsets": "bytes", "dtype": None, "trailing_shape": None}
+        for role, ftype in wanted.items():
+            name = getattr(split, role)
+            field = fields.get(name) if name is not None else None
+            if name is not None and field is None:
+                out.append((f"{path}.split.{role}", f"{name!r} is not a field of this message"))
+            elif field is not None and ftype is not None and field.type != ftype:
+                out.append((f"{path}.split.{role}", f"{name!r} must be a bytes field"))
+        offsets = fields.get(split.offsets)
+        if offsets is not None and offsets.array != "int64":
+            out.append((f"{path}.split.offsets", f"{split.offsets!r} must be an int64 array field"))
+        dtype = fields.get(split.dtype)
+        enum = schema.enums.get(dtype.type) if dtype is not None else None
+        if dtype is not None and enum is None:
+            out.append((f"{path}.split.dtype", f"{split.dtype!r} must be an enum field"))
+        for label in split.dtypes:
+            if enum is not None and label not in enum:
+                out.append((f"{path}.split.dtypes.{label}", f"is not a label of enum {dtype.type}"))  # type: ignore[union-attr]
+    if rule.transpose is not None:
+        field = fields.get(rule.transpose)
+        if field is None or field.type != "map":
+            out.append((f"{path}.transpose", f"{rule.transpose!r} must be a map field of this message"))
     return out

@@ -98,20 +98,40 @@ def test_malformed_input_is_a_decode_error(codec: Codec, data: bytes) -> None:
 
 
 def test_schema_problems_are_listed_with_paths() -> None:
-    bad = {"messages": {"M": {"fields": {
+    # The block's shape is checked first (by the core's converter: unknown keys, wrong kinds)...
+    shape = {"messages": {"M": {"fields": {
+        "e": {"number": 5, "type": "string", "colour": 1},
+        "f": {"number": 6, "type": "string", "json": {"where": "x"}},
+        "g": {"number": "7", "type": "string", "array": "int8"},
+        "h": {"number": 8, "type": "string", "result": {"nam": "x"}},
+    }}}, "extra": {}}
+    with pytest.raises(SchemaError) as info:
+        Schema.from_data(shape)
+    paths = {p for p, _ in info.value.problems}
+    assert paths == {"features.protobuf.extra", "features.protobuf.messages.M.fields.e.colour",
+                     "features.protobuf.messages.M.fields.f.json.where", "features.protobuf.messages.M.fields.g.number",
+                     "features.protobuf.messages.M.fields.g.array", "features.protobuf.messages.M.fields.h.result.nam"}
+    # ... then what structure cannot see: references, numbers, keys that go together.
+    refs = {"enums": {"E": {"A": 0}}, "messages": {"M": {"fields": {
         "a": {"number": 1, "type": "nope"},
         "b": {"number": 1, "type": "int32"},
         "c": {"number": 3, "type": "int32", "array": "int32"},
         "d": {"number": 4, "type": "map", "key": "double", "value": "int32"},
-        "e": {"number": 5, "type": "string", "colour": 1},
-        "f": {"number": 6, "type": "string", "json": {"where": "x"}},
-    }}}, "extra": {}}
+        "e": {"number": 5, "type": "E", "json": {"values": {"x": "B"}}},
+        "f": {"number": 6, "type": "int32", "result": {"concat": True, "values": {"A": 1}}},
+    }, "result": {"transpose": "b", "split": {"data": "zz", "offsets": "c", "dtype": "b"}}}}}
     with pytest.raises(SchemaError) as info:
-        Schema.from_data(bad)
+        Schema.from_data(refs)
     paths = {p for p, _ in info.value.problems}
-    assert paths == {"features.protobuf.extra", "features.protobuf.messages.M.fields.a.type",
+    assert paths == {"features.protobuf.messages.M.fields.a.type", "features.protobuf.messages.M.fields.b.number",
                      "features.protobuf.messages.M.fields.c.array", "features.protobuf.messages.M.fields.d.key",
-                     "features.protobuf.messages.M.fields.e.colour", "features.protobuf.messages.M.fields.f.json.where"}
+                     "features.protobuf.messages.M.fields.e.json.values.x",
+                     "features.protobuf.messages.M.fields.f.result.concat",
+                     "features.protobuf.messages.M.fields.f.result.values", "features.protobuf.messages.M.result",
+                     "features.protobuf.messages.M.result.split.data",
+                     "features.protobuf.messages.M.result.split.offsets",
+                     "features.protobuf.messages.M.result.split.dtype",
+                     "features.protobuf.messages.M.result.transpose"}
 
 
 def test_json_mapping() -> None:
