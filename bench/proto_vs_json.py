@@ -7,8 +7,10 @@ elementwise_loss, float32, 512 per datum). Both sides do what a client and a ser
 - JSON: request ``json.dumps`` → bytes → ``json.loads``; result the same.
 - protobuf: request mapped onto ForwardBackwardRequest (the manifest's ``json`` mappings) and
   encoded by pristine-protobuf, decoded by the same codec (as the emulator does); result as a
-  ForwardBackwardOutput (BatchedTensor per field), decoded and split back into per-datum arrays.
-  A zstd-compressed request (level 3) is measured too.
+  ForwardBackwardOutput (BatchedTensor per field), decoded and reshaped by the manifest's
+  ``result`` rules into the same JSON-shaped data ``json.loads`` gives (what the client's
+  ``pristine_decode_result`` does; checked equal). A zstd-compressed request (level 3) is
+  measured too.
 
 Run: ``python bench/proto_vs_json.py``; the last line is the headline: protobuf/JSON time ratio
 (encode + decode of request and result; lower is better).
@@ -24,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from pristine_plugins.protobuf import Codec, JsonMapper, Schema, compress, decompress
+from pristine_plugins.protobuf import Codec, JsonMapper, ResultMapper, Schema, compress, decompress
 
 DATUMS, TOKENS, ROUNDS = 1024, 512, 3
+METRICS = {"loss:sum": 1.0, "num_tokens:sum": float(DATUMS * TOKENS)}
 FIELDS = {"data": {"path": "forward_backward_input.data"}, "loss_fn": {"path": "forward_backward_input.loss_fn"},
           "loss_fn_config": {"path": "forward_backward_input.loss_fn_config"}}
 
@@ -61,7 +64,7 @@ def json_result(arrays: dict[str, list[np.ndarray]]) -> dict[str, Any]:
     outputs = [{name: {"data": arrays[name][i].tolist(), "dtype": "float32", "shape": [TOKENS]} for name in arrays}
                for i in range(DATUMS)]
     return {"loss_fn_output_type": "ArrayRecord", "loss_fn_outputs": outputs,
-            "metrics": {"loss:sum": 1.0, "num_tokens:sum": float(DATUMS * TOKENS)}}
+            "metrics": METRICS}
 
 
 def proto_result(arrays: dict[str, list[np.ndarray]]) -> dict[str, Any]:
@@ -70,18 +73,8 @@ def proto_result(arrays: dict[str, list[np.ndarray]]) -> dict[str, Any]:
         offsets = np.zeros(DATUMS + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([a.nbytes for a in per_datum])
         fields[name] = {"data": np.concatenate(per_datum).tobytes(), "offsets": offsets, "dtype": "DTYPE_FLOAT32"}
-    return {"loss_fn_output_type": "ArrayRecord", "metrics": {"loss:sum": 1.0},
+    return {"loss_fn_output_type": "ArrayRecord", "metrics": METRICS,
             "loss_fn_outputs": [{"type_tag": "ArrayRecord", "fields": fields, "num_datums": DATUMS}]}
-
-
-def split_result(decoded: dict[str, Any]) -> list[dict[str, np.ndarray]]:
-    out: list[dict[str, np.ndarray]] = [{} for _ in range(DATUMS)]
-    for record in decoded["loss_fn_outputs"]:
-        for name, bt in record["fields"].items():
-            flat, offsets = np.frombuffer(bt["data"], "<f4"), bt["offsets"] // 4
-            for i in range(len(offsets) - 1):
-                out[i][name] = flat[offsets[i]:offsets[i + 1]]
-    return out
 
 
 def best(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -97,27 +90,28 @@ def main() -> None:
     """Measure and print every figure; the headline is the last line."""
     rng = np.random.default_rng(20261128)
     schema = _schema()
-    codec, mapper = Codec(schema), JsonMapper(schema)
+    codec, mapper, results = Codec(schema), JsonMapper(schema), ResultMapper(schema)
     body, arrays = request_body(rng), result_arrays(rng)
-    jres, pres = json_result(arrays), proto_result(arrays)
 
     t_json_req_enc, json_req = best(lambda: json.dumps(body, separators=(",", ":")).encode())
     t_json_req_dec, _ = best(lambda: json.loads(json_req))
-    t_json_res_enc, json_res = best(lambda: json.dumps(jres, separators=(",", ":")).encode())
-    t_json_res_dec, _ = best(lambda: json.loads(json_res))
+    # Result encode starts from the server's per-datum arrays on both sides.
+    t_json_res_enc, json_res = best(lambda: json.dumps(json_result(arrays), separators=(",", ":")).encode())
+    t_json_res_dec, json_back = best(lambda: json.loads(json_res))
 
     t_pb_req_enc, pb_req = best(lambda: codec.encode("ForwardBackwardRequest", mapper.to_message(
         "ForwardBackwardRequest", body, FIELDS)))
     t_pb_req_dec, decoded = best(lambda: codec.decode("ForwardBackwardRequest", pb_req))
-    t_pb_res_enc, pb_res = best(lambda: codec.encode("ForwardBackwardOutput", pres))
-    t_pb_res_dec, split = best(lambda: split_result(codec.decode("ForwardBackwardOutput", pb_res)))
+    t_pb_res_enc, pb_res = best(lambda: codec.encode("ForwardBackwardOutput", proto_result(arrays)))
+    t_pb_res_dec, pb_back = best(lambda: results.to_json("ForwardBackwardOutput",
+                                                         codec.decode("ForwardBackwardOutput", pb_res)))
     t_zstd_enc, zreq = best(lambda: compress(pb_req, "zstd"))
     t_zstd_dec, _ = best(lambda: decompress(zreq, "zstd"))
 
     first = decoded["data"][0]
     assert first["model_input"][0]["encoded_text"]["tokens"].tolist() == \
         body["forward_backward_input"]["data"][0]["model_input"]["chunks"][0]["tokens"]
-    assert np.array_equal(split[5]["logprobs"], arrays["logprobs"][5])
+    assert pb_back == json_back  # the same JSON-shaped result, to the last bit
 
     json_t = t_json_req_enc + t_json_req_dec + t_json_res_enc + t_json_res_dec
     pb_t = t_pb_req_enc + t_pb_req_dec + t_pb_res_enc + t_pb_res_dec
@@ -134,6 +128,9 @@ def main() -> None:
     print(f"result   protobuf {len(pb_res) / 1e6:7.2f} MB  encode {t_pb_res_enc * ms:7.1f} ms  "
           f"decode {t_pb_res_dec * ms:7.1f} ms")
     print(f"bytes protobuf/JSON: request {len(pb_req) / len(json_req):.3f}, result {len(pb_res) / len(json_res):.3f}")
+    res_json_t, res_pb_t = t_json_res_enc + t_json_res_dec, t_pb_res_enc + t_pb_res_dec
+    print(f"result time (encode + decode to JSON-shaped data) protobuf/JSON: {res_pb_t / res_json_t:.3f} "
+          f"({res_pb_t * ms:.1f} ms vs {res_json_t * ms:.1f} ms)")
     print(f"time JSON {json_t * ms:.1f} ms, protobuf {pb_t * ms:.1f} ms")
     print(f"proto_vs_json_time_ratio: {pb_t / json_t:.3f}")
 
