@@ -264,6 +264,7 @@ def test_sample_logprob_options_and_compute_logprobs(service: Any) -> None:
     assert out.sequences[0].logprobs is not None and len(out.sequences[0].logprobs) == 3
     topk = out.topk_prompt_logprobs
     assert topk is not None and len(topk) == 4 and all(len(row) == 2 for row in topk[1:])
+    assert topk[0] is None  # the emulator pads TopkLogprobs rows the way the SDK reads them
     logprobs = client.compute_logprobs(prompt).result()
     assert logprobs[0] is None and logprobs[1:] == pytest.approx(out.prompt_logprobs[1:], abs=1e-5)
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from .codec import DecodeError, _np
 from .schema import ARRAY_DTYPES, FieldDef, MessageDef, Schema
-from .spec import SplitRule
+from .spec import RowsRule, SplitRule
 
 
 class ResultMapper:
@@ -52,6 +52,8 @@ class ResultMapper:
             return _split(rule.split, value, path)
         if rule is not None and rule.transpose is not None:
             return self._transpose(mdef.by_name[rule.transpose], value, path)
+        if rule is not None and rule.rows is not None:
+            return _rows(rule.rows, value, path)
         out: dict[str, Any] = {}
         for field in mdef.fields:
             if field.name not in value:
@@ -60,7 +62,10 @@ class ResultMapper:
             if mapping is not None and mapping.omit:
                 continue
             name = mapping.name if mapping is not None and mapping.name else field.name
-            out[name] = self._field(field, value[field.name], _join(path, field.name))
+            item = value[field.name]
+            if mapping is not None and mapping.array_from is not None:
+                item = _typed_array(mapping.array_from, mapping.dtypes, value, item, _join(path, field.name))
+            out[name] = self._field(field, item, _join(path, field.name))
         return out
 
     def _field(self, field: FieldDef, value: Any, path: str) -> Any:
@@ -142,6 +147,41 @@ def _split(rule: SplitRule, value: Mapping[str, Any], path: str) -> list[dict[st
         items.append({rule.data_key: chunk.tolist(), rule.dtype_key: kind,
                       rule.shape_key: [chunk.size // per_row, *trailing]})
     return items
+
+
+def _typed_array(source: str, dtypes: Mapping[str, str], value: Mapping[str, Any], blob: Any, path: str) -> Any:
+    """The bytes ``blob`` as the numeric array whose element type the ``source`` field names."""
+    np = _np()
+    label = value.get(source)
+    kind = dtypes.get(str(label))
+    if kind is None:
+        raise DecodeError(path, f"element type {label!r} (from {source!r}) has no entry in dtypes "
+                          f"({', '.join(dtypes) or 'none'})")
+    dtype = np.dtype(ARRAY_DTYPES[kind])
+    if len(blob) % dtype.itemsize:
+        raise DecodeError(path, f"{len(blob)} bytes is not a whole number of {kind}")
+    return np.frombuffer(blob, dtype=dtype)
+
+
+def _rows(rule: RowsRule, value: Mapping[str, Any], path: str) -> list[Any] | None:
+    count, width = int(value.get(rule.count) or 0), int(value.get(rule.width) or 0)
+    if count == 0 or width == 0:
+        return None
+    columns = []
+    for name in rule.columns:
+        column = value.get(name)
+        size = 0 if column is None else len(column)
+        if size != count * width:
+            raise DecodeError(_join(path, name), f"has {size} elements, not {count} x {width}")
+        columns.append(column.reshape(count, width).tolist())  # type: ignore[union-attr]
+    pad = list(rule.pad) if rule.pad is not None else None
+    out: list[Any] = []
+    for i in range(count):
+        row = [list(cells) for cells in zip(*(c[i] for c in columns), strict=True)]
+        while pad is not None and row and row[-1] == pad:
+            row.pop()
+        out.append(row or None)
+    return out
 
 
 def _join(path: str, name: str) -> str:

@@ -131,6 +131,20 @@ def _message(name: str, spec: MessageSpec, path: str, schema: ProtobufSchemaSpec
                              f"{field.number} is already used by {numbers[field.number].name}"))
         numbers[field.number] = field
     by_name = {f.name: f for f in fields}
+    for field in fields:
+        source = field.result.array_from if field.result is not None else None
+        if source is None:
+            continue
+        sibling = by_name.get(source)
+        enum = schema.enums.get(sibling.type) if sibling is not None else None
+        if enum is None:
+            problems.append((f"{path}.fields.{field.name}.result.array_from",
+                             f"{source!r} must be an enum field of this message"))
+            continue
+        for label in field.result.dtypes:  # type: ignore[union-attr]
+            if label not in enum:
+                problems.append((f"{path}.fields.{field.name}.result.dtypes.{label}",
+                                 f"is not a label of enum {sibling.type}"))  # type: ignore[union-attr]
     if spec.result is not None:
         problems.extend(_message_result_problems(spec.result, f"{path}.result", by_name, schema))
     return MessageDef(name, tuple(fields), numbers, by_name, spec.result)
@@ -162,6 +176,8 @@ def _field(name: str, spec: FieldSpec, path: str, schema: ProtobufSchemaSpec, na
         problems.append((f"{path}.result.values", "only on enum fields"))
     if spec.result is not None and spec.result.concat and not spec.repeated:
         problems.append((f"{path}.result.concat", "only on repeated fields"))
+    if spec.result is not None and spec.result.array_from is not None and spec.type != "bytes":
+        problems.append((f"{path}.result.array_from", "only on bytes fields"))
     return FieldDef(name, spec.number, spec.type, spec.repeated, spec.key, spec.value, spec.array,
                     spec.oneof, spec.optional, spec.json, spec.result)
 
@@ -169,8 +185,8 @@ def _field(name: str, spec: FieldSpec, path: str, schema: ProtobufSchemaSpec, na
 def _message_result_problems(rule: MessageResult, path: str, fields: Mapping[str, FieldDef],
                              schema: ProtobufSchemaSpec) -> Problems:
     out: Problems = []
-    if rule.split is not None and rule.transpose is not None:
-        out.append((path, "give one of split, transpose"))
+    if sum(x is not None for x in (rule.split, rule.transpose, rule.rows)) > 1:
+        out.append((path, "give one of split, transpose, rows"))
     split = rule.split
     if split is not None:
         wanted = {"data": "bytes", "offsets": "bytes", "dtype": None, "trailing_shape": None}
@@ -191,6 +207,18 @@ def _message_result_problems(rule: MessageResult, path: str, fields: Mapping[str
         for label in split.dtypes:
             if enum is not None and label not in enum:
                 out.append((f"{path}.split.dtypes.{label}", f"is not a label of enum {dtype.type}"))  # type: ignore[union-attr]
+    if rule.rows is not None:
+        rows = rule.rows
+        for i, name in enumerate(rows.columns):
+            field = fields.get(name)
+            if field is None or field.array is None:
+                out.append((f"{path}.rows.columns[{i}]", f"{name!r} must be an array field of this message"))
+        for role in ("width", "count"):
+            field = fields.get(getattr(rows, role))
+            if field is None or field.type not in ("int32", "int64", "uint32", "uint64") or field.repeated:
+                out.append((f"{path}.rows.{role}", f"{getattr(rows, role)!r} must be an integer field of this message"))
+        if rows.pad is not None and len(rows.pad) != len(rows.columns):
+            out.append((f"{path}.rows.pad", f"needs one value per column ({len(rows.columns)})"))
     if rule.transpose is not None:
         field = fields.get(rule.transpose)
         if field is None or field.type != "map":

@@ -67,7 +67,9 @@ class ResultMapping:
     ``name`` (its JSON key; default the field's name), ``omit`` (leave it out), ``values``
     (enum label → JSON value), ``nan_to_null`` (NaN elements of a numeric array become
     ``null``), ``concat`` (a repeated field whose items each reshape into a list becomes one
-    list: the items' lists joined in order).
+    list: the items' lists joined in order), ``array_from`` with ``dtypes`` (a bytes field
+    holding a numeric array whose element type is named by a sibling enum field, through
+    ``dtypes``: enum label → element type).
     """
 
     name: str | None = attrs.field(default=None, validator=non_empty)
@@ -75,6 +77,8 @@ class ResultMapping:
     values: Mapping[str, Any] = attrs.Factory(dict)
     nan_to_null: bool = False
     concat: bool = False
+    array_from: str | None = attrs.field(default=None, validator=non_empty)
+    dtypes: Mapping[str, ArrayType] = attrs.Factory(dict)
 
 
 @settings
@@ -100,16 +104,35 @@ class SplitRule:
 
 
 @settings
+class RowsRule:
+    """A message holding a row-major matrix per column becomes a list of rows of tuples.
+
+    ``columns`` names the array fields read together (each ``count`` x ``width`` elements),
+    ``width`` and ``count`` the integer fields giving the matrix's size. Row ``i`` becomes
+    ``[[c0, c1, ...], ...]`` (one list per position); trailing positions equal to ``pad`` (one
+    value per column) are dropped and a row of nothing but padding becomes ``null``. A matrix
+    with no rows or no columns becomes ``null``.
+    """
+
+    columns: tuple[str, ...] = attrs.field(validator=non_empty)
+    width: str = attrs.field(validator=non_empty)
+    count: str = attrs.field(validator=non_empty)
+    pad: tuple[Any, ...] | None = None
+
+
+@settings
 class MessageResult:
     """How a whole decoded message is reshaped (at most one rule).
 
     ``split`` (:class:`SplitRule`): a batched message becomes the list of its items.
     ``transpose``: names a map field whose values each reshape into a list of the same length
     N; the message becomes the list of N objects ``{key: value[i]}`` (columns to rows).
+    ``rows`` (:class:`RowsRule`): matrices stored as flat columns become a list of rows.
     """
 
     split: SplitRule | None = None
     transpose: str | None = attrs.field(default=None, validator=non_empty)
+    rows: RowsRule | None = None
 
 
 @settings

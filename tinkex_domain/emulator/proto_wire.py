@@ -224,24 +224,50 @@ def _json_tensor(t: Mapping[str, Any]) -> np.ndarray:
     return arr.reshape(t["shape"]) if t.get("shape") else arr
 
 
+#: The (token id, logprob) a TopkLogprobs matrix holds where a position has fewer than k
+#: entries, or none (the official SDK reads a row starting with it as "not computed").
+TOPK_PAD = (0, -99999.0)
+
+
+def _topk(rows: list[Any] | None) -> dict[str, Any]:
+    """JSON rows of (token, logprob) pairs (a row may be None) → TopkLogprobs matrices."""
+    rows = rows or []
+    k = max((len(row) for row in rows if row), default=0)
+    ids = np.full((len(rows), k), TOPK_PAD[0], dtype=np.int32)
+    lps = np.full((len(rows), k), TOPK_PAD[1], dtype=np.float32)
+    for i, row in enumerate(rows):
+        for j, (tok, lp) in enumerate(row or []):
+            ids[i, j], lps[i, j] = tok, lp
+    return {"token_ids": ids, "logprobs": lps, "k": k, "length": len(rows)}
+
+
+def _proto_tensor(t: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON TensorData → a dense protobuf Tensor."""
+    ints = t.get("dtype") == "int64"
+    data = np.asarray(t["data"], dtype=np.int64 if ints else np.float32)
+    return {"dense": data.tobytes(), "dtype": "DTYPE_INT64" if ints else "DTYPE_FLOAT32",
+            "shape": list(t.get("shape") or [data.size])}
+
+
 def encode_sample_response(result: Mapping[str, Any]) -> bytes:
     """A SampleResponse JSON result (as the emulator stores it) → protobuf bytes."""
-    sequences = [{"stop_reason": _STOP.get(s.get("stop_reason"), "STOP_REASON_LENGTH"),
-                  "tokens": np.asarray(s["tokens"], dtype=np.int32),
-                  "logprobs": np.asarray(s.get("logprobs") or [], dtype=np.float32)}
-                 for s in result.get("sequences") or []]
+    sequences = []
+    for s in result.get("sequences") or []:
+        seq = {"stop_reason": _STOP.get(s.get("stop_reason"), "STOP_REASON_LENGTH"),
+               "tokens": np.asarray(s["tokens"], dtype=np.int32),
+               "logprobs": np.asarray(s.get("logprobs") or [], dtype=np.float32)}
+        if s.get("topk_logprobs") is not None:
+            seq["topk_sampled_logprobs"] = _topk(s["topk_logprobs"])
+        sequences.append(seq)
     msg: dict[str, Any] = {"sequences": sequences}
     plp = result.get("prompt_logprobs")
     if plp is not None:
         msg["prompt_logprobs"] = np.asarray([np.nan if x is None else x for x in plp], np.float32)
-    topk = result.get("topk_prompt_logprobs")
-    if topk:
-        k = max((len(row) for row in topk if row), default=0)
-        ids = np.zeros((len(topk), k), dtype=np.int32)
-        lps = np.full((len(topk), k), -np.inf, dtype=np.float32)
-        for i, row in enumerate(topk):
-            for j, (tok, lp) in enumerate(row or []):
-                ids[i, j], lps[i, j] = tok, lp
-        msg["topk_prompt_logprobs"] = {"token_ids": ids, "logprobs": lps, "k": k,
-                                       "length": len(topk)}
+    if result.get("topk_prompt_logprobs") is not None:
+        msg["topk_prompt_logprobs"] = _topk(result["topk_prompt_logprobs"])
+    if result.get("target_prompt_logprobs") is not None:
+        msg["target_prompt_logprobs"] = _proto_tensor(result["target_prompt_logprobs"])
+    alt = result.get("prompt_alt_tokens")
+    if alt is not None:
+        msg["prompt_alt_tokens"] = {"tokens": _proto_tensor(alt["tokens"]), "logprobs": _proto_tensor(alt["logprobs"])}
     return codec().encode("SampleResponse", msg)

@@ -94,3 +94,52 @@ def test_a_protobuf_fwdbwd_result_decodes_to_the_json_result(emu: Emulator) -> N
             [o["logprobs"].tolist() for o in parsed.loss_fn_outputs]
         with pytest.raises(APIResponseValidationError, match="invalid protobuf ForwardBackwardOutput"):
             client.meta.plugin("protobuf").decode_result(endpoint, as_proto.content[:-7])
+
+
+def test_a_protobuf_sample_result_decodes_to_the_json_result(emu: Emulator) -> None:
+    """A sample with every logprob option, its result fetched as JSON and as protobuf: the
+    manifest's result rules rebuild the JSON result (top-k rows with their padding trimmed and
+    the uncomputed first position null, tensors, stop reasons), apart from what only one
+    format carries: JSON's ``type`` tag, protobuf's ``prompt_cache_hit_tokens`` (0). Logprobs
+    travel as float32 in protobuf (the emulator's JSON has float64 sampled logprobs)."""
+    emu.set_client_flags(ClientFlags())
+    with ServiceClient(api_key=API_KEY, base_url=emu.base_url, config={"telemetry": False}) as service:
+        sampler = service.create_sampling_client(base_model=BASE_MODEL)
+        prompt = types.ModelInput.from_ints([4, 5, 6, 7, 8])
+        targets = types.TensorData(data=[-1, -1, 3, 9, 2, -1, 7, 1, 4, 4], dtype="int64", shape=[5, 2])
+        future = sampler.sample(prompt, 2, types.SamplingParams(max_tokens=4, seed=3), include_prompt_logprobs=True,
+                                topk_prompt_logprobs=3, topk_sample_logprobs=2, target_prompt_logprobs=targets,
+                                prompt_alt_tokens_k=2)
+        parsed = future.result(timeout=60)
+        client = service.holder.client
+        options = RequestOptions(headers={"X-Tinker-Request-Type": "Sample"}, extensions={"protobuf": True})
+        as_proto = client.futures.retrieve_future.raw(request_id=future.request_id, allow_metadata_only=False,
+                                                      request_options=options)
+        as_json = client.futures.retrieve_future.raw(request_id=future.request_id, allow_metadata_only=False)
+        assert as_proto.headers["Content-Type"] == "application/x-protobuf"
+        endpoint = client.meta.manifest.endpoint("sampling.asample")
+        decoded = client.meta.hook.pristine_decode_result(endpoint=endpoint, response=as_proto)
+        expected = {k: v for k, v in as_json.json().items() if k not in ("type", "sample_sequence_ids")}
+        assert decoded.pop("prompt_cache_hit_tokens") == 0
+        assert _close(decoded, expected)
+        assert decoded["topk_prompt_logprobs"][0] is None and len(decoded["topk_prompt_logprobs"][1]) == 3
+        result = client.meta.types.parse("SampleResponse", decoded)
+        assert [s.tokens for s in result.sequences] == [s.tokens for s in parsed.sequences]
+        assert _close(result.prompt_logprobs, parsed.prompt_logprobs)
+
+
+def _close(a: Any, b: Any, path: str = "$") -> bool:
+    """Equal structures, floats equal to float32 precision; an AssertionError names the path."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-6), path
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (path, a.keys(), b)
+        for key in a:
+            _close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, (path, a, b)
+    return True

@@ -15,7 +15,7 @@ import pytest
 
 from pristine_core import APIResponseValidationError, Client, ManifestError, RequestOptions
 from pristine_core.testing import LoopbackServer, Reply, SeenRequest
-from pristine_plugins.protobuf import Codec, ProtobufPlugin, ResultMapper, Schema
+from pristine_plugins.protobuf import Codec, DecodeError, ProtobufPlugin, ResultMapper, Schema
 
 SCHEMA: dict[str, Any] = {
     "enums": {"Kind": {"K_NONE": 0, "K_F32": 1, "K_I64": 2}, "Mood": {"M_CALM": 0, "M_GLAD": 1}},
@@ -213,3 +213,37 @@ def test_bad_accept_and_result_declarations_name_their_paths() -> None:
     bad["features"]["protobuf"]["messages"]["Output"]["fields"]["records"]["result"] = {"concat": True}
     with pytest.raises(ManifestError, match=r"features\.protobuf\.messages\.Record\.result\.transpose"):
         Client(bad, plugins=[ProtobufPlugin()], autoload_plugins=False)
+
+
+def test_rows_and_typed_arrays() -> None:
+    """``rows``: flat columns to rows of tuples, padding trimmed, an all-padding row null;
+    ``array_from``: bytes read as the element type a sibling enum names."""
+    schema = Schema.from_data({
+        "enums": {"Kind": {"K_NONE": 0, "K_F32": 1, "K_I64": 2}},
+        "messages": {
+            "Top": {"fields": {
+                "ids": {"number": 1, "type": "bytes", "array": "int32"},
+                "lps": {"number": 2, "type": "bytes", "array": "float32"},
+                "k": {"number": 3, "type": "uint32"}, "n": {"number": 4, "type": "uint32"}},
+                "result": {"rows": {"columns": ["ids", "lps"], "width": "k", "count": "n", "pad": [0, -9.0]}}},
+            "Blob": {"fields": {
+                "raw": {"number": 1, "type": "bytes", "result": {"name": "data", "array_from": "kind",
+                                                                  "dtypes": {"K_F32": "float32", "K_I64": "int64"}}},
+                "kind": {"number": 2, "type": "Kind"},
+                "top": {"number": 3, "type": "Top"}}},
+        }})
+    codec, mapper = Codec(schema), ResultMapper(schema)
+    top = {"ids": np.array([[0, 0], [5, 0], [7, 8]], np.int32),
+           "lps": np.array([[-9, -9], [-1, -9], [-2, -3]], np.float32), "k": 2, "n": 3}
+    blob = {"raw": np.array([1.5, 2.5], "<f4").tobytes(), "kind": "K_F32", "top": top}
+    out = mapper.to_json("Blob", codec.decode("Blob", codec.encode("Blob", blob)))
+    assert out == {"data": [1.5, 2.5], "kind": "K_F32", "top": [None, [[5, -1.0]], [[7, -2.0], [8, -3.0]]]}
+    empty = mapper.to_json("Blob", codec.decode("Blob", codec.encode("Blob", {"kind": "K_I64", "top": {"k": 2}})))
+    assert empty == {"data": [], "kind": "K_I64", "top": None}
+    with pytest.raises(DecodeError, match=r"raw: element type 'K_NONE' \(from 'kind'\)"):
+        mapper.to_json("Blob", codec.decode("Blob", codec.encode("Blob", {"raw": b"1234"})))
+    with pytest.raises(DecodeError, match=r"raw: 3 bytes is not a whole number of int64"):
+        mapper.to_json("Blob", codec.decode("Blob", codec.encode("Blob", {"raw": b"123", "kind": "K_I64"})))
+    with pytest.raises(DecodeError, match=r"top\.lps: has 1 elements, not 3 x 2"):
+        bad = {**top, "lps": np.array([1.0], np.float32)}
+        mapper.to_json("Blob", codec.decode("Blob", codec.encode("Blob", {"kind": "K_F32", "top": bad})))
