@@ -83,6 +83,8 @@ def retrieve_future(s: Services, req: Request) -> Reply:
     encoder = PROTO_RESULTS.get(out.endpoint) if out.kind == "result" else None
     if encoder is not None and out.result is not None and wants_protobuf(req.headers):
         body = encoder(out.result)
+        if s.official is not None:
+            s.official.note_result(out.endpoint)
         return StreamReply([body], PROTOBUF, len(body), headers=headers)
     return JsonReply(out.payload, headers=headers)
 

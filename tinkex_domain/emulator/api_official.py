@@ -20,12 +20,13 @@ FINISH_REASONS = ("success", "errored", "interrupted")
 @attrs.define
 class OfficialState:
     """What these handlers keep: the advertised flags, the token issuer, completion logs and
-    protobuf body counts."""
+    protobuf body and result counts."""
 
     flags: ClientFlags
     tokens: TokenIssuer
     future_log: FutureLog
     body_encodings: dict[str, int] = attrs.Factory(dict)  # protobuf bodies by Content-Encoding
+    results: dict[str, int] = attrs.Factory(dict)  # protobuf results sent, by submitting endpoint
     _lock: threading.Lock = attrs.Factory(threading.Lock)
 
     def note_body(self, content_encoding: str) -> None:
@@ -33,6 +34,12 @@ class OfficialState:
         with self._lock:
             key = content_encoding or "identity"
             self.body_encodings[key] = self.body_encodings.get(key, 0) + 1
+
+
+    def note_result(self, endpoint: str) -> None:
+        """Count one protobuf result sent for a future of ``endpoint``."""
+        with self._lock:
+            self.results[endpoint] = self.results.get(endpoint, 0) + 1
 
 
 def _state(s: Services) -> OfficialState:

@@ -204,6 +204,11 @@ class Emulator:
         """Protobuf fwd/bwd request bodies received, by Content-Encoding (``identity``/``zstd``)."""
         return dict(self._s.official.body_encodings)
 
+    def protobuf_results(self) -> dict[str, int]:
+        """Protobuf future results sent (``Accept: application/x-protobuf``), by the endpoint
+        that submitted the work (``forward``, ``forward_backward``, ``asample``)."""
+        return dict(self._s.official.results)
+
     # --------------------------------------------------------------- controls
     @property
     def client_flags(self) -> ClientFlags:
