@@ -4,10 +4,12 @@ The rules are data next to the message definitions (see :mod:`.spec`). Without a
 becomes an object of its fields under their own names; numeric arrays become lists, enum
 labels stay labels. A field's ``result`` mapping renames it (``name``), drops it (``omit``),
 maps enum labels to JSON values (``values``), turns NaN elements into ``null``
-(``nan_to_null``) or joins the lists its repeated items reshape into (``concat``). A message's
-``result`` rule reshapes the whole message: ``split`` unpacks a batch of items packed end to end
-(data bytes + byte offsets + element type + trailing shape) into a list of per-item objects;
-``transpose`` turns a map of equally long lists (columns) into a list of objects (rows).
+(``nan_to_null``), joins the lists its repeated items reshape into (``concat``) or reads bytes
+as the element type a sibling enum names (``array_from`` + ``dtypes``). A message's ``result``
+rule reshapes the whole message: ``split`` unpacks a batch of items packed end to end (data
+bytes + byte offsets + element type + trailing shape) into a list of per-item objects;
+``transpose`` turns a map of equally long lists (columns) into a list of objects (rows);
+``rows`` turns row-major matrices (one per column) into rows of tuples, padding trimmed.
 
 Example: a batched output of N items as columns, each column one packed tensor::
 
