@@ -162,6 +162,11 @@ def test_a_malformed_result_is_a_response_validation_error(client: Client, case:
     submit = client.meta.manifest.endpoint("jobs.submit")
     with pytest.raises(APIResponseValidationError, match=rf"jobs\.submit: invalid protobuf Output result .*{detail}"):
         client.meta.hook.pristine_decode_result(endpoint=submit, response=reply)
+    # A protobuf reply to the endpoint's own call goes the same way.
+    direct = RequestOptions(headers={"Accept": PROTOBUF})
+    with pytest.raises(APIResponseValidationError, match=rf"jobs\.submit: invalid protobuf Output result .*{detail}"):
+        client.jobs.submit(case=case, request_options=direct)
+    assert client.jobs.submit(case="good", request_options=direct) == EXPECTED
 
 
 def test_accept_rule_follows_the_switch_and_the_header(client: Client, server: LoopbackServer) -> None:
