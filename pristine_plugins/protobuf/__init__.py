@@ -31,7 +31,7 @@ from pristine_core.errors import APIResponseValidationError, ValidationError
 from pristine_core.manifest.models import Endpoint, Manifest
 from pristine_core.pipeline import Call, EncodedBody, Request, Response
 from pristine_plugins.protobuf.codec import Codec, DecodeError, EncodeError
-from pristine_plugins.protobuf.compression import compress, decompress
+from pristine_plugins.protobuf.compression import compress, decompress, undo_content_encoding
 from pristine_plugins.protobuf.mapping import JsonMapper
 from pristine_plugins.protobuf.results import ResultMapper
 from pristine_plugins.protobuf.schema import FieldDef, MessageDef, Schema, SchemaError
@@ -217,8 +217,13 @@ class ProtobufPlugin:
             return None
         if not response.headers.get("Content-Type", "").startswith(CONTENT_TYPE):
             return None
-        # The transport has already undone any Content-Encoding (gzip, deflate, zstd).
-        return self.decode_result(endpoint, response.content)
+        # The transport undoes gzip and deflate; a zstd body it left alone is undone here.
+        try:
+            content = undo_content_encoding(response.content, response.headers.get("Content-Encoding", ""))
+        except Exception as exc:  # zstandard's errors, or the extra missing
+            raise APIResponseValidationError(
+                f"{endpoint.qualified_name}: cannot undo the result's Content-Encoding ({exc})") from None
+        return self.decode_result(endpoint, content)
 
     @hookimpl
     def pristine_process_response(self, call: Call, response: Response) -> Any:

@@ -5,6 +5,7 @@ the schema's ``result`` rules, against a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import math
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import zstandard
 
 from pristine_core import APIResponseValidationError, Client, ManifestError, RequestOptions
 from pristine_core.testing import LoopbackServer, Reply, SeenRequest
@@ -118,7 +120,12 @@ def answer(request: SeenRequest) -> Reply:
         return Reply(200, json.dumps({"json": True}).encode(), {"Content-Type": "application/json"})
     case = body.get("case", "good")
     payload = CODEC.encode("Output", _output()) if case == "good" else _broken(case)
-    return Reply(200, payload, {"Content-Type": PROTOBUF})
+    headers = {"Content-Type": PROTOBUF}
+    if body.get("enc") == "zstd":
+        payload, headers["Content-Encoding"] = zstandard.ZstdCompressor().compress(payload), "zstd"
+    elif body.get("enc") == "gzip":
+        payload, headers["Content-Encoding"] = gzip.compress(payload), "gzip"
+    return Reply(200, payload, headers)
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +140,9 @@ def client(server: LoopbackServer) -> Iterator[Client]:
         yield c
 
 
-def _batch(client: Client, case: str = "good") -> Any:
+def _batch(client: Client, case: str = "good", enc: str = "identity") -> Any:
     options = RequestOptions(headers={"X-Job-Kind": "batch"}, extensions={"protobuf": True})
-    return client.jobs.fetch.raw(case=case, request_options=options)
+    return client.jobs.fetch.raw(case=case, enc=enc, request_options=options)
 
 
 def test_hook_pristine_decode_result(client: Client) -> None:
@@ -149,6 +156,14 @@ def test_hook_pristine_decode_result(client: Client) -> None:
     json_reply = client.jobs.fetch.raw(case="good")
     assert json_reply.headers["Content-Type"] == "application/json"
     assert client.meta.hook.pristine_decode_result(endpoint=submit, response=json_reply) is None
+
+
+@pytest.mark.parametrize("enc", ["zstd", "gzip"])
+def test_a_compressed_result_decodes_too(client: Client, enc: str) -> None:
+    reply = _batch(client, enc=enc)
+    assert reply.headers["Content-Encoding"] == enc
+    submit = client.meta.manifest.endpoint("jobs.submit")
+    assert client.meta.hook.pristine_decode_result(endpoint=submit, response=reply) == EXPECTED
 
 
 @pytest.mark.parametrize(("case", "detail"), [
