@@ -171,7 +171,21 @@ class Holder:
                 else:
                     self._flags = {"fwdbwd_protobuf": bool(reply.fwdbwd_protobuf),
                                    "proto_compress_fwdbwd": bool(reply.proto_compress_fwdbwd)}
+                plugin = self.client.meta.plugin("protobuf")
+                if plugin is not None and self._flags.get("fwdbwd_protobuf"):
+                    # The same switch: fwd/bwd and sample results come back as protobuf too.
+                    plugin.accept_results(True)
             return self._flags
+
+    def learn_server_flags(self) -> None:
+        """Ask ``client/config`` once if not asked yet (so results use the format the server
+        offers); a failure keeps the defaults (JSON) and is asked again next time."""
+        if self._flags is not None or self.client.meta.plugin("protobuf") is None:
+            return
+        try:
+            self.server_flags()
+        except PristineError as exc:
+            log.debug("tinkex.client_config_unavailable", error=type(exc).__name__)
 
     def fwdbwd_extensions(self) -> dict[str, Any]:
         """Request-option extensions for forward/forward_backward: protobuf (zstd when the

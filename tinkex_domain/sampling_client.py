@@ -211,6 +211,7 @@ class SamplingClient:
         body = self._body(prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs, **extra)
 
         def submit() -> Any:
+            self.holder.learn_server_flags()  # protobuf results when the server offers them
             return self.holder.call("sampling.asample", request_options=self._options, **body)
 
         # The submission (and any 429 back-off before the server accepts it) runs on the futures

@@ -35,17 +35,44 @@ def _train(emu: Emulator, flags: ClientFlags, **client: Any) -> tuple[list[float
         return losses, [float(x) for x in forward.loss_fn_outputs[0]["logprobs"].tolist()]
 
 
+def _sample(emu: Emulator, flags: ClientFlags) -> tuple[list[list[int]], list[float | None]]:
+    emu.set_client_flags(flags)
+    with ServiceClient(api_key=API_KEY, base_url=emu.base_url, config={"telemetry": False}) as service:
+        sampler = service.create_sampling_client(base_model=BASE_MODEL)
+        out = sampler.sample(types.ModelInput.from_ints([3, 1, 4, 1, 5]), 2, types.SamplingParams(max_tokens=4, seed=9),
+                             include_prompt_logprobs=True).result(timeout=60)
+        return [list(s.tokens) for s in out.sequences], list(out.prompt_logprobs or [])
+
+
 def test_protobuf_raw_and_zstd_match_json(emu: Emulator) -> None:
-    start = emu.protobuf_bodies()
+    """Bodies and results: JSON when the server does not offer protobuf; protobuf bodies (raw or
+    zstd) and protobuf fwd/bwd results when it does, with bit-identical losses and logprobs."""
+    start, results = emu.protobuf_bodies(), emu.protobuf_results()
     json_run = _train(emu, ClientFlags())
     assert emu.protobuf_bodies() == start  # the server did not offer protobuf: JSON
+    assert emu.protobuf_results() == results
     raw_run = _train(emu, ClientFlags(fwdbwd_protobuf=True))
     after_raw = emu.protobuf_bodies()
     assert after_raw.get("identity", 0) - start.get("identity", 0) == 4  # 3 fwd/bwd + 1 forward
+    got = emu.protobuf_results()
+    assert got.get("forward_backward", 0) - results.get("forward_backward", 0) == 3
+    assert got.get("forward", 0) - results.get("forward", 0) == 1
     zstd_run = _train(emu, ClientFlags(fwdbwd_protobuf=True, proto_compress_fwdbwd=True))
     assert emu.protobuf_bodies().get("zstd", 0) - after_raw.get("zstd", 0) == 4
     assert json_run == raw_run == zstd_run
     assert json_run[0][-1] < json_run[0][0]
+
+
+def test_sample_results_follow_the_same_switch(emu: Emulator) -> None:
+    """Samples: JSON results unless the server offers protobuf; then protobuf SampleResponses
+    with the same tokens and (float32) logprobs."""
+    before = emu.protobuf_results().get("asample", 0)
+    json_tokens, json_lps = _sample(emu, ClientFlags())
+    assert emu.protobuf_results().get("asample", 0) == before
+    pb_tokens, pb_lps = _sample(emu, ClientFlags(fwdbwd_protobuf=True))
+    assert emu.protobuf_results().get("asample", 0) == before + 1
+    assert pb_tokens == json_tokens and pb_lps[0] is None and json_lps[0] is None
+    assert pb_lps[1:] == pytest.approx(json_lps[1:], rel=1e-6)
 
 
 def test_without_the_protobuf_plugin_tinkex_sends_json(emu: Emulator) -> None:
