@@ -3,7 +3,8 @@
 The official SDK asks these at start-up and adapts: compression of protobuf fwd/bwd bodies,
 parallel chunk dispatch, the batched ``retrieve_futures`` poller for samples, JWT exchange.
 ``fwdbwd_protobuf`` is Tinkex's own flag (the official SDK always sends protobuf): when true,
-Tinkex sends forward/forward_backward as protobuf too.
+Tinkex sends forward/forward_backward as protobuf too, and asks for fwd/bwd and sample results
+as protobuf (``Accept: application/x-protobuf``).
 """
 
 from __future__ import annotations
