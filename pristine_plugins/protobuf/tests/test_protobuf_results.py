@@ -16,8 +16,8 @@ import pytest
 import zstandard
 
 from pristine_core import APIResponseValidationError, Client, ManifestError, RequestOptions
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest
 from pristine_plugins.protobuf import Codec, DecodeError, ProtobufPlugin, ResultMapper, Schema
+from pristine_testing import LoopbackServer, Reply, SeenRequest
 
 SCHEMA: dict[str, Any] = {
     "enums": {"Kind": {"K_NONE": 0, "K_F32": 1, "K_I64": 2}, "Mood": {"M_CALM": 0, "M_GLAD": 1}},
