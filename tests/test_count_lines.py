@@ -3,19 +3,10 @@ comments never count; docstrings count in the first figure only; tests folders a
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("count_lines", ROOT / "scripts" / "count_lines.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 SAMPLE = '''"""Module docstring
 on two lines."""
@@ -36,11 +27,11 @@ class Thing:
 
 
 def test_counts_with_and_without_docstrings(tmp_path: Path) -> None:
-    count = _module()
+    count = runpy.run_path(str(ROOT / "scripts" / "count_lines.py"))
     package = tmp_path / "pkg"
     (package / "tests").mkdir(parents=True)
     (package / "mod.py").write_text(SAMPLE)
     (package / "tests" / "test_mod.py").write_text("x = 1\n")
-    assert count.count_file(package / "mod.py") == (10, 5)
-    assert count.count_tree(package) == {package / "mod.py": (10, 5)}
-    assert count.main([str(package)]) == 0
+    assert count["count_file"](package / "mod.py") == (10, 5)
+    assert count["count_tree"](package) == {package / "mod.py": (10, 5)}
+    assert count["main"]([str(package)]) == 0
