@@ -44,7 +44,7 @@ def _cli_page() -> str:
 
     intro = (
         "# Command line\n\n"
-        "Two commands are installed: `pristine` (with `pristine-core`) and `tinkex` (with `tinkex`). "
+        "Two commands are installed: `pristine` (with `pristine-cli`) and `tinkex` (with `tinkex`). "
         "This page is generated from their argument parsers when the site is built.\n"
     )
     lines = [intro, *_help_sections(pristine_parser(), "pristine"), *_help_sections(tinkex_parser(), "tinkex")]
