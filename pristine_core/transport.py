@@ -10,20 +10,22 @@ the retry plugin retries). A pool's connection count is 10 unless someone (the p
 ``pools.<name>.connections``) calls :meth:`RequestsTransport.set_pool_size` before first use.
 
 Deadlines. ``send(request, budget_s=...)`` bounds one attempt by what is left of its call's
-deadline: socket timeouts never exceed it, and the body of a non-streamed response is read
-under a watchdog (a timer on a :class:`~pristine_core.scheduler.Scheduler` on the real clock)
-that shuts the connection down when the budget runs out, so a server dripping bytes cannot hold
-a call past its deadline; the attempt then raises :class:`APITimeoutError`. Requests that can
+deadline: socket timeouts never exceed it, and the whole exchange (sending, status line,
+headers and, for a non-streamed response, the body) runs under a
+:class:`~pristine_core.sockguard.DeadlineGuard` (a timer on a
+:class:`~pristine_core.scheduler.Scheduler` on the real clock) that shuts the connection down
+when the budget runs out, so a server dripping bytes cannot hold a call past its deadline; the
+attempt then raises :class:`APITimeoutError`. A streamed body is read after ``send`` returns:
+whoever reads it guards it (the streaming plugin does, see ``pristine_plugins.streaming``). Requests that can
 never succeed (an invalid URL scheme or host) raise a non-retryable :class:`APIConnectionError`.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import requests
@@ -37,6 +39,7 @@ from pristine_core.manifest.claims import CoreOptions
 from pristine_core.pipeline import Request, Response
 from pristine_core.scheduler import Scheduler
 from pristine_core.secrets import echoes_secret, redact
+from pristine_core.sockguard import GUARDED_POOLS, DeadlineGuard, guarding
 
 NO_RETRIES = Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False)
 #: The shortest socket timeout given to an attempt near its deadline.
@@ -51,45 +54,6 @@ def deadline_exceeded(request: Request, budget_s: float | None = None) -> APITim
         method=request.method,
         url=redact(request.url),
     )
-
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
-
-
-class _BodyGuard:
-    """Reads a response body, shutting its connection down if ``budget_s`` (real time) runs out."""
-
-    def __init__(self, watchdog: Scheduler, budget_s: float) -> None:
-        self.watchdog = watchdog
-        self.ends = time.monotonic() + budget_s
-        self.fired = False
-
-    def _fire(self, sock: socket.socket) -> None:
-        self.fired = True
-        _shutdown(sock)
-
-    def read(self, raw: requests.Response, reader: Callable[[], bytes]) -> bytes:
-        """``reader()`` (which reads ``raw``'s body), cut off by the watchdog at the deadline."""
-        connection: Any = getattr(raw.raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        handle = None
-        if isinstance(sock, socket.socket):
-            handle = self.watchdog.call_later(
-                max(self.ends - time.monotonic(), 0.0), lambda: self._fire(sock), name="body-deadline"
-            )
-        try:
-            content = reader()
-        finally:
-            if handle is not None:
-                handle.cancel()
-        if self.fired:  # the body may be cut short: never hand it out
-            raw.close()
-            raise requests.Timeout("the call deadline passed while reading the body")
-        return content
 
 
 def response_cap(request: Request) -> int:
@@ -220,7 +184,8 @@ class RequestsTransport:
         self._watchdog: Scheduler | None = None
 
     def watchdog(self) -> Scheduler:
-        """The real-time timer that enforces body deadlines (one thread, started on first use)."""
+        """The real-time timer that enforces call deadlines on sockets (one thread, started on first
+        use, joined by :meth:`close`)."""
         with self._lock:
             if self._watchdog is None:
                 self._watchdog = Scheduler(SYSTEM_CLOCK, max_workers=0, name="pristine-deadline")
@@ -267,30 +232,35 @@ class RequestsTransport:
         failure: APIConnectionError | None = None
         timeout = request.timeout_s if budget_s is None else max(min(request.timeout_s, budget_s), _MIN_TIMEOUT_S)
         clipped = budget_s is not None and timeout < request.timeout_s
-        guard = _BodyGuard(self.watchdog(), budget_s) if budget_s is not None and not request.stream else None
+        guard = DeadlineGuard(self.watchdog(), budget_s) if budget_s is not None else None
         try:
-            raw = session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body,
-                timeout=(min(self._connect_timeout_s, timeout), timeout),
-                stream=True,
-                allow_redirects=request.allow_redirects,
-            )
-            if request.stream:
-                content = None
-            else:
-                echoed = echoes_secret(raw.headers)
-                connection = getattr(raw.raw, "connection", None) if echoed else None
-                cap = response_cap(request)
-                if guard is not None:
-                    content = guard.read(raw, lambda: read_capped(raw, cap, request))
+            with guarding(guard):
+                raw = session.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=request.body,
+                    timeout=(min(self._connect_timeout_s, timeout), timeout),
+                    stream=True,
+                    allow_redirects=request.allow_redirects,
+                )
+                if guard is not None and request.stream:
+                    guard.stop()  # the body is read later, by whoever streams it
+                if guard is not None and guard.fired:  # struck just as the headers arrived
+                    raw.close()
+                    raise requests.Timeout("the call deadline passed while reading the headers")
+                if request.stream:
+                    content = None
                 else:
-                    content = read_capped(raw, cap, request)
-                if connection is not None:
-                    # The pooled connection keeps its last response (headers included): drop it.
-                    connection.close()
+                    echoed = echoes_secret(raw.headers)
+                    connection = getattr(raw.raw, "connection", None) if echoed else None
+                    content = read_capped(raw, response_cap(request), request)
+                    if guard is not None and guard.fired:  # the body may be cut short: never hand it out
+                        raw.close()
+                        raise requests.Timeout("the call deadline passed while reading the body")
+                    if connection is not None:
+                        # The pooled connection keeps its last response (headers included): drop it.
+                        connection.close()
         except requests.Timeout as exc:
             if clipped or (guard is not None and guard.fired):
                 failure = deadline_exceeded(request, budget_s)
@@ -319,6 +289,9 @@ class RequestsTransport:
                     url=redact(request.url),
                 )
             cause = _detached(exc)
+        finally:
+            if guard is not None:
+                guard.stop()
         if failure is not None:
             # Raised outside the except block: neither __cause__ nor __context__ is the
             # requests exception, which holds the request and its headers (the API key).
@@ -351,6 +324,19 @@ class _Adapter(HTTPAdapter):
     def __init__(self, extra_proxy_headers: Mapping[str, str], **kwargs: Any) -> None:
         self._extra_proxy_headers = dict(extra_proxy_headers)
         super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """requests' pool manager, with connections that report to the deadline guard."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(GUARDED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """requests' proxy manager; an HTTP(S) proxy's connections report to the deadline guard
+        too (SOCKS proxies keep urllib3's own connections: only per-read timeouts bound them)."""
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(GUARDED_POOLS)
+        return manager
 
     def proxy_headers(self, proxy: str) -> dict[str, str]:
         """``requests``' own proxy headers plus the configured ones."""

@@ -43,11 +43,15 @@ def manifest(base_url: str, policy: dict[str, Any] | None = None) -> dict[str, A
 
 
 class DripServer:
-    """Answers every request with headers at once, then one body byte every ``interval_s``."""
+    """Answers every request with headers at once, then one body byte every ``interval_s``.
 
-    def __init__(self, interval_s: float = 0.5, length: int = 1000) -> None:
+    With ``headers=True`` it drips the status line and headers instead, one byte at a time.
+    """
+
+    def __init__(self, interval_s: float = 0.5, length: int = 1000, *, headers: bool = False) -> None:
         self.interval_s = interval_s
         self.length = length
+        self.drip_headers = headers
         self.stop = threading.Event()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -76,6 +80,12 @@ class DripServer:
             try:
                 conn.recv(65536)
                 head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {self.length}\r\n\r\n"
+                if self.drip_headers:
+                    for byte in head.encode():
+                        if self.stop.wait(self.interval_s):
+                            return
+                        conn.sendall(bytes([byte]))
+                    return
                 conn.sendall(head.encode())
                 for _ in range(self.length):
                     if self.stop.wait(self.interval_s):
@@ -125,6 +135,26 @@ def test_a_slow_drip_body_ends_at_the_deadline(clients: list[Client], capsys: py
     assert watchdog is not None and watchdog.closed and watchdog.live_threads() == []
     with capsys.disabled():
         print(f"\n[deadlines] slow drip (1 byte / 0.5 s), timeout_s=2: APITimeoutError after {elapsed:.2f}s wall")
+
+
+def test_slowly_dripped_headers_end_at_the_deadline(clients: list[Client], capsys: pytest.CaptureFixture[str]) -> None:
+    """The status line and headers, one byte every 0.5 s: no single read times out, the call does."""
+    before = {t.ident for t in threading.enumerate()}
+    with DripServer(interval_s=0.5, headers=True) as server:
+        client = Client(manifest(server.url), timeout_s=2)
+        clients.append(client)
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="deadline"):
+            client.items.get()
+        elapsed = time.monotonic() - started
+        watchdog = client.meta.transport._watchdog
+        assert server.accepted == 1  # a deadline is not retried
+    assert 1.9 <= elapsed < 3.0, f"a timeout_s=2 call took {elapsed:.2f}s"
+    client.close()
+    assert watchdog is not None and watchdog.closed and watchdog.live_threads() == []
+    assert [t for t in threading.enumerate() if t.ident not in before] == []
+    with capsys.disabled():
+        print(f"\n[deadlines] header drip (1 byte / 0.5 s), timeout_s=2: APITimeoutError after {elapsed:.2f}s wall")
 
 
 def test_a_refused_port_with_the_default_policy_ends_within_the_deadline(
