@@ -132,12 +132,21 @@ class ClientMeta:
         return list(self.pipeline.middleware)
 
     @property
+    def scheduler_workers(self) -> int:
+        """Worker threads of :attr:`scheduler`: ``config["scheduler_workers"]``, else the
+        manifest's ``defaults.scheduler_workers`` (8)."""
+        configured = self.settings_of(CoreConfig).scheduler_workers
+        return configured if configured is not None else self.manifest.defaults.scheduler_workers
+
+    @property
     def scheduler(self) -> Scheduler:
         """This client's :class:`~pristine_core.scheduler.Scheduler` (started lazily, closed with
-        the client)."""
+        the client; at most :attr:`scheduler_workers` worker threads)."""
         with self._scheduler_lock:
             if self._scheduler is None:
-                self._scheduler = Scheduler(self.clock, max_workers=8, name=f"pristine-{self.manifest.name}")
+                self._scheduler = Scheduler(
+                    self.clock, max_workers=self.scheduler_workers, name=f"pristine-{self.manifest.name}"
+                )
             return self._scheduler
 
     def close_scheduler(self) -> None:

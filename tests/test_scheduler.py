@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pristine_core import Client, FakeClock
+from pristine_core import Client, FakeClock, ManifestError, ValidationError
 from pristine_core.scheduler import Scheduler, on_scheduler_thread
 
 MANIFEST = {"name": "sched", "version": "1", "base_url": "http://127.0.0.1:9", "resources": {}}
@@ -170,6 +170,53 @@ def test_a_client_owns_one_scheduler_closed_with_it() -> None:
     client.close()
     assert scheduler.closed
     assert_no_threads_left(scheduler)
+
+
+def test_the_client_scheduler_size_comes_from_the_manifest_or_the_config() -> None:
+    """``defaults.scheduler_workers`` sizes every client's scheduler; ``config`` wins per client."""
+    assert Client(MANIFEST, autoload_plugins=False).meta.scheduler_workers == 8  # the default
+    sized = {**MANIFEST, "defaults": {"scheduler_workers": 2}}
+    client = Client(sized, autoload_plugins=False)
+    override = Client(sized, autoload_plugins=False, config={"scheduler_workers": 5})
+    try:
+        assert client.meta.scheduler.max_workers == 2
+        assert override.meta.scheduler.max_workers == 5
+        gate = threading.Event()
+        started = threading.Semaphore(0)
+
+        def task() -> None:
+            started.release()
+            gate.wait(5)
+
+        for _ in range(6):
+            client.meta.scheduler.submit(task)
+        for _ in range(2):
+            assert started.acquire(timeout=5)
+        assert not started.acquire(timeout=0.05)  # a third task waits for one of the two workers
+        assert len(client.meta.scheduler.live_threads()) == 2
+        gate.set()
+        for _ in range(4):
+            assert started.acquire(timeout=5)
+    finally:
+        scheduler = client.meta.scheduler
+        client.close()
+        override.close()
+    assert_no_threads_left(scheduler)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "config", "error", "path"),
+    [
+        ({**MANIFEST, "defaults": {"scheduler_workers": 0}}, None, ManifestError, "defaults.scheduler_workers"),
+        ({**MANIFEST, "defaults": {"scheduler_workers": "many"}}, None, ManifestError, "defaults.scheduler_workers"),
+        (MANIFEST, {"scheduler_workers": 0}, ValidationError, "scheduler_workers"),
+    ],
+)
+def test_a_bad_scheduler_size_names_its_path(
+    manifest: dict[str, object], config: dict[str, object] | None, error: type[Exception], path: str
+) -> None:
+    with pytest.raises(error, match=path):
+        Client(manifest, autoload_plugins=False, config=config)
 
 
 def test_workers_are_never_started_on_an_event_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,8 @@ def semantic_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
         problems.append(("defaults.timeout_s", "must be positive"))
     if manifest.defaults.max_response_bytes is not None and manifest.defaults.max_response_bytes <= 0:
         problems.append(("defaults.max_response_bytes", "must be positive"))
+    if manifest.defaults.scheduler_workers < 1:
+        problems.append(("defaults.scheduler_workers", "must be at least 1"))
     return problems
 
 

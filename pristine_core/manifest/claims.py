@@ -50,9 +50,11 @@ class Split:
 @attrs.frozen
 class CoreConfig:
     """The ``Client(config=...)`` keys the core itself reads: ``event_metadata`` (fields added to
-    every request event, e.g. the user's metadata)."""
+    every request event, e.g. the user's metadata) and ``scheduler_workers`` (worker threads of
+    the client's scheduler; None: the manifest's ``defaults.scheduler_workers``)."""
 
     event_metadata: Mapping[str, Any] | None = None
+    scheduler_workers: int | None = attrs.field(default=None, validator=at_least(1))
 
 
 #: What the core itself reads beyond its models: ``CoreConfig`` and ``CoreOptions``.

@@ -145,6 +145,9 @@ class Defaults:
     pool: str | None = None
     #: Response size cap in bytes for every endpoint (``pristine_core.limits`` default when None).
     max_response_bytes: int | None = None
+    #: Worker threads of each client's scheduler (``client.meta.scheduler``); a client's
+    #: ``config={"scheduler_workers": n}`` wins.
+    scheduler_workers: int = 8
 
 
 @attrs.frozen
