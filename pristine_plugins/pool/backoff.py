@@ -17,9 +17,7 @@ import attrs
 
 from pristine_core.clock import Clock
 from pristine_core.tenancy import Tenant
-
-#: How often (real seconds) a throttled waiter re-checks whether the throttle window has ended.
-_RECHECK_S = 0.05
+from pristine_plugins.pool.limits import RECHECK_S, Remaining
 
 
 @attrs.frozen
@@ -85,13 +83,18 @@ class BackoffState:
             self._in_flight += 1
             return True
 
-    def enter(self, reduced_limit: int) -> None:
-        """Count a request in, waiting while throttled and ``reduced_limit`` are in flight."""
+    def enter(self, reduced_limit: int, remaining: Remaining | None = None) -> bool:
+        """Count a request in, waiting while throttled and ``reduced_limit`` are in flight; False
+        (not counted) once ``remaining`` (seconds left of the caller's deadline) is up."""
         with self._cond:
             # Re-check periodically: the window may close while nobody releases.
             while self.throttled() and self._in_flight >= reduced_limit:
-                self._cond.wait(_RECHECK_S)
+                left = RECHECK_S if remaining is None else remaining()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, RECHECK_S))
             self._in_flight += 1
+            return True
 
     def leave(self) -> None:
         """Count a request out and wake the waiters."""

@@ -3,18 +3,42 @@
 All three are thread-safe. Count and byte waits block on a condition until another request
 releases (they wait for an event, not for time); the token bucket computes how long its caller
 must wait and leaves the waiting itself to the caller's clock, so tests can use a fake clock.
+
+Deadlines. The blocking waits take ``remaining``: a function returning the seconds left of the
+caller's deadline (on the caller's clock; None: wait without bound). A waiter re-reads it at
+least every :data:`RECHECK_S` real seconds (and whenever woken) and gives up, returning False,
+once it is zero or less, so a deadline on a fake clock is honoured as soon as the test moves the
+clock past it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from pristine_core.clock import Clock
 from pristine_core.errors import APIConnectionError
 
 #: Float slack when comparing token counts (refills are computed with float arithmetic).
 _EPSILON = 1e-9
+#: The longest a deadline-bounded waiter sleeps (real seconds) before re-reading its deadline.
+RECHECK_S = 0.05
+
+#: Seconds left of a caller's deadline (see the module docstring).
+Remaining = Callable[[], float]
+
+
+def wait_step(cond: threading.Condition, remaining: Remaining | None) -> bool:
+    """Wait on ``cond`` (held) once; False when ``remaining`` says the deadline has passed."""
+    if remaining is None:
+        cond.wait()
+        return True
+    left = remaining()
+    if left <= 0:
+        return False
+    cond.wait(min(left, RECHECK_S))
+    return True
 
 
 class PoolFullError(APIConnectionError):
@@ -37,6 +61,7 @@ class CountLimiter:
         self._cond = threading.Condition()
         self._limit = limit
         self._in_flight = 0
+        self._waiting = 0
 
     @property
     def limit(self) -> int | None:
@@ -48,6 +73,11 @@ class CountLimiter:
         """How many holders there are right now."""
         return self._in_flight
 
+    @property
+    def waiting(self) -> int:
+        """How many callers are blocked in :meth:`acquire` right now."""
+        return self._waiting
+
     def try_acquire(self) -> bool:
         """Take a slot if one is free at once; return whether it was taken."""
         with self._cond:
@@ -56,12 +86,18 @@ class CountLimiter:
             self._in_flight += 1
             return True
 
-    def acquire(self) -> None:
-        """Take a slot, blocking until one is free."""
+    def acquire(self, remaining: Remaining | None = None) -> bool:
+        """Take a slot, blocking until one is free; False (nothing taken) once ``remaining`` is up."""
         with self._cond:
-            while self._limit is not None and self._in_flight >= self._limit:
-                self._cond.wait()
+            self._waiting += 1
+            try:
+                while self._limit is not None and self._in_flight >= self._limit:
+                    if not wait_step(self._cond, remaining):
+                        return False
+            finally:
+                self._waiting -= 1
             self._in_flight += 1
+            return True
 
     def release(self) -> None:
         """Give a slot back and wake one waiter."""
@@ -112,17 +148,21 @@ class ByteBudget:
             self._take(charge)
             return True
 
-    def acquire(self, charge: int) -> None:
-        """Charge ``charge`` bytes, waiting (first come, first served) while the balance is negative."""
+    def acquire(self, charge: int, remaining: Remaining | None = None) -> bool:
+        """Charge ``charge`` bytes, waiting (first come, first served) while the balance is negative;
+        False (nothing charged, the place in line given up) once ``remaining`` is up."""
         with self._cond:
             if charge <= 0 or self._admissible():
                 self._take(charge)
-                return
+                return True
             ticket = object()
             self._queue.append(ticket)
             try:
                 while self._queue[0] is not ticket or self._balance < 0:
-                    self._cond.wait()
+                    if not wait_step(self._cond, remaining):
+                        self._queue.remove(ticket)
+                        self._cond.notify_all()
+                        return False
             except BaseException:
                 self._queue.remove(ticket)
                 self._cond.notify_all()
@@ -131,6 +171,7 @@ class ByteBudget:
             self._take(charge)
             # The next waiter in line may fit as well (the balance can still be >= 0).
             self._cond.notify_all()
+            return True
 
     def _take(self, charge: int) -> None:
         self._charged += charge
@@ -184,6 +225,12 @@ class TokenBucket:
             if self._tokens >= -_EPSILON:
                 return 0.0
             return -self._tokens / self._rate
+
+    def refund(self) -> None:
+        """Give back a token taken by :meth:`reserve` that will not be used (its caller gave up)."""
+        with self._lock:
+            self._refill()
+            self._tokens = min(self._burst, self._tokens + 1)
 
     @property
     def tokens(self) -> float:

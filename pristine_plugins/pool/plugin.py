@@ -5,6 +5,11 @@ One dispatch middleware (priority ``POOL``) wraps every attempt. It routes by
 throttle gate, bytes, rate token), sends, and releases them in reverse order whatever happens.
 For endpoints declared ``backpressure: true`` a back-pressure status makes the whole tenant
 back off and throttle, and the request is sent again.
+
+A call with a deadline (an explicit ``timeout_s``) waits for none of these past it: a slot, the
+throttle gate, bytes or a rate token still missing at the deadline raise
+:class:`~pristine_core.errors.APITimeoutError` naming the pool and what it waited for, and a
+back-off that would outlast it returns the last back-pressure reply (or raises the timeout).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from pristine_core.backoff import retry_after_s
 from pristine_core.bands import POOL
 from pristine_core.clock import Clock
 from pristine_core.contract import PluginSettings
+from pristine_core.errors import APITimeoutError
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
+from pristine_core.secrets import redact
 from pristine_core.transport import deadline_exceeded
 from pristine_plugins.pool.backoff import BackoffState, shared_state
-from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, TokenBucket
+from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, Remaining, TokenBucket
 from pristine_plugins.pool.settings import (
     SETTINGS,
     Backpressure,
@@ -235,31 +242,56 @@ class PoolPlugin:
         throttled = shared is not None and shared.throttled()
         charge = math.ceil(cost * bp.byte_multiplier) if throttled and bp is not None else cost
         block = runtime.spec.block
+        remaining = self._remaining(request)
         releases: list[Callable[[], None]] = []
         try:
-            self._take(runtime, "concurrency", block, runtime.count.try_acquire, runtime.count.acquire)
+            count = runtime.count
+            self._take(runtime, request, "concurrency", block, count.try_acquire, lambda: count.acquire(remaining))
             releases.append(runtime.count.release)
             if shared is not None and bp is not None:
                 reduced = bp.reduced_concurrency
-                self._take(runtime, "throttle", block, lambda: shared.try_enter(reduced), lambda: shared.enter(reduced))
+                self._take(
+                    runtime,
+                    request,
+                    "throttle",
+                    block,
+                    lambda: shared.try_enter(reduced),
+                    lambda: shared.enter(reduced, remaining),
+                )
                 releases.append(shared.leave)
             budget = runtime.bytes
-            self._take(runtime, "bytes", block, lambda: budget.try_acquire(charge), lambda: budget.acquire(charge))
+            self._take(
+                runtime,
+                request,
+                "bytes",
+                block,
+                lambda: budget.try_acquire(charge),
+                lambda: budget.acquire(charge, remaining),
+            )
             releases.append(lambda: runtime.bytes.release(charge))
             if runtime.bucket is not None:
-                self._wait_for_token(runtime, runtime.bucket, block)
+                self._wait_for_token(runtime, request, runtime.bucket, block, remaining)
             return call_next(request)
         finally:
             for release in reversed(releases):
                 release()
 
+    def _remaining(self, request: Request) -> Remaining | None:
+        """Seconds left of ``request``'s deadline on the client clock (None: no deadline)."""
+        deadline = request.deadline
+        if deadline is None:
+            return None
+        clock = self._clock()
+        return lambda: deadline - clock.monotonic()
+
     def _take(
         self,
         runtime: _PoolRuntime,
+        request: Request,
         what: str,
         block: bool,
         try_acquire: Callable[[], bool],
-        acquire: Callable[[], None],
+        acquire: Callable[[], bool],
     ) -> None:
         if try_acquire():
             return
@@ -267,15 +299,27 @@ class PoolPlugin:
             raise PoolFullError(runtime.name, what)
         clock = self._clock()
         started = clock.monotonic()
-        acquire()
+        taken = acquire()
         self._emit_wait(runtime.name, what, clock.monotonic() - started)
+        if not taken:
+            raise _deadline_error(request, runtime.name, what)
 
-    def _wait_for_token(self, runtime: _PoolRuntime, bucket: TokenBucket, block: bool) -> None:
+    def _wait_for_token(
+        self,
+        runtime: _PoolRuntime,
+        request: Request,
+        bucket: TokenBucket,
+        block: bool,
+        remaining: Remaining | None,
+    ) -> None:
         if not block:
             if not bucket.try_take():
                 raise PoolFullError(runtime.name, "rate")
             return
         wait = bucket.reserve()
+        if remaining is not None and wait > 0 and wait >= remaining():
+            bucket.refund()  # the token would come after the deadline: leave it to others
+            raise _deadline_error(request, runtime.name, "rate")
         if wait > 0:
             self._clock().sleep(wait)
             self._emit_wait(runtime.name, "rate", wait)
@@ -290,3 +334,13 @@ class PoolPlugin:
     def _emit(self, name: str, **fields: Any) -> None:
         if self._client is not None:
             self._client.meta.emit(name, **fields)
+
+
+def _deadline_error(request: Request, pool: str, what: str) -> APITimeoutError:
+    """The call reached its deadline while waiting for ``what`` of ``pool``; nothing was sent."""
+    url = redact(request.url)
+    return APITimeoutError(
+        f"call deadline reached while waiting for pool {pool!r} ({what}); not sent: {request.method} {url}",
+        method=request.method,
+        url=url,
+    )
