@@ -62,8 +62,9 @@ class ClientMeta:
     checked ``Client(config=...)`` mapping, the defaults' values under it), ``defaults`` (the
     :class:`~pristine_core.defaults.ClientDefaults` a plugin supplied, e.g. from environment
     variables), ``environ``, ``transport``, ``pipeline``, ``hook``,
-    ``plugin_manager``, ``plugin_failures``, ``middleware`` and ``scheduler`` (timers and bounded
-    workers for plugins, started on first use).
+    ``plugin_manager``, ``plugin_failures``, ``middleware``, ``scheduler`` (timers and bounded
+    workers for plugins, started on first use) and ``watchdog`` (a real-time timer for socket
+    deadlines).
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class ClientMeta:
         self.pipeline = pipeline
         self.closed = False
         self._scheduler: Scheduler | None = None
+        self._watchdog: Scheduler | None = None
         self._scheduler_lock = threading.Lock()
         self._records = records
         self._config_settings = dict(config_settings)
@@ -149,12 +151,25 @@ class ClientMeta:
                 )
             return self._scheduler
 
+    @property
+    def watchdog(self) -> Scheduler:
+        """A timer on the *real* clock (one thread, started on first use, stopped with the client)
+        for deadlines on sockets: a :class:`~pristine_core.sockguard.DeadlineGuard`, or a plugin
+        cutting a stalled stream. Real time, whatever :attr:`clock` is, because sockets run on it."""
+        with self._scheduler_lock:
+            if self._watchdog is None:
+                self._watchdog = Scheduler(SYSTEM_CLOCK, max_workers=0, name=f"pristine-watchdog-{self.manifest.name}")
+            return self._watchdog
+
     def close_scheduler(self) -> None:
-        """Stop the scheduler, if it was started (the client calls this when it closes)."""
+        """Stop the scheduler and the watchdog, if started (the client calls this when it closes)."""
         with self._scheduler_lock:
             scheduler, self._scheduler = self._scheduler, None
+            watchdog, self._watchdog = self._watchdog, None
         if scheduler is not None:
             scheduler.close()
+        if watchdog is not None:
+            watchdog.close(1.0)
 
     @property
     def api_key(self) -> Secret | None:

@@ -42,9 +42,11 @@ def shutdown(sock: socket.socket) -> None:
         pass  # already closed
 
 
-def socket_of(raw: Any) -> socket.socket | None:
-    """The socket under a ``requests.Response`` (or a urllib3 response), if it still has one."""
-    inner = getattr(raw, "raw", raw)
+def socket_of(response: Any) -> socket.socket | None:
+    """The socket under a :class:`~pristine_core.pipeline.Response`, a ``requests.Response`` or a
+    urllib3 response, if it still has one (None once released, or for a non-socket transport)."""
+    current = getattr(response, "_raw", None) or response  # a pipeline Response wraps requests'
+    inner = getattr(current, "raw", current)  # requests' wraps urllib3's
     connection = getattr(inner, "connection", None) or getattr(inner, "_connection", None)
     sock = getattr(connection, "sock", None)
     return sock if isinstance(sock, socket.socket) else None
@@ -86,9 +88,9 @@ class DeadlineGuard:
             if self._handle is None:
                 self._handle = self.watchdog.call_later(self.remaining_s, self._fire, name="call-deadline")
 
-    def watch_response(self, raw: Any) -> None:
-        """Watch the socket under a (streamed) ``requests.Response``."""
-        self.watch(socket_of(raw))
+    def watch_response(self, response: Any) -> None:
+        """Watch the socket under a (streamed) response (see :func:`socket_of`)."""
+        self.watch(socket_of(response))
 
     def _fire(self) -> None:
         with self._lock:

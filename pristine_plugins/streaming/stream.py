@@ -1,22 +1,33 @@
 """``Stream``: the result of calling an SSE endpoint, an iterator of (typed) events.
 
-Events reach the caller as soon as their bytes arrive. When the connection drops mid-stream,
-the stream re-issues the same call through the client (so auth, retry and pool plugins run
-again) with a ``Last-Event-ID`` header, after the server's ``retry:`` delay, at most
-``max_reconnects`` times. A stream that delivered events but never got an ``id:`` cannot be
-resumed and says so (:class:`~pristine_plugins.streaming.errors.StreamInterruptedError`).
+Events reach the caller as soon as their bytes arrive. When the connection drops mid-stream (or
+stays idle too long), the stream re-issues the same call through the client (so auth, retry and
+pool plugins run again) with a ``Last-Event-ID`` header, after a delay from
+``pristine_core.backoff`` (the server's ``retry:`` or ``Retry-After``, capped, growing for
+reconnects in a row that bring no event), at most ``max_reconnects`` times. A stream that
+delivered events but never got an ``id:`` cannot be resumed and says so
+(:class:`~pristine_plugins.streaming.errors.StreamInterruptedError`).
+
+Deadlines (:mod:`pristine_plugins.streaming.watch`): with an explicit ``timeout_s`` the first
+event must arrive by the call's deadline, and no connection may stay ``idle_timeout_s`` (default:
+that ``timeout_s``) without an event; ``max_duration_s`` bounds the whole stream. The first and
+the last end the stream with :class:`~pristine_core.errors.APITimeoutError`; an idle connection
+is treated like a dropped one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from pristine_core.errors import APIConnectionError, APIResponseValidationError
+from pristine_core.backoff import retry_after_s
+from pristine_core.errors import APIConnectionError, APIError, APIResponseValidationError, APITimeoutError
 from pristine_core.pipeline import Call, Response
 from pristine_core.responses import parse, status_error
+from pristine_core.secrets import redact
 from pristine_plugins.streaming.errors import (
     DISABLED,
     EXHAUSTED,
@@ -28,6 +39,7 @@ from pristine_plugins.streaming.errors import (
 from pristine_plugins.streaming.raw import iter_response
 from pristine_plugins.streaming.settings import StreamingEndpoint, StreamingOptions
 from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent
+from pristine_plugins.streaming.watch import DURATION, FIRST_EVENT, StreamWatch
 
 if TYPE_CHECKING:
     from pristine_plugins.streaming.settings import StreamingSettings
@@ -62,7 +74,10 @@ class Stream(Generic[T]):
         self._max_reconnects = settings.max_reconnects if limit is None else limit
         self._decoder = SSEDecoder()
         self._events = 0
+        #: Reconnects in a row that brought no event (the back-off exponent).
+        self._failures = 0
         self.reconnects = 0
+        self._watch = _watch_for(call, response, settings, options)
         self.last_event: SSEEvent | None = None
         self._closed = False
         self._started = False
@@ -107,6 +122,8 @@ class Stream(Generic[T]):
         if self._started:
             raise RuntimeError("the stream has already been read from")
         self._started = True
+        if self._watch is not None:
+            self._watch.close()  # raw bytes carry no events to time: only socket read timeouts apply
         return iter_response(self.response, chunk_size or self._settings.chunk_size)
 
     def __iter__(self) -> Stream[T]:
@@ -127,6 +144,8 @@ class Stream(Generic[T]):
         if self._closed:
             return
         self._closed = True
+        if self._watch is not None:
+            self._watch.close()
         try:
             self._iterator.close()
         except ValueError:
@@ -147,12 +166,18 @@ class Stream(Generic[T]):
 
     def _run(self) -> Generator[Any, None, None]:
         chunk_size = self._settings.chunk_size
+        watch = self._watch
         while True:
             response = self.response
-            failure: APIConnectionError | None = None
+            failure: APIError | None = None
             try:
                 for chunk in response.iter_bytes(chunk_size):
-                    for sse in self._decoder.feed(chunk):
+                    events = self._decoder.feed(chunk)
+                    if events:
+                        self._failures = 0
+                        if watch is not None:
+                            watch.saw_event()
+                    for sse in events:
                         self._events += 1
                         item = self._convert(sse)
                         if item is not _SKIP:
@@ -162,6 +187,8 @@ class Stream(Generic[T]):
                 if self._closed:
                     return
                 failure = read_error(exc, response)
+            if watch is not None and watch.fired is not None:
+                failure = self._limit_reached(watch.fired, response)  # raises unless merely idle
             if failure is None:
                 self._decoder.close()  # an event left without its blank line is dropped
                 self._finish()
@@ -177,7 +204,29 @@ class Stream(Generic[T]):
 
     def _finish(self) -> None:
         self._closed = True
+        if self._watch is not None:
+            self._watch.close()
         self.response.close()
+
+    def _limit_reached(self, which: str, response: Response) -> APIError:
+        """The error for a limit of the watch: raised for the deadline and the duration (the
+        stream ends), returned for an idle connection (the stream reconnects)."""
+        request = response.request
+        method = request.method if request is not None else ""
+        url = redact(response.url or (request.url if request is not None else ""))
+        name = self._call.endpoint.qualified_name
+        if which == FIRST_EVENT:
+            raise APITimeoutError(
+                f"{name}: call deadline reached before the first event: {method} {url}", method=method, url=url
+            )
+        if which == DURATION:
+            raise APITimeoutError(
+                f"{name}: the stream reached its max_duration_s after {self._events} event(s): {method} {url}",
+                method=method,
+                url=url,
+            )
+        idle = self._watch.idle_s if self._watch is not None else None
+        return APITimeoutError(f"{name}: no event for {idle:g}s (idle timeout): {method} {url}", method=method, url=url)
 
     def _convert(self, sse: SSEEvent) -> Any:
         name = self._event_type
@@ -203,7 +252,7 @@ class Stream(Generic[T]):
 
     # -- reconnecting ---------------------------------------------------------------------
 
-    def _interrupted(self, message: str, reason: str, cause: APIConnectionError) -> StreamInterruptedError:
+    def _interrupted(self, message: str, reason: str, cause: APIError) -> StreamInterruptedError:
         error = StreamInterruptedError(
             f"{self._call.endpoint.qualified_name}: {message}",
             reason=reason,
@@ -216,7 +265,7 @@ class Stream(Generic[T]):
         error.__cause__ = cause
         return error
 
-    def _resume(self, failure: APIConnectionError) -> Response | None:
+    def _resume(self, failure: APIError) -> Response | None:
         """Reconnect after ``failure``; the new response, or None when the server ended the stream."""
         if not self._reconnect:
             raise self._interrupted(f"stream interrupted ({failure.message})", DISABLED, failure)
@@ -230,15 +279,23 @@ class Stream(Generic[T]):
             )
         client = self._call.client
         call = self._call
+        told: float | None = None  # a refused reconnect's Retry-After
         while True:
             if self.reconnects >= self._max_reconnects:
-                raise self._interrupted(
-                    f"stream interrupted; gave up after {self.reconnects} reconnect(s) ({failure.message})",
-                    EXHAUSTED,
-                    failure,
-                )
+                if isinstance(failure, APIConnectionError):
+                    raise self._interrupted(
+                        f"stream interrupted; gave up after {self.reconnects} reconnect(s) ({failure.message})",
+                        EXHAUSTED,
+                        failure,
+                    )
+                raise failure  # the last reconnect was refused with a status: that is the answer
             self.reconnects += 1
-            delay = self._settings.retry_delay_s(self.retry_ms)
+            delay = self._settings.retry_delay_s(self.retry_ms, self._failures, told)
+            self._failures += 1
+            if self._watch is not None:
+                limit = self._watch.wait_allowed(delay)
+                if limit is not None:
+                    self._limit_reached(limit, self.response)
             client.meta.emit(
                 "stream.reconnect",
                 endpoint=call.endpoint.qualified_name,
@@ -253,14 +310,20 @@ class Stream(Generic[T]):
             try:
                 response = self._reissue(last_id)
             except APIConnectionError as exc:
-                failure = exc
+                failure, told = exc, None
                 continue
             if response.status_code == 204:
                 response.close()
                 return None  # the server says there is nothing more to send
             if response.status_code >= 300:
                 response.content  # noqa: B018 - read the body so the connection is released
-                raise status_error(call, response)
+                error = status_error(call, response)
+                if not error.retryable:
+                    raise error
+                failure, told = error, retry_after_s(response.headers, client.meta.clock.time())
+                continue
+            if self._watch is not None:
+                self._watch.attach(response)
             return response
 
     def _reissue(self, last_id: str) -> Response:
@@ -276,3 +339,24 @@ class Stream(Generic[T]):
             kwargs["body"] = call.body
         method = call.client.meta.endpoint(call.endpoint.qualified_name)
         return method.raw(request_options=options, **kwargs)
+
+
+def _watch_for(
+    call: Call, response: Response, settings: StreamingSettings, options: StreamingOptions
+) -> StreamWatch | None:
+    """The limits of a new stream (None when it has none): see the module docstring."""
+    request = response.request
+    explicit = request is not None and request.deadline is not None
+    idle = options.stream_idle_timeout_s or settings.idle_timeout_s
+    if idle is None and explicit and request is not None:
+        idle = request.timeout_s
+    first_by = None
+    if explicit and request is not None and request.deadline is not None:
+        first_by = time.monotonic() + (request.deadline - call.client.meta.clock.monotonic())
+    duration = options.stream_max_duration_s or settings.max_duration_s
+    ends = time.monotonic() + duration if duration is not None else None
+    if idle is None and first_by is None and ends is None:
+        return None
+    watch = StreamWatch(call.client.meta.watchdog, first_by=first_by, idle_s=idle, ends=ends)
+    watch.attach(response)
+    return watch
