@@ -191,3 +191,36 @@ def test_the_scanner_allows_plain_loops_and_locks(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert violations(probe, root) == []
+
+
+#: Domain modules that may use stdlib ``logging`` directly, and why.
+STDLIB_LOGGING_ALLOWED = {
+    "cli/__init__.py": "the tinkex console command is an application: it configures logging for its process",
+    "cli/options.py": "maps -v/--log-level to stdlib level numbers for the CLI",
+    "regularizers/events.py": "logging_observer writes to the stdlib Logger the user passes in",
+}
+
+
+def stdlib_logging_uses(path: Path) -> list[int]:
+    """Lines of ``path`` that import stdlib ``logging`` or call ``getLogger``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "logging" for a in node.names):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "logging":
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Attribute) and node.attr == "getLogger":
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_domain_logs_through_pristine_core_logs() -> None:
+    """Library code of the domain logs with ``pristine_core.logs.get_logger`` (structlog-compatible)."""
+    offenders = {}
+    for path in domain_modules():
+        relative = path.relative_to(ROOT).as_posix()
+        if relative not in STDLIB_LOGGING_ALLOWED and (lines := stdlib_logging_uses(path)):
+            offenders[relative] = lines
+    assert offenders == {}
+    assert stdlib_logging_uses(ROOT / "regularizers" / "events.py")  # the allow-list is not stale

@@ -13,13 +13,13 @@ produced; chunks lacking a key are left out of that key's reduction.
 from __future__ import annotations
 
 import hashlib
-import logging
 import struct
 from collections.abc import Callable, Mapping, Sequence
 
+from pristine_core.logs import get_logger
 from tinkex_domain.types import ForwardBackwardOutput
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Values = Sequence[float]
 Weights = Sequence[float]
@@ -87,7 +87,11 @@ def combine_forward_backward_results(results: Sequence[ForwardBackwardOutput]) -
         raise ValueError("no chunk results to combine")
     first = results[0].loss_fn_output_type
     if any(r.loss_fn_output_type != first for r in results[1:]):
-        log.warning("chunk results disagree on loss_fn_output_type; keeping %r", first)
+        log.warning(
+            "tinkex.chunks.loss_fn_output_type_mismatch",
+            kept=first,
+            seen=sorted({r.loss_fn_output_type for r in results}),
+        )
     outputs = [o for r in results for o in r.loss_fn_outputs]
     metrics = reduce_metrics([(r.metrics, len(r.loss_fn_outputs)) for r in results])
     return ForwardBackwardOutput(loss_fn_output_type=first, loss_fn_outputs=outputs, metrics=metrics)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pristine_core.errors import PristineError
+from pristine_core.logs import get_logger
 
-log = logging.getLogger("tinkex_domain.recovery")
+log = get_logger("tinkex_domain.recovery")
 
 #: ``on_event(name, fields)`` observer; names are ``recovery.<what>``.
 EventFn = Callable[[str, Mapping[str, Any]], None]
@@ -52,7 +52,7 @@ def emit(on_event: EventFn | None, service: Any, name: str, fields: Mapping[str,
         try:
             on_event(name, fields)
         except Exception:
-            log.exception("recovery event observer failed on %s", name)
+            log.exception("tinkex.recovery.observer_failed", event_name=name)
     client = getattr(getattr(service, "holder", None), "client", None)
     client_emit = getattr(getattr(client, "meta", None), "emit", None)
     if callable(client_emit):
@@ -60,4 +60,4 @@ def emit(on_event: EventFn | None, service: Any, name: str, fields: Mapping[str,
             # Only plain values go to the client (telemetry): metadata may hold client objects.
             client_emit(name, **{k: v for k, v in fields.items() if isinstance(v, (str, int, float, bool, type(None)))})
         except Exception:
-            log.exception("emitting %s to the client failed", name)
+            log.exception("tinkex.recovery.emit_failed", event_name=name)

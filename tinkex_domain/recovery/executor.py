@@ -196,7 +196,7 @@ class RecoveryExecutor:
             try:
                 callback(old, client, checkpoint)
             except Exception:  # a user callback must not undo a successful recovery
-                log.exception("on_recovery callback failed for run %s", job.run_id)
+                log.exception("tinkex.recovery.callback_failed", callback="on_recovery", run_id=job.run_id)
 
     def _failed(self, job: RecoveryJob, error: Exception) -> None:
         self._emit(job, "recovery.failed", error=repr(error))
@@ -210,7 +210,7 @@ class RecoveryExecutor:
                 try:
                     callback(job.run_id, error)
                 except Exception:
-                    log.exception("on_failure callback failed for run %s", job.run_id)
+                    log.exception("tinkex.recovery.callback_failed", callback="on_failure", run_id=job.run_id)
             return
         delay = job.policy.backoff(job.attempt)
         self._emit(job, "recovery.retry_scheduled", delay_s=delay, error=repr(error))

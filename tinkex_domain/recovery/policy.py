@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from pristine_core.backoff import exponential
+from pristine_core.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 STRATEGIES = ("latest", "best", "specific")
 
@@ -89,11 +89,11 @@ class RecoveryPolicy:
                 continue
             check = _CHECKS.get(key)
             if check is None:
-                log.debug("recovery policy: unknown key %r ignored", raw_key)
+                log.debug("tinkex.recovery.policy_unknown_key", key=raw_key)
             elif check(item):
                 clean[key] = float(item) if key.endswith("_s") else item
             else:
-                log.debug("recovery policy: invalid %s=%r replaced by the default", key, item)
+                log.debug("tinkex.recovery.policy_invalid_value", key=key, value=item, using="default")
         clean.update(_strategy(fields.get("checkpoint_strategy", "latest"), fields.get("checkpoint_path")))
         return cls(**clean)
 
@@ -107,5 +107,5 @@ def _strategy(strategy: Any, path: Any) -> dict[str, Any]:
         return {"checkpoint_strategy": "specific", "checkpoint_path": path}
     if strategy in ("latest", "best"):
         return {"checkpoint_strategy": strategy}
-    log.debug("recovery policy: invalid checkpoint_strategy %r replaced by 'latest'", strategy)
+    log.debug("tinkex.recovery.policy_invalid_value", key="checkpoint_strategy", value=strategy, using="latest")
     return {"checkpoint_strategy": "latest"}

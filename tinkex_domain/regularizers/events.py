@@ -26,7 +26,12 @@ def describe(name: str, fields: Mapping[str, Any]) -> str:
 
 
 def logging_observer(logger: logging.Logger | None = None, level: int = logging.INFO) -> EventFn:
-    """An ``on_event`` callback that logs each event as one line."""
+    """An ``on_event`` callback that logs each event as one human-readable line.
+
+    Deliberately stdlib ``logging``, unlike the library's own diagnostics (``pristine_core.logs``):
+    this is a sink the user attaches, writing to the ``logging.Logger`` they pass (default
+    ``tinkex_domain.regularizers``) at the level they choose, like Elixir's ``attach_logger``.
+    """
     target = logger or logging.getLogger("tinkex_domain.regularizers")
 
     def observe(name: str, fields: Mapping[str, Any]) -> None:

@@ -9,7 +9,6 @@ either way, and the first failure raises :class:`RegularizerError` naming the re
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -17,11 +16,12 @@ from typing import Any, Protocol
 import attrs
 import numpy as np
 
+from pristine_core.logs import get_logger
 from tinkex_domain.regularizers.base import to_result
 from tinkex_domain.regularizers.gradients import MAX_NUMERIC_ELEMENTS, estimate_grad, norm
 from tinkex_domain.regularizers.types import RegularizerError, RegularizerOutput, RegularizerResult, RegularizerSpec
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: ``on_event(name, fields)``: ``regularizer.compute.start|stop|exception``, ``custom_loss.*``.
 EventFn = Callable[[str, Mapping[str, Any]], None]
@@ -63,7 +63,7 @@ class RunContext:
         try:
             self.on_event(name, fields)
         except Exception:  # observers must not break training
-            log.exception("regularizer event observer failed on %s", name)
+            log.exception("tinkex.regularizer.observer_failed", event_name=name)
 
 
 def _await(value: Any, timeout_s: float, name: str) -> Any:

@@ -8,12 +8,13 @@ the estimate fails, the norm is reported as 0.0 with a logged warning.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from pristine_core.logs import get_logger
+
+log = get_logger(__name__)
 
 #: Default cap on the number of elements for finite-difference gradients.
 MAX_NUMERIC_ELEMENTS = 4096
@@ -49,12 +50,19 @@ def estimate_grad(
     """A finite-difference gradient, or None (with a warning) when too large or failing."""
     if x.size > max_elements:
         log.warning(
-            "regularizer %r returned no gradient and has %d elements (> %d): grad norm reported as 0.0",
-            name, x.size, max_elements,
+            "tinkex.regularizer.grad_norm_unavailable",
+            regularizer=name,
+            reason=f"no gradient returned and {x.size} elements (> max_numeric_elements {max_elements})",
+            grad_norm=0.0,
         )
         return None
     try:
         return numeric_grad(fn, x)
     except Exception as exc:  # a user function: report, do not fail the pipeline
-        log.warning("gradient of regularizer %r could not be estimated (%s): grad norm reported as 0.0", name, exc)
+        log.warning(
+            "tinkex.regularizer.grad_norm_unavailable",
+            regularizer=name,
+            reason=f"finite differences failed: {type(exc).__name__}: {exc}",
+            grad_norm=0.0,
+        )
         return None

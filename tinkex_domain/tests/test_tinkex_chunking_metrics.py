@@ -81,3 +81,23 @@ def test_combine_outputs_concatenates_in_order() -> None:
     assert combined.metrics == {"loss:sum": 3.0}
     with pytest.raises(ValueError):
         combine_forward_backward_results([])
+
+
+def test_disagreeing_output_types_are_a_structured_warning() -> None:
+    """The domain logs through ``pristine_core.logs``: structlog events when structlog is set up."""
+    from structlog.testing import capture_logs
+
+    def out(kind: str) -> ForwardBackwardOutput:
+        return ForwardBackwardOutput(loss_fn_output_type=kind, loss_fn_outputs=[], metrics={})
+
+    with capture_logs() as logs:
+        combined = combine_forward_backward_results([out("a"), out("b")])
+    assert combined.loss_fn_output_type == "a"
+    assert logs == [
+        {
+            "event": "tinkex.chunks.loss_fn_output_type_mismatch",
+            "kept": "a",
+            "seen": ["a", "b"],
+            "log_level": "warning",
+        }
+    ]
