@@ -4,6 +4,9 @@ Three contenders hit the same loopback endpoint with keep-alive, interleaved in 
 machine noise hits all alike: bare requests, a Pristine client with no plugin, and a Pristine
 client with every installed plugin loaded (retry loop, pool middleware, futures, streaming...).
 Two headlines, both ratios of medians against the stricter bare baseline (target <= 1.15).
+A fourth contender, the no-plugin client with an explicit ``timeout_s`` (a call deadline, so every
+attempt runs under a socket deadline guard), prints what a deadline costs against the same
+client without one.
 
     python bench/overhead.py [--calls 300] [--rounds 7]
 """
@@ -146,6 +149,9 @@ def main() -> None:
         with (
             pc.Client(MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False) as client,
             pc.Client(MANIFEST, base_url=server.url, api_key="key-123456") as loaded,
+            pc.Client(
+                MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False, timeout_s=5
+            ) as bounded,
         ):
             get = client.pets.get
             get_loaded = loaded.pets.get
@@ -157,18 +163,24 @@ def main() -> None:
             def managed_all() -> None:
                 get_loaded(pet_id="7")
 
-            for fn in (bare, bare_strict, managed, managed_all):
+            get_bounded = bounded.pets.get
+
+            def managed_deadline() -> None:
+                get_bounded(pet_id="7")
+
+            for fn in (bare, bare_strict, managed, managed_all, managed_deadline):
                 _time(fn, 50)
-            times: dict[str, list[float]] = {"bare": [], "strict": [], "managed": [], "all": []}
+            times: dict[str, list[float]] = {"bare": [], "strict": [], "managed": [], "all": [], "deadline": []}
             for _ in range(args.rounds):
                 times["bare"].append(_time(bare, args.calls))
                 times["strict"].append(_time(bare_strict, args.calls))
                 times["managed"].append(_time(managed, args.calls))
                 times["all"].append(_time(managed_all, args.calls))
+                times["deadline"].append(_time(managed_deadline, args.calls))
         session.close()
         strict_session.close()
-    bare_us, strict_us, managed_us, all_us = (
-        statistics.median(times[k]) * 1e6 for k in ("bare", "strict", "managed", "all")
+    bare_us, strict_us, managed_us, all_us, deadline_us = (
+        statistics.median(times[k]) * 1e6 for k in ("bare", "strict", "managed", "all", "deadline")
     )
     print(f"bare requests.Session (defaults):   {bare_us:8.1f} us/call (median of {args.rounds} rounds x {args.calls})")
     print(f"bare requests.Session (trust_env off): {strict_us:8.1f} us/call")
@@ -177,6 +189,8 @@ def main() -> None:
     print(f"ratio vs default session: {managed_us / bare_us:.3f} (no plugins), {all_us / bare_us:.3f} (all plugins)")
     print(f"ratio vs trust_env-off session (the stricter baseline): {managed_us / strict_us:.3f}")
     print(f"overhead_ratio_all_plugins: {all_us / strict_us:.3f}")
+    print(f"pristine call with a call deadline (timeout_s=5, guarded socket): {deadline_us:8.1f} us/call")
+    print(f"deadline_ratio (with / without a deadline, no plugins): {deadline_us / managed_us:.3f}")
     print(f"overhead_ratio: {managed_us / strict_us:.3f}")
 
 
