@@ -58,15 +58,22 @@ class BackoffState:
         """Whether the throttle window (back-off plus ``window_s``) is still open."""
         return self.clock.monotonic() < self._throttle_until
 
-    def wait_out_backoff(self) -> float:
-        """Sleep (through the clock) until the back-off deadline has passed; return seconds slept."""
+    def wait_out_backoff(self, remaining: Remaining | None = None) -> float | None:
+        """Sleep (through the clock) until the back-off deadline has passed; return seconds slept.
+
+        With ``remaining`` (seconds left of the caller's deadline) it never starts a sleep that
+        would end at or after that deadline, even when another client extends the back-off
+        meanwhile: it returns None instead (having slept what it already slept).
+        """
         slept = 0.0
         while True:
-            remaining = self.backoff_remaining()
-            if remaining <= 0:
+            backoff = self.backoff_remaining()
+            if backoff <= 0:
                 return slept
-            self.clock.sleep(remaining)
-            slept += remaining
+            if remaining is not None and backoff >= remaining():
+                return None
+            self.clock.sleep(backoff)
+            slept += backoff
 
     def back_off(self, delay_s: float, window_s: float) -> None:
         """Hold every request for ``delay_s``, then throttle for ``window_s`` more (never shortens)."""

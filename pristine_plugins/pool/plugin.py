@@ -193,13 +193,11 @@ class PoolPlugin:
         while True:
             attempt += 1
             if shared is not None:
-                if request.deadline is not None and (
-                    self._clock().monotonic() + shared.backoff_remaining() >= request.deadline
-                ):  # the back-off would outlast the call's deadline
+                slept = shared.wait_out_backoff(self._remaining(request))
+                if slept is None:  # the back-off would outlast the call's deadline
                     if last is not None:
                         return last
                     raise deadline_exceeded(request)
-                slept = shared.wait_out_backoff()
                 if slept > 0:
                     self._emit_wait(runtime.name, "backoff", slept)
             response = self._send(runtime, shared, bp, request, cost, call_next)

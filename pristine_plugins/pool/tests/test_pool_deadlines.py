@@ -139,3 +139,25 @@ def test_the_throttle_gate_gives_up_at_the_deadline() -> None:
     state.leave()
     assert state.enter(1, lambda: deadline - clock.monotonic()) is True  # a free gate needs no wait
     assert state.in_flight == 1
+
+
+def test_a_back_off_extended_while_waiting_is_not_waited_past_the_deadline() -> None:
+    """Another client of the tenant extends the back-off during the wait: the caller stops."""
+
+    class ExtendingClock(FakeClock):
+        def __init__(self) -> None:
+            super().__init__()
+            self.state: BackoffState | None = None
+
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if self.state is not None and len(self.sleeps) == 1:
+                self.state.back_off(10.0, 0.0)  # a 429 seen meanwhile by another client
+
+    clock = ExtendingClock()
+    state = clock.state = BackoffState(clock)
+    state.back_off(2.0, 0.0)
+    deadline = clock.monotonic() + 5
+    assert state.wait_out_backoff(lambda: deadline - clock.monotonic()) is None
+    assert clock.sleeps == [2.0]  # the first back-off fitted; the extended one (10 s) does not
+    assert BackoffState(clock).wait_out_backoff(lambda: 0.0) == 0.0  # nothing to wait: no deadline check
