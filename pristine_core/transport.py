@@ -224,8 +224,9 @@ class RequestsTransport:
     def send(self, request: Request, budget_s: float | None = None) -> Response:
         """Send one request and return its response (body read unless ``request.stream``).
 
-        ``budget_s`` (real seconds left of the call's deadline) caps the socket timeouts and,
-        for a non-streamed response, the time spent reading the body.
+        ``budget_s`` (real seconds left of the call's deadline) caps the socket timeouts and bounds
+        the whole exchange under a :class:`~pristine_core.sockguard.DeadlineGuard`: connecting,
+        sending, the status line and headers and, for a non-streamed response, the body.
         """
         session = self.session_for(request.pool)
         started = time.perf_counter()
