@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from pristine_core import APITimeoutError, Client, FakeClock
-from pristine_core.testing import LoopbackServer, Reply, SeenRequest, json_reply
 from pristine_plugins.pool.backoff import BackoffState
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 
 class Holding:
