@@ -271,19 +271,35 @@ def test_sample_logprob_options_and_compute_logprobs(service: Any) -> None:
 
 WAIT_S = 60.0
 
+#: Python < 3.12's ``asyncio.wait_for`` hands back the inner awaitable's outcome when a cancel
+#: arrives in the same loop iteration as that outcome, dropping the cancellation (3.12 rewrote
+#: ``wait_for`` on ``asyncio.timeout``). pyqwest's httpx adapter reads every body chunk through
+#: ``wait_for`` (``pyqwest/httpx/_transport.py``, ``AsyncIteratorByteStream.__aiter__``), so when
+#: ``close()`` cancels the SDK's retrieve_futures poller (``SessionFuturesPoller._poll_loop``) just
+#: as its last ack-only poll's body ends, the poller never sees the cancel: it idles on
+#: ``_has_work.wait()`` and ``InternalClientHolder._async_cleanup``'s gather of poller tasks never
+#: returns (about 1 close in 40 here). Nothing the server does can prevent it.
+PYQWEST_CANCEL_RACE = sys.version_info < (3, 12)
 
-def _bounded(future: Any, what: str) -> Any:
-    """Wait for an official-SDK future, but never hang the suite: an intermittent stall of this
-    path (seen once in ~10 full runs, not yet diagnosed) fails the wait after ``WAIT_S`` and is
-    reported as an expected failure naming the step, not a CI run that never ends."""
+
+def _bounded(future: Any, what: str, *, known_race: bool = False) -> Any:
+    """Wait for an official-SDK future, but never hang the suite: a wait longer than ``WAIT_S``
+    fails, or, for the SDK-side cancel race above (``known_race``), is an expected failure."""
     try:
         return future.result(timeout=WAIT_S)
     except TimeoutError:
-        pytest.xfail(f"known intermittent stall: official SDK {what} did not finish in {WAIT_S:g} s")
+        if known_race:
+            pytest.xfail(f"official SDK {what} lost the poller's cancel (pyqwest + Python < 3.12 "
+                         "asyncio.wait_for; see PYQWEST_CANCEL_RACE)")
+        pytest.fail(f"official SDK {what} did not finish in {WAIT_S:g} s")
 
 
-def test_batched_retrieve_futures_and_jwt(emu: Emulator, flags: Any) -> None:
-    flags(sample_use_retrieve_futures=True, pjwt_auth_enabled=True)
+@pytest.mark.parametrize("pyqwest", [False, True], ids=["httpx", "pyqwest"])
+def test_batched_retrieve_futures_and_jwt(emu: Emulator, flags: Any, pyqwest: bool) -> None:
+    """Samples resolved through the batched retrieve_futures poller with JWT auth, then close.
+    ``use_pyqwest_transport`` picks the SDK's transport: httpx's own (close is plain), or pyqwest,
+    whose close can hang on Python < 3.12 (see PYQWEST_CANCEL_RACE)."""
+    flags(sample_use_retrieve_futures=True, pjwt_auth_enabled=True, use_pyqwest_transport=pyqwest)
     polls, tokens = count(emu, "retrieve_futures"), count(emu, "auth_token")
     service = tinker.ServiceClient(base_url=emu.base_url, api_key=API_KEY)
     try:
@@ -292,12 +308,12 @@ def test_batched_retrieve_futures_and_jwt(emu: Emulator, flags: Any) -> None:
                                  types.SamplingParams(max_tokens=2, seed=i)) for i in range(8)]
         assert all(len(_bounded(f, "sample via retrieve_futures").sequences) == 1 for f in futures)
     finally:
-        _bounded(service.close("success"), "close")
+        _bounded(service.close("success"), "close", known_race=pyqwest and PYQWEST_CANCEL_RACE)
     assert count(emu, "retrieve_futures") > polls
     assert count(emu, "auth_token") > tokens
     # RestClients share one process-wide holder per (URL, key), made with the flags of its time:
     # a key of its own gets a holder that has seen pjwt_auth_enabled.
-    who = tinker.RestClient(base_url=emu.base_url, api_key=API_KEY + "-jwt").whoami().result()
+    who = tinker.RestClient(base_url=emu.base_url, api_key=f"{API_KEY}-jwt-{pyqwest}").whoami().result()
     assert who.user_urn.startswith("urn:tinker:user:") and who.org_urn == "tml:organization:emulator"
 
 
