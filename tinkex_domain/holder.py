@@ -170,7 +170,8 @@ class Holder:
                     self._flags = {}
                 else:
                     self._flags = {"fwdbwd_protobuf": bool(reply.fwdbwd_protobuf),
-                                   "proto_compress_fwdbwd": bool(reply.proto_compress_fwdbwd)}
+                                   "proto_compress_fwdbwd": bool(reply.proto_compress_fwdbwd),
+                                   "parallel_fwdbwd_chunks": bool(reply.parallel_fwdbwd_chunks)}
                 plugin = self.client.meta.plugin("protobuf")
                 if plugin is not None and self._flags.get("fwdbwd_protobuf"):
                     # The same switch: fwd/bwd and sample results come back as protobuf too.
@@ -186,6 +187,11 @@ class Holder:
             self.server_flags()
         except PristineError as exc:
             log.debug("tinkex.client_config_unavailable", error=type(exc).__name__)
+
+    def parallel_fwdbwd_chunks(self) -> bool:
+        """Whether the server wants the chunks of one forward/backward sent concurrently
+        (``client/config`` ``parallel_fwdbwd_chunks``; true when the server does not say)."""
+        return bool(self.server_flags().get("parallel_fwdbwd_chunks", True))
 
     def fwdbwd_extensions(self) -> dict[str, Any]:
         """Request-option extensions for forward/forward_backward: protobuf (zstd when the

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from pristine_core import hookimpl
 from pristine_core.bands import DOMAIN
 from pristine_core.contract import PluginSettings, settings
 from pristine_core.manifest.models import Manifest
-from pristine_core.pipeline import Call
+from pristine_core.pipeline import Call, Response
 
 #: Manifest name of the API this plugin knows; other manifests are left alone.
 MANIFEST_NAME = "tinker"
@@ -78,3 +78,25 @@ class TinkexPlugin:
             data = _get(_get(body, field), "data")
             return data_bytes(data) if data is not None else None
         return None
+
+    @hookimpl(wrapper=True)
+    def pristine_process_response(self, call: Call, response: Response) -> Generator[None, Any, Any]:
+        """Sampling submits: the reply's ``sample_sequence_ids`` (one id per requested sample)
+        stay on the future the futures plugin made for it, as ``sample_sequence_ids``; the
+        sampling client gives each returned sequence its id."""
+        result = yield
+        if result is None or call.endpoint.qualified_name != "sampling.asample":
+            return result
+        if call.client.meta.manifest.name != MANIFEST_NAME:
+            return result
+        try:
+            data = response.json()
+        except ValueError:
+            return result
+        ids = data.get("sample_sequence_ids") if isinstance(data, Mapping) else None
+        if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+            try:
+                result.sample_sequence_ids = tuple(ids)
+            except AttributeError:  # a result that takes no attributes: nothing to attach to
+                pass
+        return result

@@ -83,6 +83,17 @@ def _own_retry_config(holder: Holder, value: Any) -> RetryConfig | None:
     return config
 
 
+def with_sequence_ids(future: Any) -> Any:
+    """The submit's future, resolving to a response whose sequences carry the submit reply's
+    ``sample_sequence_ids`` (kept on the future by the Tinkex plugin) when it had them."""
+    ids = getattr(future, "sample_sequence_ids", None)
+    if not ids:
+        return future
+    attached = mapped(future, lambda response: response.with_sequence_ids(ids))
+    attached.request_id = future.request_id
+    return attached
+
+
 class SamplingClient:
     """Samples from one sampling session (``sampling_session_id``)."""
 
@@ -212,7 +223,7 @@ class SamplingClient:
 
         def submit() -> Any:
             self.holder.learn_server_flags()  # protobuf results when the server offers them
-            return self.holder.call("sampling.asample", request_options=self._options, **body)
+            return with_sequence_ids(self.holder.call("sampling.asample", request_options=self._options, **body))
 
         # The submission (and any 429 back-off before the server accepts it) runs on the futures
         # plugin's submission workers: the caller gets the future at once.

@@ -227,20 +227,26 @@ class ServiceClient:
         with_optimizer_state: bool,
         optimizer: OptimizerConfig | None = None,
     ) -> TrainingClient:
+        """One ``load_weights`` addressed by session creates the model from the checkpoint (its
+        LoRA settings come from the checkpoint), as tinker does: with the checkpoint's optimizer
+        state, or with a fresh optimizer of ``optimizer``'s family (Adam when None)."""
         ParsedCheckpointTinkerPath.from_tinker_path(path)
-        info = self.holder.call("weights.weights_info", tinker_path=path)
-        client = self.create_lora_training_client(
-            base_model or info.base_model,
-            rank=info.lora_rank or 32,
-            train_mlp=info.train_mlp is not False,
-            train_attn=info.train_attn is not False,
-            train_unembed=info.train_unembed is not False,
-            user_metadata=user_metadata,
-            optimizer=optimizer,
-        )
-        load = client.load_state_with_optimizer if with_optimizer_state else client.load_state
-        load(path, weights_access_token).result()
-        return client
+        info = self.holder.call("weights.weights_info", tinker_path=path)  # its base model
+        session_id = self.holder.session_id
+        model_seq_id = self.holder.next_counter("model_seq_id")
+        reply = self.holder.call(
+            "weights.load_weights",
+            session_id=session_id,
+            model_seq_id=model_seq_id,
+            base_model=base_model,
+            user_metadata=dict(user_metadata) if user_metadata is not None else None,
+            path=path,
+            optimizer=with_optimizer_state,
+            optimizer_config=None if with_optimizer_state else optimizer_json(optimizer),
+            weights_access_token=weights_access_token,
+        ).result()
+        model_id = reply.model_id or f"{session_id}:train:{model_seq_id}"  # tinker's own derivation
+        return TrainingClient(self.holder, model_id, base_model=base_model or info.base_model)
 
     def create_training_client_from_state(
         self,

@@ -91,14 +91,16 @@ class TrainingClient:
         base_model: str | None = None,
         max_chunk_len: int = MAX_CHUNK_LEN,
         max_chunk_bytes: int = MAX_CHUNK_BYTES,
-        parallel_chunks: bool = True,
+        parallel_chunks: bool | None = None,
     ) -> None:
         self.holder = holder
         self.model_id = model_id
         self.base_model = base_model
         self.max_chunk_len = max_chunk_len
         self.max_chunk_bytes = max_chunk_bytes
-        #: Send the chunks of one forward/backward concurrently (tinker's ``parallel_fwdbwd_chunks``).
+        #: Send the chunks of one forward/backward concurrently: True or False, or None to do what
+        #: the server's ``client/config`` flag ``parallel_fwdbwd_chunks`` says (as tinker does).
+        #: Bytes of chunks in flight are capped by the ``train`` pool's ``byte_budget`` (manifest).
         self.parallel_chunks = parallel_chunks
         self._submitter = OrderedSubmitter(first_seq_id=1)
         self._options = RequestOptions(extensions={"queue_state_id": model_id})
@@ -158,7 +160,7 @@ class TrainingClient:
         extensions = self.holder.fwdbwd_extensions()  # protobuf bodies when the server says so
         options = RequestOptions(extensions={**self._options.extensions, **extensions}) if extensions else None
         send, bodies = self._sender(endpoint, options), [body(c) for c in chunks]
-        if self.parallel_chunks and len(bodies) > 1:
+        if len(bodies) > 1 and self._parallel():
             scheduler = self.holder.client.meta.scheduler
             futures = self._submitter.submit_parallel(
                 send, bodies, lambda calls: run_concurrently(scheduler, calls, name=f"{endpoint} chunk")
@@ -168,6 +170,11 @@ class TrainingClient:
         if len(futures) == 1:
             return futures[0]
         return combine(futures, combine_forward_backward_results)
+
+    def _parallel(self) -> bool:
+        if self.parallel_chunks is not None:
+            return self.parallel_chunks
+        return self.holder.parallel_fwdbwd_chunks()
 
     @property
     def next_seq_id(self) -> int:

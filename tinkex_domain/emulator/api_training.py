@@ -98,11 +98,25 @@ def _forward_protobuf(s: Services, req: Request, *, force_forward: bool = False)
     return JsonReply({"request_id": request_id, "model_id": msg.model_id})
 
 
+OPTIM_PARAM_FIELDS = ("adam_params", "optimizer_params", "optim_params")
+
+
 def optim_step(s: Services, req: Request) -> Reply:
-    """POST optim_step {model_id, seq_id, adam_params}."""
+    """POST optim_step {model_id, seq_id, adam_params}: the step's parameters under one of
+    ``adam_params``, ``optimizer_params`` (another family, with its ``type``) or tinker's
+    ``optim_params`` (Adam's when it has no ``type``)."""
     def build(f: Fields) -> Work:
-        if f.raw("optimizer_params") is not None:
+        given = [name for name in OPTIM_PARAM_FIELDS if f.raw(name) is not None]
+        if len(given) > 1:
+            raise bad_field(given[1], f"send the step's parameters once (also given: {given[0]})")
+        if given == ["optimizer_params"]:
             raise bad_field("optimizer_params", "the emulator implements AdamW only (send adam_params)")
+        if given == ["optim_params"]:
+            params = f.req_obj("optim_params")
+            kind = params.str_("type")
+            if kind is not None and kind != "adamw":
+                raise bad_field("optim_params.type", "the emulator implements AdamW only (Adam has no type)")
+            return TrainingService.optim_work(decode_adam(params))
         return TrainingService.optim_work(decode_adam(f.req_obj("adam_params")))
     return _ordered(s, req, "optim_step", build)
 
@@ -134,12 +148,22 @@ def load_weights(s: Services, req: Request) -> Reply:
     """POST load_weights: {model_id, seq_id, path, optimizer} or session-addressed creation."""
     f = req.fields()
     if f.has("model_id") or not f.has("session_id"):
-        return _ordered(s, req, "load_weights", lambda g: s.training.load_work(
-            g.req_str("path"), g.bool_("optimizer", False)))
+        def build(g: Fields) -> Work:
+            if g.raw("optimizer_config") is not None:
+                raise bad_field("optimizer_config", "only a load that creates its model (session_id, "
+                                "model_seq_id) picks an optimizer; this model has one")
+            return s.training.load_work(g.req_str("path"), g.bool_("optimizer", False))
+        return _ordered(s, req, "load_weights", build)
     session_id = f.req_str("session_id")
     seq = f.req_int("model_seq_id", minimum=0)
     path = f.req_str("path")
     parse_tinker_path(path)
+    optimizer = f.obj("optimizer_config")
+    if optimizer is not None:
+        if f.bool_("optimizer", False):
+            raise bad_field("optimizer_config", "cannot override the optimizer state restored with optimizer=true")
+        if optimizer.str_("type") not in (None, "adamw"):
+            raise bad_field("optimizer_config.type", "the emulator implements AdamW only (adamw)")
     model_id, request_id = s.training.create_from_checkpoint(
         session_id, seq, f.str_("base_model"), path, f.bool_("optimizer", False),
         f.dict_("user_metadata"))

@@ -216,3 +216,37 @@ def test_console_urls_telemetry_timeout_and_errors(emulator: Emulator, monkeypat
     failed = RequestFailedResponse.from_json({"error": "bad datum", "category": "user"})
     assert failed.category is RequestErrorCategory.User and failed.category == "user"
     assert RequestFailedResponse.from_json({"error": "x", "category": "weird"}).category == "unknown"
+
+
+def test_sampled_sequences_carry_the_submit_replys_sequence_ids(service: ServiceClient, emulator: Emulator) -> None:
+    sampler = service.create_sampling_client(base_model=BASE_MODEL)
+    future = sampler.sample(PROMPT, 3, types.SamplingParams(max_tokens=2, seed=3))
+    out = future.result(timeout=60)
+    assert future.request_id  # still the submit's request id
+    ids = [s.sequence_id for s in out.sequences]
+    assert ids == [f"{future.request_id}:seq:{i}" for i in range(3)]  # the emulator's ids, in order
+    assert len(set(ids)) == 3
+
+
+def test_from_state_is_one_load_that_creates_the_model_with_its_optimizer(
+    service: ServiceClient, emulator: Emulator
+) -> None:
+    tc = service.create_lora_training_client(BASE_MODEL, rank=3)
+    tc.forward_backward([text_datum("state")], "cross_entropy")
+    tc.optim_step(types.AdamParams(learning_rate=1e-2)).result(timeout=60)
+    path = tc.save_state("s038").result(timeout=60).path
+    def count(endpoint: str) -> int:
+        found = emulator.stats().get(endpoint)
+        return found.count if found is not None else 0
+
+    creates, loads = count("create_model"), count("load_weights")
+    fresh = service.create_training_client_from_state(path, optimizer=AdamOptimizerConfig())
+    resumed = service.create_training_client_from_state_with_optimizer(path)
+    assert count("create_model") == creates and count("load_weights") == loads + 2
+    assert fresh.base_model == BASE_MODEL and fresh.get_info().lora_rank == 3
+    assert int(emulator.model_state(fresh.model_id)["adam.step"]) == 0  # a new optimizer
+    assert int(emulator.model_state(resumed.model_id)["adam.step"]) == 1  # the checkpoint's
+    fresh.forward_backward([text_datum("state")], "cross_entropy")
+    assert "grad_norm:mean" in fresh.optim_step(types.AdamParams(learning_rate=1e-2)).result(timeout=60).metrics
+    with pytest.raises(BadRequestError, match="AdamW only"):
+        service.create_training_client_from_state(path, optimizer=DimuonOptimizerConfig())

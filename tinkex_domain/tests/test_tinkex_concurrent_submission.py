@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
 from tinkex_domain import ServiceClient, TrainingClient, types
@@ -134,3 +135,57 @@ def test_sample_returns_at_once_during_a_429_back_off(
     assert [s.tokens for s in result.sequences] == [s.tokens for s in expected.sequences]
     assert [s.logprobs for s in result.sequences] == [s.logprobs for s in expected.sequences]
     assert emulator.stats()["asample"].faults.get("rate_limit", 0) >= 1
+
+
+def _submission_s(emulator: Emulator, config: dict[str, object] | None = None) -> float:
+    """Seconds one forward_backward of CHUNKS chunks takes to submit on a new client (which
+    reads the emulator's client flags when it starts), each chunk's submit delayed DELAY_S."""
+    service = ServiceClient(api_key=API_KEY, base_url=emulator.base_url,
+                            config={"telemetry": False, **(config or {})})
+    try:
+        tc = service.create_lora_training_client(BASE_MODEL, rank=2)
+        tc.max_chunk_len = 2
+        data = [text_datum(f"flag {i}") for i in range(CHUNKS * 2)]
+        tc.forward_backward(data, "cross_entropy").result(timeout=60)  # warm-up
+        emulator.set_faults(f"forward_backward:latency=1.0,delay={DELAY_S}")
+        try:
+            started = time.perf_counter()
+            future = tc.forward_backward(data, "cross_entropy")
+            elapsed = time.perf_counter() - started
+        finally:
+            emulator.set_faults(FaultConfig())
+        assert len(future.result(timeout=60).loss_fn_outputs) == len(data)
+        applied = emulator.applied_seq_ids(tc.model_id)
+        assert applied == list(range(1, 2 * CHUNKS + 1))
+        return elapsed
+    finally:
+        service.close()
+
+
+def test_the_server_flag_parallel_fwdbwd_chunks_turns_concurrent_chunks_off(emulator: Emulator) -> None:
+    """``parallel_chunks`` left at None follows the server's client/config flag, as tinker does."""
+    before = emulator.client_flags
+    try:
+        emulator.set_client_flags(attrs.evolve(before, parallel_fwdbwd_chunks=False))
+        serial_s = _submission_s(emulator)
+        emulator.set_client_flags(attrs.evolve(before, parallel_fwdbwd_chunks=True))
+        parallel_s = _submission_s(emulator)
+    finally:
+        emulator.set_client_flags(before)
+    print(f"\nserver flag off: {serial_s:.3f}s, on: {parallel_s:.3f}s ({CHUNKS} chunks, {DELAY_S}s each)")
+    assert serial_s >= CHUNKS * DELAY_S
+    assert parallel_s < 2 * DELAY_S
+
+
+def test_the_train_pool_byte_budget_caps_chunk_bytes_in_flight(emulator: Emulator) -> None:
+    """The manifest caps bytes of training requests in flight (pools.train.byte_budget, as tinker's
+    fwdbwd dispatch semaphore); the pool plugin enforces it. A budget of one byte admits one chunk
+    at a time (a request may overdraw the budget once), so the chunks go one after another."""
+    service = ServiceClient(api_key=API_KEY, base_url=emulator.base_url, config={"telemetry": False})
+    try:
+        assert service.holder.client.meta.manifest.section("pools", {})["train"].byte_budget == 50_000_000
+    finally:
+        service.close()
+    capped_s = _submission_s(emulator, {"pools": {"train": {"byte_budget": 1}}})
+    print(f"\nbyte budget of 1 byte: {capped_s:.3f}s ({CHUNKS} chunks, {DELAY_S}s each)")
+    assert capped_s >= CHUNKS * DELAY_S

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 
+from pristine_core.errors import APIResponseValidationError
 from tinkex_domain.types._common import float_map
 from tinkex_domain.types.tensor import TensorData, to_tensor
 
@@ -124,6 +125,9 @@ class SampledSequence:
     topk_logprobs: list[list[tuple[int, float]] | None] | None = attrs.field(
         default=None, converter=lambda v: _topk(v)
     )
+    #: Session-scoped id of this sequence (from the submit reply's ``sample_sequence_ids``); it
+    #: names the sample, so it takes no part in comparing two sequences' contents.
+    sequence_id: str | None = attrs.field(default=None, eq=False)
 
     @property
     def tokens_np(self) -> np.ndarray:
@@ -155,6 +159,16 @@ class SampleResponse:
     target_prompt_logprobs: TensorData | None = None
     #: ``prompt_alt_tokens_k`` alternatives per prompt position: ``.tokens`` and ``.logprobs`` tensors.
     prompt_alt_tokens: Any = None
+
+    def with_sequence_ids(self, ids: Sequence[str]) -> SampleResponse:
+        """This response with ``ids[i]`` as the ``sequence_id`` of sequence ``i`` (one per sequence)."""
+        if len(ids) != len(self.sequences):
+            raise APIResponseValidationError(
+                f"sample_sequence_ids: {len(ids)} ids for {len(self.sequences)} sequences")
+        changes: dict[str, Any] = {
+            "sequences": [attrs.evolve(seq, sequence_id=i) for seq, i in zip(self.sequences, ids, strict=True)]
+        }
+        return attrs.evolve(self, **changes)
 
     @property
     def prompt_logprobs_np(self) -> np.ndarray | None:

@@ -57,3 +57,43 @@ def test_bad_tinker_paths_are_rejected_immediately(api: Any) -> None:
         assert r.status_code == 400 and r.json()["field"] == "path", path
     r = api.post("load_weights", {"session_id": "nobody", "model_seq_id": 0, "path": "tinker://r/weights/x"})
     assert r.status_code == 404  # create-from-checkpoint needs an existing checkpoint
+
+
+def test_optim_step_takes_its_parameters_under_any_of_tinkers_three_names(api: Any) -> None:
+    mid = api.model(api.session())
+    api.done(api.ok("forward_backward", api.fwdbwd(mid, 1))["request_id"])
+    step = {"model_id": mid, "seq_id": 2, "optim_params": {"learning_rate": 0.1}}
+    assert api.done(api.ok("optim_step", step)["request_id"])["metrics"]["grad_norm:mean"] > 0.0
+    both = {"model_id": mid, "seq_id": 3, "adam_params": {"learning_rate": 0.1},
+            "optim_params": {"learning_rate": 0.1}}
+    r = api.post("optim_step", both)
+    assert r.status_code == 400 and r.json()["field"] == "optim_params"
+    dimuon = {"model_id": mid, "seq_id": 4, "optim_params": {"type": "dimuon", "learning_rate": 0.1}}
+    r = api.post("optim_step", dimuon)
+    assert r.status_code == 400 and r.json()["field"] == "optim_params.type"
+    bad = {"model_id": mid, "seq_id": 5, "optim_params": {"learning_rate": -1}}
+    r = api.post("optim_step", bad)
+    assert r.status_code == 400 and r.json()["field"] == "optim_params.learning_rate"
+    # The rejected steps used up their seq_ids: the next one runs at once (no gap to wait for).
+    assert api.done(api.ok("optim_step", api.optim(mid, 6))["request_id"])["metrics"]["grad_norm:mean"] == 0.0
+
+
+def test_a_load_that_creates_its_model_picks_the_optimizer(api: Any) -> None:
+    sid = api.session()
+    mid = api.model(sid)
+    api.done(api.ok("save_weights", {"model_id": mid, "seq_id": 1, "path": "o"})["request_id"])
+    path = f"tinker://{mid}/weights/o"
+    created = api.ok("load_weights", {"session_id": sid, "model_seq_id": 1, "path": path,
+                                      "optimizer": False, "optimizer_config": {"type": "adamw"}})
+    assert api.done(created["request_id"])["model_id"] == created["model_id"]
+    refused = {
+        "optimizer_config": ({"session_id": sid, "model_seq_id": 2, "path": path, "optimizer": True,
+                              "optimizer_config": {"type": "adamw"}}),
+        "optimizer_config.type": ({"session_id": sid, "model_seq_id": 3, "path": path,
+                                   "optimizer_config": {"type": "dimuon", "version": 1}}),
+    }
+    for field, body in refused.items():
+        r = api.post("load_weights", body)
+        assert r.status_code == 400 and r.json()["field"] == field, r.text
+    r = api.post("load_weights", {"model_id": mid, "seq_id": 2, "path": path, "optimizer_config": {"type": "adamw"}})
+    assert r.status_code == 400 and r.json()["field"] == "optimizer_config"  # an existing model keeps its own
