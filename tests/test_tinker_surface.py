@@ -51,14 +51,8 @@ MISSING_TOP_LEVEL_ALLOWED: dict[str, str] = {
 }
 
 #: ``tinker.types`` names not importable from ``tinkex_domain.types``, with why. Plain-data types
-#: are generated from the manifest by codegen (issue 15); this one has no use here.
-MISSING_TYPES_ALLOWED = frozenset(
-    {
-        # The union of every reply retrieve_future can carry; Tinkex's futures plugin interprets
-        # those replies and returns typed results through APIFuture[T].
-        "FutureRetrieveResponse",
-    }
-)
+#: are generated from the manifest by codegen (issue 15); none is missing now.
+MISSING_TYPES_ALLOWED: frozenset[str] = frozenset()
 
 
 def _public_members(cls: type) -> dict[str, Any]:

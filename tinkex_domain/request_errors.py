@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union
 
 import attrs
 
@@ -80,3 +80,28 @@ def timeout_seconds(value: Any) -> float | None:
     if isinstance(value, Timeout):
         return value.seconds
     return _seconds("timeout", value)
+
+
+def _future_retrieve_response() -> Any:
+    from tinkex_domain.types import (
+        CreateModelResponse,
+        ForwardBackwardOutput,
+        LoadWeightsResponse,
+        OptimStepResponse,
+        SaveWeightsExternalResponse,
+        SaveWeightsForSamplerResponse,
+        SaveWeightsResponse,
+        UnloadModelResponse,
+    )
+
+    return Union[  # noqa: UP007 - a runtime alias, as tinker's
+        ForwardBackwardOutput, OptimStepResponse, SaveWeightsResponse, LoadWeightsResponse,
+        SaveWeightsForSamplerResponse, SaveWeightsExternalResponse, CreateModelResponse,
+        UnloadModelResponse, RequestFailedResponse,
+    ]
+
+
+#: What a training future can finish with: one of the operations' results, or the failure
+#: payload (tinker's union also names its "try again" poll reply, which Tinkex's futures plugin
+#: consumes while polling and never returns).
+FutureRetrieveResponse = _future_retrieve_response()

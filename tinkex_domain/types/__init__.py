@@ -392,6 +392,7 @@ _HELPERS = {
     "OptimParams": "tinkex_domain.optimizers",
     "RequestErrorCategory": "tinkex_domain.request_errors",
     "RequestFailedResponse": "tinkex_domain.request_errors",
+    "FutureRetrieveResponse": "tinkex_domain.request_errors",
 }
 
 
