@@ -19,8 +19,9 @@ How the measurement is kept steady (the 100-round figure once swung from 0.26 to
   anywhere from 2.6 s to 12 s of compute from one run to the next.
 - Each side warms up once (connections, caches), then the sides alternate for ``--repeats``
   rounds (A B, B A, ...), with a garbage collection before every timed run.
-- Printed per workload: each side's median and range (min-max), the ratio of the medians, and
-  the median and range of the per-round ratios. Below 1: Tinkex is faster. For the training
+- Printed per workload: each side's median and range (min-max), the ratio of the medians, the
+  ratio of the best runs (the least disturbed by other load), and the median and range of the
+  per-round ratios. Below 1: Tinkex is faster. For the training
   rounds, the emulator's own compute share of the official SDK's median run is printed too.
 
 ``--in-process`` runs the emulator in this process instead (the old set-up, for comparison).
@@ -209,7 +210,8 @@ def compute_seconds(url: str) -> float:
 
 def spread(values: list[float]) -> str:
     """``median (min-max)``."""
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+    digits = 2 if max(values) < 100 else 0
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def main() -> None:
@@ -246,13 +248,13 @@ def main() -> None:
             side.close()
     where = "in this process" if args.in_process else "in a child process"
     print(f"emulator {where}; {args.repeats} timed runs per side and workload, sides alternating")
-    print(f"{'workload':<34} {'official ms':>22} {'tinkex ms':>22}  {'median ratio':>12}  per-round ratios")
+    print(f"{'workload':<34} {'official ms':>24} {'tinkex ms':>24}  {'median':>6} {'best':>5}  per-round ratios")
     for label, _ in workloads:
         off, tkx = runs["official"][label], runs["tinkex"][label]
         paired = [t / o for o, t in zip(off, tkx, strict=True)]
         ratio = statistics.median(tkx) / statistics.median(off)
-        print(f"{label:<34} {spread([v * 1000 for v in off]):>22} {spread([v * 1000 for v in tkx]):>22}  "
-              f"{ratio:12.2f}  {spread(paired)}")
+        print(f"{label:<34} {spread([v * 1000 for v in off]):>24} {spread([v * 1000 for v in tkx]):>24}  "
+              f"{ratio:6.2f} {min(tkx) / min(off):5.2f}  {spread(paired)}")
     share = statistics.median(c / t for c, t in zip(train_compute, runs["official"][train_label], strict=True))
     print(f"emulator model compute in the official SDK's training runs: {share:.0%} of their time (median)")
     total_off = sum(statistics.median(v) for v in runs["official"].values())
