@@ -225,3 +225,14 @@ class RequestFailedError(APIError):
     def retryable(self) -> bool:  # type: ignore[override]
         """Server-side failures may succeed on a new submission; user errors never do."""
         return self._category == SERVER
+
+
+class BackoffPending(PristineError):
+    """A request was not (or not successfully) sent because its pool is backing off, and its
+    caller asked not to wait (per-call option ``defer_backoff``): send it again after
+    ``delay_s`` seconds, from a timer rather than a sleeping thread. The server accepted nothing."""
+
+    def __init__(self, delay_s: float, pool: str = "") -> None:
+        self.delay_s = max(float(delay_s), 0.0)
+        self.pool = pool
+        super().__init__(f"pool {pool!r} is backing off: send again in {self.delay_s:.3g} s")

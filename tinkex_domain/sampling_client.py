@@ -221,13 +221,19 @@ class SamplingClient:
         )
         body = self._body(prompt, num_samples, sampling_params, include_prompt_logprobs, topk_prompt_logprobs, **extra)
 
+        # The submission runs on the futures plugin's submission workers: the caller gets the
+        # future at once. A 429 back-off before the server accepts it is waited out on a timer
+        # (the pool plugin's ``defer_backoff``), not by a worker.
+        meta = self.holder.client.meta
+        options = self._options
+        if meta.plugin("pool") is not None:
+            options = attrs.evolve(options, extensions={**options.extensions, "defer_backoff": True})
+
         def submit() -> Any:
             self.holder.learn_server_flags()  # protobuf results when the server offers them
-            return with_sequence_ids(self.holder.call("sampling.asample", request_options=self._options, **body))
+            return with_sequence_ids(self.holder.call("sampling.asample", request_options=options, **body))
 
-        # The submission (and any 429 back-off before the server accepts it) runs on the futures
-        # plugin's submission workers: the caller gets the future at once.
-        futures = self.holder.client.meta.plugin("futures")
+        futures = meta.plugin("futures")
         return typed(futures.submit_in_background(submit, "sampling.asample"), SampleResponse)
 
     async def sample_async(

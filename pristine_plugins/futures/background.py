@@ -6,6 +6,10 @@ back-off, a full connection pool). :func:`submit_in_background` runs such a subm
 resolves to what the submission's own future resolves to (or to a plain value the submission
 returned), and fails with whatever the submission or that future raised. Cancelling it calls off
 a submission that has not started, or cancels the submission's future once there is one.
+
+A submission that raises :class:`~pristine_core.errors.BackoffPending` (its pool is backing off
+and the call asked not to wait: per-call option ``defer_backoff``) is run again from the
+scheduler's timer once the back-off has passed, so a back-off holds no worker thread.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pristine_core.scheduler import Scheduler
+from pristine_core.errors import BackoffPending
+from pristine_core.scheduler import Handle, Scheduler
 from pristine_plugins.futures.future import APIFuture
 
 T = TypeVar("T")
@@ -43,6 +48,16 @@ def submit_in_background(scheduler: Scheduler, submit: Callable[[], Any], endpoi
             return
         try:
             value = submit()
+        except BackoffPending as pending:  # send again from the timer: no thread waits it out
+            later = scheduler.call_later(pending.delay_s, task, name=f"background {endpoint} (after back-off)")
+            if later is None:
+                outer.settle(error=SubmissionRefusedError(f"cannot resubmit {endpoint or 'a call'}: "
+                                                          "the scheduler is closed"))
+                return
+            handles.append(later)
+            if outer.cancelled():
+                later.cancel()
+            return
         except BaseException as exc:  # delivered through the future
             outer.settle(error=exc)
             return
@@ -59,14 +74,17 @@ def submit_in_background(scheduler: Scheduler, submit: Callable[[], Any], endpoi
     def on_outer_done(fut: concurrent.futures.Future[Any]) -> None:
         if not fut.cancelled():
             return
-        if handle is not None:
-            handle.cancel()
+        for pending in list(handles):
+            pending.cancel()
         with lock:
             parts = list(inner)
         for part in parts:
             part.cancel()
 
+    handles: list[Handle] = []
     handle = scheduler.submit(task, name=f"background {endpoint}")
+    if handle is not None:
+        handles.append(handle)
     if handle is None:
         outer.settle(error=SubmissionRefusedError(f"cannot submit {endpoint or 'a call'}: the scheduler is closed"))
         return outer

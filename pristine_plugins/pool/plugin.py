@@ -26,7 +26,7 @@ from pristine_core.backoff import retry_after_s
 from pristine_core.bands import POOL
 from pristine_core.clock import Clock
 from pristine_core.contract import PluginSettings
-from pristine_core.errors import APITimeoutError
+from pristine_core.errors import APITimeoutError, BackoffPending
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_core.secrets import redact
@@ -38,6 +38,7 @@ from pristine_plugins.pool.settings import (
     Backpressure,
     PoolConfig,
     PoolEndpoint,
+    PoolOptions,
     PoolSpec,
     effective_specs,
     manifest_problems,
@@ -186,6 +187,7 @@ class PoolPlugin:
         opted_in = endpoint is not None and endpoint.settings_of(PoolEndpoint).backpressure
         bp = runtime.spec.backpressure if opted_in else None
         shared = runtime.shared if bp is not None else None
+        defer = request.call is not None and request.call.settings_of(PoolOptions).defer_backoff
         needs_estimate = runtime.bytes.budget is not None or bp is not None
         cost = self._estimate(request) if needs_estimate else 0
         attempt = 0
@@ -193,6 +195,8 @@ class PoolPlugin:
         while True:
             attempt += 1
             if shared is not None:
+                if defer and shared.backoff_remaining() > 0:
+                    raise BackoffPending(shared.backoff_remaining(), runtime.name)
                 slept = shared.wait_out_backoff(self._remaining(request))
                 if slept is None:  # the back-off would outlast the call's deadline
                     if last is not None:
@@ -217,6 +221,9 @@ class PoolPlugin:
             )
             if bp.max_attempts is not None and attempt >= bp.max_attempts:
                 return response
+            if defer:  # the caller sends again from a timer once the back-off has passed
+                response.close()
+                raise BackoffPending(delay, runtime.name)
             response.content  # noqa: B018 - keep the body: this reply answers the call if time runs out
             response.close()
             last = response

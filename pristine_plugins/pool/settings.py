@@ -71,8 +71,17 @@ class PoolConfig:
     pools: Mapping[str, Mapping[str, Any] | PoolSpec] | None = None
 
 
+@settings
+class PoolOptions:
+    """Per-call option key ``defer_backoff``: instead of sleeping through a back-off (one that
+    is pending, or one a back-pressure reply just started), raise
+    :class:`~pristine_core.errors.BackoffPending` so the caller can send again from a timer."""
+
+    defer_backoff: bool = False
+
+
 SETTINGS = PluginSettings(
-    sections={"pools": dict[str, PoolSpec]}, endpoint=PoolEndpoint, config=PoolConfig
+    sections={"pools": dict[str, PoolSpec]}, endpoint=PoolEndpoint, config=PoolConfig, options=PoolOptions
 )
 
 

@@ -65,15 +65,18 @@ def test_chunks_are_sent_concurrently_and_merge_to_the_sequential_result(
 
 
 class GatedClock:
-    """The system clock, except that a sleep of ``threshold`` seconds or more (a Retry-After
-    back-off) blocks until :meth:`open` is called, then moves this clock's time forward by the
-    whole sleep at once (as a fake clock would); :attr:`backing_off` is set when one starts."""
+    """The system clock, except that a back-off of ``threshold`` seconds or more is held until
+    :meth:`open` is called, then this clock's time moves forward by the whole back-off at once
+    (as a fake clock would). Two kinds are told apart: a thread *sleeping* through it (recorded
+    in :attr:`long_sleeps`) and the submission scheduler's timer *waiting* for it (recorded in
+    :attr:`timer_waits`); :attr:`backing_off` is set when either starts."""
 
     def __init__(self, threshold: float = 5.0) -> None:
         self.threshold = threshold
         self.backing_off = threading.Event()
         self._gate = threading.Event()
         self.long_sleeps: list[float] = []
+        self.timer_waits: list[float] = []
         self._offset = 0.0
         self._lock = threading.Lock()
 
@@ -87,17 +90,26 @@ class GatedClock:
     def time(self) -> float:
         return time.time() + self._offset
 
+    def _hold(self, seconds: float, event: threading.Event | None = None) -> bool:
+        self.backing_off.set()
+        while not self._gate.wait(0.02):
+            if event is not None and event.is_set():
+                return True  # the timer was woken for something else; it will wait again
+        with self._lock:
+            self._offset += seconds
+        return False
+
     def sleep(self, seconds: float) -> None:
         if seconds >= self.threshold:
             self.long_sleeps.append(seconds)
-            self.backing_off.set()
-            self._gate.wait(30.0)
-            with self._lock:
-                self._offset += seconds
+            self._hold(seconds)
         elif seconds > 0:
             time.sleep(seconds)
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
+        if seconds >= self.threshold and threading.current_thread().name.startswith("pristine-submit"):
+            self.timer_waits.append(seconds)
+            return self._hold(seconds, event)
         return event.wait(max(seconds, 0.0))
 
 
@@ -125,9 +137,11 @@ def test_sample_returns_at_once_during_a_429_back_off(
     future = sampler.sample(PROMPT, 2, PARAMS)
     call_s = time.perf_counter() - started
     assert clock.backing_off.wait(10.0), "the submission never met a 429"
-    print(f"\nsample() returned in {call_s * 1000:.1f} ms; the back-off asked {clock.long_sleeps[0]:g} s")
+    print(f"\nsample() returned in {call_s * 1000:.1f} ms; the back-off asked {clock.timer_waits[0]:.0f} s")
     assert call_s < 0.5  # the back-off is 60 s (held closed): the caller did not wait for it
     assert not future.done()
+    # No thread sleeps through the back-off: the submission waits for it as a timer entry.
+    assert clock.long_sleeps == [] and clock.timer_waits[0] > 55
 
     emulator.set_faults(FaultConfig())
     clock.open()

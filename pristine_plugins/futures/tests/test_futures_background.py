@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from pristine_core.clock import FakeClock
+from pristine_core.errors import BackoffPending
 from pristine_core.scheduler import Scheduler
 from pristine_plugins.futures import APIFuture, SubmissionRefusedError, resolved, submit_in_background
 
@@ -64,6 +66,60 @@ def test_cancel_reaches_the_submission_and_its_future(scheduler: Scheduler) -> N
     assert outer.cancel()
     gate.set()
     assert called_off.wait(5.0) and inner.cancelled()  # the submission's own future was called off too
+
+
+class _NamedClock(FakeClock):
+    """A FakeClock that also notes which thread slept (or waited) how long."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleepers: list[tuple[str, float]] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleepers.append((threading.current_thread().name, seconds))
+        super().sleep(seconds)
+
+
+def _until(condition: Callable[[], bool]) -> bool:
+    for _ in range(500):
+        if condition():
+            return True
+        threading.Event().wait(0.01)
+    return False
+
+
+def test_a_deferred_back_off_is_waited_out_on_the_timer_not_by_a_worker() -> None:
+    """A submission raising BackoffPending runs again once the back-off has passed on the
+    scheduler's clock, and it is the scheduler's timer that waits for it, not a worker."""
+    clock = _NamedClock()
+    attempts: list[float] = []
+
+    def submit() -> str:
+        attempts.append(clock.monotonic())
+        if len(attempts) == 1:
+            raise BackoffPending(30.0, "sample")
+        return "sent"
+
+    with Scheduler(clock, max_workers=1, name="background-test") as sched:
+        assert submit_in_background(sched, submit, "demo.call").result(timeout=5.0) == "sent"
+    assert attempts[1] - attempts[0] >= 30.0
+    waits = [(name, seconds) for name, seconds in clock.sleepers if seconds >= 1.0]
+    assert waits and all(name.endswith("-timer") for name, _ in waits)
+
+
+def test_cancelling_during_a_deferred_back_off_calls_the_resend_off() -> None:
+    attempts: list[int] = []
+
+    def submit() -> str:
+        attempts.append(1)
+        raise BackoffPending(30.0, "sample")
+
+    with Scheduler(max_workers=1, name="background-test") as sched:
+        outer = submit_in_background(sched, submit, "demo.call")
+        assert _until(lambda: sched.pending() == 1)  # the resend waits as a timer entry
+        assert submit_in_background(sched, lambda: "other").result(timeout=5.0) == "other"  # the worker is free
+        assert outer.cancel()
+        assert _until(lambda: sched.pending() == 0) and attempts == [1]
 
 
 def test_a_closed_scheduler_fails_the_future() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pristine_core import Client, FakeClock, RateLimitError
+from pristine_core.errors import BackoffPending
 from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 
 # The numbers of the "sample" pool in conftest.BASE_MANIFEST (conftest is not importable here).
@@ -111,6 +112,29 @@ def test_max_attempts_bounds_the_resends(
     assert clock.sleeps == [SMALL_DELAY, SMALL_DELAY]
     # The last 429 still holds the tenant back.
     assert client.meta.plugin("pool").snapshot()["sample"].backoff_remaining_s == pytest.approx(SMALL_DELAY)
+
+
+def test_defer_backoff_raises_instead_of_sleeping(
+    server: LoopbackServer, meter: Any, make_client: Callable[..., Client]
+) -> None:
+    """Per call ``defer_backoff``: the 429 starts the tenant's back-off as usual, but the call
+    raises BackoffPending (the delay to wait) instead of sleeping; so does a call made while the
+    back-off lasts, before sending anything. Once it passed, the call goes through."""
+    clock = FakeClock()
+    client = make_client(base_url=server.url, clock=clock)
+    meter.script = _first_is_429
+    defer = {"defer_backoff": True}
+    with pytest.raises(BackoffPending) as first:
+        client.jobs.sample(data="x", request_options=defer)
+    assert first.value.delay_s == SMALL_DELAY and first.value.pool == "sample"
+    assert meter.count == 1 and clock.sleeps == []
+    clock.advance(0.25)
+    with pytest.raises(BackoffPending) as pending:
+        client.jobs.sample(data="x", request_options=defer)
+    assert pending.value.delay_s == pytest.approx(SMALL_DELAY - 0.25) and meter.count == 1
+    clock.advance(SMALL_DELAY)
+    client.jobs.sample(data="x", request_options=defer)
+    assert meter.count == 2 and clock.sleeps == []
 
 
 def test_endpoints_without_the_flag_get_their_429_unchanged(
