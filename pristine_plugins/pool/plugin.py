@@ -187,7 +187,11 @@ class PoolPlugin:
         opted_in = endpoint is not None and endpoint.settings_of(PoolEndpoint).backpressure
         bp = runtime.spec.backpressure if opted_in else None
         shared = runtime.shared if bp is not None else None
-        defer = request.call is not None and request.call.settings_of(PoolOptions).defer_backoff
+        # Only a call's first attempt defers: nothing of it reached the server (or a 429 refused
+        # it), so sending it again as a new call is safe. A retry may follow a lost reply, and must
+        # keep its idempotency key: it waits in place.
+        defer = (request.attempt == 0 and request.call is not None
+                 and request.call.settings_of(PoolOptions).defer_backoff)
         needs_estimate = runtime.bytes.budget is not None or bp is not None
         cost = self._estimate(request) if needs_estimate else 0
         attempt = 0

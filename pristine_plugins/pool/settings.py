@@ -75,7 +75,9 @@ class PoolConfig:
 class PoolOptions:
     """Per-call option key ``defer_backoff``: instead of sleeping through a back-off (one that
     is pending, or one a back-pressure reply just started), raise
-    :class:`~pristine_core.errors.BackoffPending` so the caller can send again from a timer."""
+    :class:`~pristine_core.errors.BackoffPending` so the caller can send again from a timer.
+    Only a call's first attempt defers; a retry (which may follow a lost reply and must keep its
+    idempotency key) waits in place."""
 
     defer_backoff: bool = False
 
