@@ -16,7 +16,7 @@ import attrs
 import pluggy
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
-from pristine_core.errors import PristineError
+from pristine_core.errors import BackoffPending, PristineError
 from pristine_core.logs import get_logger
 from pristine_core.pipeline import Call, CallNext, Event, Middleware, Request, Response, compose
 from pristine_core.secrets import SecretHeaders
@@ -138,6 +138,10 @@ class Pipeline:
             self.emit("request.start", endpoint=name, method=request.method, **extra)
         try:
             response = self._dispatch(request)
+        except BackoffPending as exc:  # not a failure: the caller sends it again later
+            if events:
+                self.emit("request.deferred", endpoint=name, delay_s=exc.delay_s, **extra)
+            raise
         except PristineError as exc:
             if events:
                 self.emit("request.error", endpoint=name, error=type(exc).__name__, exception=exc, **extra)

@@ -120,8 +120,23 @@ def test_defer_backoff_raises_instead_of_sleeping(
     """Per call ``defer_backoff``: the 429 starts the tenant's back-off as usual, but the call
     raises BackoffPending (the delay to wait) instead of sleeping; so does a call made while the
     back-off lasts, before sending anything. Once it passed, the call goes through."""
+    from pristine_core import hookimpl
+
+    class Events:
+        name = "events"
+        priority = 10
+
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        @hookimpl
+        def pristine_on_event(self, event: Any) -> None:
+            if event.name.startswith("request.") and event.name != "request.start":
+                self.seen.append(event.name)
+
+    events = Events()
     clock = FakeClock()
-    client = make_client(base_url=server.url, clock=clock)
+    client = make_client(base_url=server.url, clock=clock, extra=(events,))
     meter.script = _first_is_429
     defer = {"defer_backoff": True}
     with pytest.raises(BackoffPending) as first:
@@ -135,6 +150,8 @@ def test_defer_backoff_raises_instead_of_sleeping(
     clock.advance(SMALL_DELAY)
     client.jobs.sample(data="x", request_options=defer)
     assert meter.count == 2 and clock.sleeps == []
+    # A deferral is not a failure: no request.error event (telemetry would report one).
+    assert events.seen == ["request.deferred", "request.deferred", "request.end"]
 
 
 def test_endpoints_without_the_flag_get_their_429_unchanged(
