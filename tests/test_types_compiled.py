@@ -72,3 +72,37 @@ def test_compiled_matches_walker() -> None:
             except Fail:
                 assert errors, value
     assert agreed > 300
+
+
+def test_a_type_compiled_by_one_thread_is_never_half_seen_by_another() -> None:
+    """Two threads asking for the same converter at once: the second waits for the first's
+    compilation instead of calling its recursion placeholder (which used to raise IndexError
+    when sampling clients dumped their first requests concurrently)."""
+    import threading
+
+    manifest = load_manifest(PETSTORE)
+    types = dict(manifest.types)
+    name = next(iter(types))
+    compiler = Compiler(types, strict=True)
+    inside, release = threading.Event(), threading.Event()
+    original = compiler.compile
+
+    def slow_compile(schema: TypeSchema, type_name: str | None = None) -> Any:
+        if type_name == name:
+            inside.set()
+            assert release.wait(5)
+        return original(schema, type_name)
+
+    compiler.compile = slow_compile  # type: ignore[method-assign]
+    seen: list[Any] = []
+    first = threading.Thread(target=lambda: seen.append(compiler.named(name)))
+    first.start()
+    assert inside.wait(5)
+    second = threading.Thread(target=lambda: seen.append(compiler.named(name)))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # it waits for the compilation instead of taking a placeholder
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert len(seen) == 2 and seen[0] is seen[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import enum
 import numbers
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,18 +58,36 @@ class Compiler:
         self.strict = strict
         self.classes = dict(classes or {}) if not strict else {}
         self._named: dict[str, Conv] = {}
+        # Converters being compiled (placeholders for recursive references) and those finished
+        # inside the current outermost compilation: only the compiling thread sees them, and
+        # they are published together, once every placeholder they may call is filled.
+        self._staged: dict[str, Conv] = {}
+        self._lock = threading.RLock()
 
     def named(self, name: str) -> Conv:
-        """The converter of type ``name`` (compiled on first use; recursion-safe)."""
+        """The converter of type ``name`` (compiled on first use; recursion- and thread-safe)."""
         conv = self._named.get(name)
-        if conv is None:
+        if conv is not None:
+            return conv
+        with self._lock:
+            conv = self._named.get(name) or self._staged.get(name)
+            if conv is not None:
+                return conv
+            outermost = not self._staged
             slot: list[Conv] = []
-            self._named[name] = lambda value: slot[0](value)
-            compiled = self.compile(self.types[name], name)
+            self._staged[name] = lambda value: slot[0](value)
+            try:
+                compiled = self.compile(self.types[name], name)
+            except BaseException:
+                if outermost:
+                    self._staged.clear()
+                raise
             slot.append(compiled)
-            self._named[name] = compiled
-            conv = compiled
-        return conv
+            self._staged[name] = compiled
+            if outermost:
+                self._named.update(self._staged)
+                self._staged.clear()
+            return compiled
 
     def compile(self, schema: TypeSchema, name: str | None = None) -> Conv:
         """A converter for ``schema`` (``name`` when it is a named type)."""
