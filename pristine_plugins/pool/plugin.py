@@ -30,7 +30,6 @@ from pristine_core.errors import APITimeoutError, BackoffPending
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_core.secrets import redact
-from pristine_core.transport import deadline_exceeded
 from pristine_plugins.pool.backoff import BackoffState, shared_state
 from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, Remaining, TokenBucket
 from pristine_plugins.pool.settings import (
@@ -205,6 +204,8 @@ class PoolPlugin:
                 if slept is None:  # the back-off would outlast the call's deadline
                     if last is not None:
                         return last
+                    from pristine_core.transport import deadline_exceeded  # rare: keeps requests out of import
+
                     raise deadline_exceeded(request)
                 if slept > 0:
                     self._emit_wait(runtime.name, "backoff", slept)
