@@ -1,14 +1,16 @@
 """Per-call overhead of a manifest call against a bare ``requests.Session`` call.
 
-Three contenders hit the same loopback endpoint with keep-alive, interleaved in rounds so that
-machine noise hits all alike: bare requests, a Pristine client with no plugin, and a Pristine
+The contenders hit the same loopback endpoint with keep-alive: bare requests (default session
+and the stricter ``trust_env=False`` one), a Pristine client with no plugin, and a Pristine
 client with every installed plugin loaded (retry loop, pool middleware, futures, streaming...).
-Two headlines, both ratios of medians against the stricter bare baseline (target <= 1.15).
-A fourth contender, the no-plugin client with an explicit ``timeout_s`` (a call deadline, so every
-attempt runs under a socket deadline guard), prints what a deadline costs against the same
-client without one.
 
-    python bench/overhead.py [--calls 300] [--rounds 7]
+Noise (a shared 2-core machine) is fought three ways: the contenders are interleaved in small
+blocks of calls (``--block``) so that a burst of load hits all of them alike; the order of the
+contenders rotates from round to round; and each round gives its own ratio against the strict
+baseline measured in that same round. The two headlines are the medians of those per-round
+ratios (target <= 1.15), printed with their spread (quartiles, min-max).
+
+    python bench/overhead.py [--calls 300] [--rounds 9] [--block 25]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Callable
 
 import requests
 
@@ -117,17 +120,36 @@ class ServerProcess:
         self.process.join(5)
 
 
-def _time(fn, calls: int) -> float:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    """Lower quartile, median and upper quartile."""
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return q1, q2, q3
+
+
+def _round(contenders: dict[str, Callable[[], None]], calls: int, block: int, shift: int) -> dict[str, float]:
+    """Seconds per call of each contender in one round: blocks of ``block`` calls, contenders
+    taking turns (in an order rotated by ``shift``) until each made ``calls`` calls."""
+    names = list(contenders)
+    names = names[shift % len(names) :] + names[: shift % len(names)]
+    spent = dict.fromkeys(names, 0)
+    done = 0
+    while done < calls:
+        n = min(block, calls - done)
+        for name in names:
+            fn = contenders[name]
+            start = time.perf_counter_ns()
+            for _ in range(n):
+                fn()
+            spent[name] += time.perf_counter_ns() - start
+        done += n
+    return {name: spent[name] / 1e9 / calls for name in contenders}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=300, help="calls per contender per round")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--block", type=int, default=25, help="calls in a row before the next contender's turn")
     args = parser.parse_args()
     with ServerProcess() as server:
         session = requests.Session()
@@ -149,9 +171,6 @@ def main() -> None:
         with (
             pc.Client(MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False) as client,
             pc.Client(MANIFEST, base_url=server.url, api_key="key-123456") as loaded,
-            pc.Client(
-                MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False, timeout_s=5
-            ) as bounded,
         ):
             get = client.pets.get
             get_loaded = loaded.pets.get
@@ -163,35 +182,28 @@ def main() -> None:
             def managed_all() -> None:
                 get_loaded(pet_id="7")
 
-            get_bounded = bounded.pets.get
-
-            def managed_deadline() -> None:
-                get_bounded(pet_id="7")
-
-            for fn in (bare, bare_strict, managed, managed_all, managed_deadline):
-                _time(fn, 50)
-            times: dict[str, list[float]] = {"bare": [], "strict": [], "managed": [], "all": [], "deadline": []}
-            for _ in range(args.rounds):
-                times["bare"].append(_time(bare, args.calls))
-                times["strict"].append(_time(bare_strict, args.calls))
-                times["managed"].append(_time(managed, args.calls))
-                times["all"].append(_time(managed_all, args.calls))
-                times["deadline"].append(_time(managed_deadline, args.calls))
+            contenders = {"bare": bare, "strict": bare_strict, "managed": managed, "all": managed_all}
+            _round(contenders, 50, args.block, 0)  # warm-up: connections, caches, branch history
+            rounds = [_round(contenders, args.calls, args.block, i) for i in range(args.rounds)]
         session.close()
         strict_session.close()
-    bare_us, strict_us, managed_us, all_us, deadline_us = (
-        statistics.median(times[k]) * 1e6 for k in ("bare", "strict", "managed", "all", "deadline")
-    )
-    print(f"bare requests.Session (defaults):   {bare_us:8.1f} us/call (median of {args.rounds} rounds x {args.calls})")
-    print(f"bare requests.Session (trust_env off): {strict_us:8.1f} us/call")
-    print(f"pristine manifest call (validated, typed): {managed_us:8.1f} us/call")
-    print(f"pristine call, every plugin loaded ({', '.join(plugins)}): {all_us:8.1f} us/call")
-    print(f"ratio vs default session: {managed_us / bare_us:.3f} (no plugins), {all_us / bare_us:.3f} (all plugins)")
-    print(f"ratio vs trust_env-off session (the stricter baseline): {managed_us / strict_us:.3f}")
-    print(f"overhead_ratio_all_plugins: {all_us / strict_us:.3f}")
-    print(f"pristine call with a call deadline (timeout_s=5, guarded socket): {deadline_us:8.1f} us/call")
-    print(f"deadline_ratio (with / without a deadline, no plugins): {deadline_us / managed_us:.3f}")
-    print(f"overhead_ratio: {managed_us / strict_us:.3f}")
+    per_call = {name: statistics.median(r[name] for r in rounds) * 1e6 for name in contenders}
+    ratios = {
+        "managed": [r["managed"] / r["strict"] for r in rounds],
+        "all": [r["all"] / r["strict"] for r in rounds],
+        "default": [r["managed"] / r["bare"] for r in rounds],
+    }
+    print(f"{args.rounds} rounds x {args.calls} calls per contender, interleaved in blocks of {args.block}")
+    print(f"bare requests.Session (defaults):      {per_call['bare']:8.1f} us/call (median of rounds)")
+    print(f"bare requests.Session (trust_env off): {per_call['strict']:8.1f} us/call")
+    print(f"pristine manifest call (validated, typed): {per_call['managed']:8.1f} us/call")
+    print(f"pristine call, every plugin loaded ({', '.join(plugins)}): {per_call['all']:8.1f} us/call")
+    for key, label in (("managed", "no plugins"), ("all", "all plugins"), ("default", "no plugins vs default session")):
+        q1, q2, q3 = _quartiles(ratios[key])
+        low, high = min(ratios[key]), max(ratios[key])
+        print(f"ratio {label}: median {q2:.3f}, quartiles {q1:.3f}-{q3:.3f}, range {low:.3f}-{high:.3f}")
+    print(f"overhead_ratio_all_plugins: {statistics.median(ratios['all']):.3f}")
+    print(f"overhead_ratio: {statistics.median(ratios['managed']):.3f}")
 
 
 if __name__ == "__main__":

@@ -129,8 +129,9 @@ class EndpointMethod:
             options=options,
             plugin_options=plugin_options,
         )
-        if pipeline.hooks.prepare_call:
-            pipeline.hook.pristine_prepare_call(call=call)
+        prepare_call = pipeline.hooks.prepare_call
+        if prepare_call is not None:
+            prepare_call(call)
         self._validate(call)
         call.encoded = self._encode(call)
         return call
@@ -162,8 +163,9 @@ class EndpointMethod:
 
     def _encode(self, call: Call) -> EncodedBody | None:
         pipeline = self.pipeline
-        if pipeline.hooks.encode_body:
-            encoded = pipeline.hook.pristine_encode_body(call=call)
+        encode_body = pipeline.hooks.encode_body
+        if encode_body is not None:
+            encoded = encode_body(call)
             if encoded is not None:
                 return encoded  # type: ignore[no-any-return]
         if call.wire_body is None:
@@ -206,8 +208,9 @@ class EndpointMethod:
             size = call.encoded.length or (len(body) if isinstance(body, (bytes, bytearray)) else 0)
             if call.encoded.content_type:
                 headers["Content-Type"] = call.encoded.content_type
-        if pipeline.hooks.estimate_bytes:
-            estimate = pipeline.hook.pristine_estimate_bytes(call=call)
+        estimate_bytes = pipeline.hooks.estimate_bytes
+        if estimate_bytes is not None:
+            estimate = estimate_bytes(call)
             if estimate is not None:
                 size = int(estimate)
         # An explicit timeout (per call, per endpoint, per client) bounds the whole logical call;

@@ -109,13 +109,16 @@ class Request:
 
 
 def _case_insensitive(headers: Mapping[str, str]) -> CaseInsensitiveDict[str]:
-    """A case-insensitive copy of ``headers`` (requests' mapping, imported on first use so that
-    importing this module stays free of requests)."""
+    """``headers`` as requests' case-insensitive mapping (imported on first use, so that
+    importing this module stays free of requests). One already of that type (the transport's
+    ``raw.headers``, which belongs to this response alone) is taken as it is, not copied."""
     global _CaseInsensitiveDict
     if _CaseInsensitiveDict is None:
         from requests.structures import CaseInsensitiveDict
 
         _CaseInsensitiveDict = CaseInsensitiveDict
+    if type(headers) is _CaseInsensitiveDict:
+        return headers  # type: ignore[return-value]
     return _CaseInsensitiveDict(headers)
 
 

@@ -65,8 +65,9 @@ def finish(call: Call, response: Response) -> Any:
         response.content  # noqa: B018 - read the body so the connection is released
         raise status_error(call, response)
     pipeline = call.client.meta.pipeline
-    if pipeline.hooks.process_response:
-        result = pipeline.hook.pristine_process_response(call=call, response=response)
+    process_response = pipeline.hooks.process_response
+    if process_response is not None:
+        result = process_response(call, response)
         if result is not None:
             return result
     if call.stream:

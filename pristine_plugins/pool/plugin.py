@@ -204,8 +204,6 @@ class PoolPlugin:
                 if slept is None:  # the back-off would outlast the call's deadline
                     if last is not None:
                         return last
-                    from pristine_core.transport import deadline_exceeded  # rare: keeps requests out of import
-
                     raise deadline_exceeded(request)
                 if slept > 0:
                     self._emit_wait(runtime.name, "backoff", slept)
@@ -354,3 +352,10 @@ def _deadline_error(request: Request, pool: str, what: str) -> APITimeoutError:
         method=request.method,
         url=url,
     )
+
+
+def deadline_exceeded(request: Request) -> APITimeoutError:
+    """The transport's deadline error (imported when needed: the transport imports requests)."""
+    from pristine_core.transport import deadline_exceeded as exceeded
+
+    return exceeded(request)
