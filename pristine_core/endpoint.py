@@ -184,16 +184,17 @@ class EndpointMethod:
                 path = path.replace("{+" + name + "}", urllib.parse.quote(value, safe="/"))
             else:
                 path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
-        params: dict[str, Any] = dict(pipeline.default_query)
-        for name, spec in ep.query.items():
-            if spec.default is not NO_DEFAULT:
-                params[name] = spec.default
-        params.update(call.query)
-        params.update(call.options.query)
         url = pipeline.base_url + path
-        pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
-        if pairs:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
+        if pipeline.default_query or ep.query or call.query or call.options.query:
+            params: dict[str, Any] = dict(pipeline.default_query)
+            for name, spec in ep.query.items():
+                if spec.default is not NO_DEFAULT:
+                    params[name] = spec.default
+            params.update(call.query)
+            params.update(call.options.query)
+            pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
+            if pairs:
+                url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
         headers = pipeline.headers(ep.auth)
         if ep.headers:
             headers.update(ep.headers)

@@ -51,13 +51,10 @@ def echoes_secret(headers: Mapping[str, str]) -> bool:
     """True when a header value holds a registered secret (a server or proxy echoing the key)."""
     if not _known:
         return False
-    known = tuple(_known)
-    for value in headers.values():
-        text = str(value)
-        for secret in known:
-            if secret in text:
-                return True
-    return False
+    lower_items = getattr(headers, "lower_items", None)  # requests' mapping: no per-key lookups
+    values = [value for _, value in lower_items()] if lower_items is not None else list(headers.values())
+    text = "\n".join(map(str, values))
+    return any(secret in text for secret in tuple(_known))
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
