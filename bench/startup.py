@@ -9,7 +9,8 @@ Bytecode: ``requests`` comes from site-packages, compiled to ``.pyc`` when pip i
 project is installed editable, so its modules would be compiled from source on every run when
 ``PYTHONDONTWRITEBYTECODE`` is set (as it is on the CI and agent machines). The warm-up run
 therefore writes the project's bytecode (``__pycache__``, ignored by git), so that both sides
-are measured as installed. ``--no-bytecode`` measures the project compiled from source instead.
+are measured as installed. ``--no-bytecode`` points ``PYTHONPYCACHEPREFIX`` at an empty folder
+instead, so that every module (requests' too) is compiled from source on every run.
 
     python bench/startup.py [--runs 9] [--no-bytecode]
 """
@@ -21,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 PY = sys.executable
@@ -36,10 +38,12 @@ COMMANDS = {
 TARGETS = {"import tinkex_domain": 1.5, "tinkex version": 2.0, "tinkex --help": 2.0, "pristine plugins": 2.0}
 
 
-def _run(argv: list[str], write_bytecode: bool = False) -> float:
+def _run(argv: list[str], write_bytecode: bool = False, pycache: str | None = None) -> float:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     if not write_bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if pycache is not None:
+        env["PYTHONPYCACHEPREFIX"] = pycache
     start = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
     return time.perf_counter() - start
@@ -50,12 +54,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--no-bytecode", action="store_true", help="do not write the project's .pyc files first")
     args = parser.parse_args()
-    for argv in COMMANDS.values():
-        _run(argv, write_bytecode=not args.no_bytecode)  # warm the file cache (and write bytecode)
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
-    for _ in range(args.runs):
-        for name, argv in COMMANDS.items():
-            times[name].append(_run(argv))
+    with tempfile.TemporaryDirectory() as empty:
+        pycache = empty if args.no_bytecode else None
+        for argv in COMMANDS.values():
+            _run(argv, write_bytecode=not args.no_bytecode, pycache=pycache)  # warm the file cache
+        times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+        for _ in range(args.runs):
+            for name, argv in COMMANDS.items():
+                times[name].append(_run(argv, pycache=pycache))
     base = statistics.median(times["import requests"])
     worst = 0.0
     for name, samples in times.items():
