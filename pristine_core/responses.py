@@ -96,7 +96,7 @@ def _shares_no_field(call: Call, type_name: str, data: Any) -> bool:
     properties = getattr(schema, "properties", None)
     if not isinstance(data, dict) or not properties:
         return False
-    return not any(name in data for name in properties)
+    return data.keys().isdisjoint(properties)
 
 
 def parse(call: Call, response: Response, data: Any, type_name: str | None = None) -> Any:

@@ -54,7 +54,10 @@ def echoes_secret(headers: Mapping[str, str]) -> bool:
     lower_items = getattr(headers, "lower_items", None)  # requests' mapping: no per-key lookups
     values = [value for _, value in lower_items()] if lower_items is not None else list(headers.values())
     text = "\n".join(map(str, values))
-    return any(secret in text for secret in tuple(_known))
+    for secret in tuple(_known):
+        if secret in text:
+            return True
+    return False
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -288,6 +288,8 @@ class Compiler:
         known = frozenset(schema.properties)
         extra = schema.additional_properties
         extra_conv = self.compile(extra) if isinstance(extra, TypeSchema) else None
+        #: No property needs renaming (none is a Python keyword): the dict fits ``cls`` as it is.
+        plain = all(attr == prop for prop, attr, *_ in fields)
 
         def obj(value: Any) -> Any:
             is_dict = isinstance(value, Mapping)
@@ -301,6 +303,7 @@ class Compiler:
             else:
                 raise _Fail
             out: dict[str, Any] = {}
+            renamed = not plain
             for prop, _attr, conv, fallback, required, nullable, keep_null in fields:
                 raw = get(prop, _MISSING)
                 if raw is None and not nullable:
@@ -323,8 +326,11 @@ class Compiler:
                         if extra is False:
                             raise _Fail
                         out[key] = extra_conv(value[key]) if extra_conv is not None else value[key]
+                        renamed = True
             if cls is not None:
                 try:
+                    if not renamed:
+                        return cls(**out)
                     return cls(**{attr_name(k): v for k, v in out.items()})
                 except (TypeError, ValueError):
                     raise _Fail from None
