@@ -180,6 +180,8 @@ class Pipeline:
         narrowed: list[tuple[pluggy.HookImpl, frozenset[str] | None]] = []
         for impl, _ in self._event_impls:
             names = wanted.get(impl.plugin_name)
+            if isinstance(names, str):  # one name, not its letters
+                names = (names,)
             narrowed.append((impl, None if names is None else frozenset(names)))
         self._event_impls = narrowed
         self._listeners = {}
