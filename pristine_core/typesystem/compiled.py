@@ -270,6 +270,13 @@ class Compiler:
 
         return union
 
+    def _present(self, schema: TypeSchema) -> Conv:
+        """The converter of a value known not to be None: an object's field (``obj`` deals with
+        None itself, so the null check of :meth:`compile` would only cost a call)."""
+        if schema.ref is not None:
+            return self.named(schema.ref)
+        return self._compile_body(schema, None)
+
     def _object(self, schema: TypeSchema, name: str | None) -> Conv:
         strict = self.strict
         cls = self.classes.get(name) if name else None
@@ -283,7 +290,7 @@ class Compiler:
                 fallback = sub.const
             keep_null = (not strict) or sub.explicit_null or prop in schema.required
             fields.append(
-                (prop, attr_name(prop), self.compile(sub), fallback, prop in schema.required, nullable, keep_null)
+                (prop, attr_name(prop), self._present(sub), fallback, prop in schema.required, nullable, keep_null)
             )
         known = frozenset(schema.properties)
         extra = schema.additional_properties
