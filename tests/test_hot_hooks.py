@@ -11,7 +11,7 @@ import pytest
 import pristine_core as pc
 from pristine_core.plugins import new_plugin_manager
 from pristine_core.runner import HookPresence, direct_caller
-from pristine_core.testing import LoopbackServer
+from pristine_testing import LoopbackServer
 
 
 def _manager(*plugins: Any) -> pluggy.PluginManager:
