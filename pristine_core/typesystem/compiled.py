@@ -299,7 +299,7 @@ class Compiler:
         plain = all(attr == prop for prop, attr, *_ in fields)
 
         def obj(value: Any) -> Any:
-            is_dict = isinstance(value, Mapping)
+            is_dict = type(value) is dict or isinstance(value, Mapping)
             if is_dict:
                 get = value.get
             elif hasattr(value, "__dict__") or hasattr(value, "__slots__"):
