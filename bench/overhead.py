@@ -2,7 +2,10 @@
 
 The contenders hit the same loopback endpoint with keep-alive: bare requests (default session
 and the stricter ``trust_env=False`` one), a Pristine client with no plugin, and a Pristine
-client with every installed plugin loaded (retry loop, pool middleware, futures, streaming...).
+client with every installed plugin loaded (retry loop, pool middleware, futures, streaming...),
+and the no-plugin client with an explicit ``timeout_s`` (a call deadline, so every attempt runs
+under a socket deadline guard), which prints what a deadline costs against the same client
+without one (``deadline_ratio``).
 
 Noise (a shared 2-core machine) is fought by interleaving: the contenders take turns, a small
 block of calls each (``--block``), in an order that rotates from round to round, so that a burst
@@ -201,6 +204,9 @@ def main() -> None:
         with (
             pc.Client(MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False) as client,
             pc.Client(MANIFEST, base_url=server.url, api_key="key-123456") as loaded,
+            pc.Client(
+                MANIFEST, base_url=server.url, api_key="key-123456", autoload_plugins=False, timeout_s=5
+            ) as bounded,
         ):
             get = client.pets.get
             get_loaded = loaded.pets.get
@@ -212,7 +218,18 @@ def main() -> None:
             def managed_all() -> None:
                 get_loaded(pet_id="7")
 
-            contenders = {"bare": bare, "strict": bare_strict, "managed": managed, "all": managed_all}
+            get_bounded = bounded.pets.get
+
+            def managed_deadline() -> None:
+                get_bounded(pet_id="7")
+
+            contenders = {
+                "bare": bare,
+                "strict": bare_strict,
+                "managed": managed,
+                "all": managed_all,
+                "deadline": managed_deadline,
+            }
             _round(contenders, 50, args.block, 0)  # warm-up: connections, caches, branch history
             rounds = [_round(contenders, args.calls, args.block, i) for i in range(args.rounds)]
         session.close()
@@ -230,15 +247,19 @@ def main() -> None:
         print(f"bare requests.Session (trust_env off): {us['strict']:8.1f} us")
         print(f"pristine manifest call, no plugins:    {us['managed']:8.1f} us")
         print(f"pristine call, every plugin loaded:    {us['all']:8.1f} us")
+        print(f"pristine call with a call deadline (timeout_s=5, guarded socket, no plugins): {us['deadline']:8.1f} us")
         managed, managed_rounds = _ratios(rounds, "managed", "strict", index)
         loaded_ratio, loaded_rounds = _ratios(rounds, "all", "strict", index)
         default, default_rounds = _ratios(rounds, "managed", "bare", index)
+        deadline, deadline_rounds = _ratios(rounds, "deadline", "managed", index)
         print(_spread("no plugins", managed, managed_rounds))
         print(_spread("all plugins", loaded_ratio, loaded_rounds))
         print(_spread("no plugins vs default session", default, default_rounds))
+        print(_spread("with / without a deadline (no plugins)", deadline, deadline_rounds))
         suffix = "" if clock == "wall" else "_cpu"
         headlines[f"overhead_ratio_all_plugins{suffix}"] = loaded_ratio
         headlines[f"overhead_ratio{suffix}"] = managed
+        headlines[f"deadline_ratio{suffix}"] = deadline
     def p10(name: str) -> float:
         samples = sorted(t[name][1] for turns in rounds for t in turns)
         return samples[len(samples) // 10]
