@@ -216,11 +216,10 @@ class Pipeline:
         """Send the first request of ``call`` through the middleware chain; emit its events."""
         if not self.hooks.on_event:
             return self._dispatch(request)
-        name = call.endpoint.qualified_name
-        # Every request event names its pool and carries config["event_metadata"].
-        extra = {"pool": request.pool, **self._event_fields}
         if self.listeners("request.start"):
-            self.emit("request.start", endpoint=name, method=request.method, **extra)
+            self.emit(
+                "request.start", endpoint=call.endpoint.qualified_name, method=request.method, **self._extra(request)
+            )
         try:
             response = self._dispatch(request)
         except BackoffPending as exc:  # not a failure: the caller sends it again later
@@ -228,18 +227,29 @@ class Pipeline:
                 self.emit("request.deferred", endpoint=name, delay_s=exc.delay_s, **extra)
             raise
         except PristineError as exc:
-            self.emit("request.error", endpoint=name, error=type(exc).__name__, exception=exc, **extra)
+            if self.listeners("request.error"):
+                self.emit(
+                    "request.error",
+                    endpoint=call.endpoint.qualified_name,
+                    error=type(exc).__name__,
+                    exception=exc,
+                    **self._extra(request),
+                )
             raise
         if self.listeners("request.end"):
             self.emit(
                 "request.end",
-                **extra,
-                endpoint=name,
+                **self._extra(request),
+                endpoint=call.endpoint.qualified_name,
                 status=response.status_code,
                 attempts=response.attempts,
                 elapsed_s=response.elapsed_s,
             )
         return response
+
+    def _extra(self, request: Request) -> dict[str, Any]:
+        """What every request event carries: its pool and ``config["event_metadata"]``."""
+        return {"pool": request.pool, **self._event_fields}
 
     def _send(self, request: Request) -> Response:
         prepare_attempt = self.hooks.prepare_attempt
