@@ -157,7 +157,7 @@ class Compiler:
             return base
 
         def checked(value: Any) -> Any:
-            if isinstance(value, enum.Enum) and strict:
+            if strict and isinstance(value, enum.Enum):
                 value = value.value
             out = base(value)
             for check in checks:
@@ -200,7 +200,12 @@ class Compiler:
 
             def scalars(value: Any) -> list[Any]:
                 seq = _sequence(value)
-                out = list(seq) if all(type(v) is exact for v in seq) else [slow(v) for v in seq]
+                for v in seq:
+                    if type(v) is not exact:
+                        out = [slow(v) for v in seq]
+                        break
+                else:
+                    out = list(seq)
                 if minimum is not None and len(out) < minimum:
                     raise _Fail
                 return out
