@@ -223,8 +223,13 @@ class Pipeline:
         try:
             response = self._dispatch(request)
         except BackoffPending as exc:  # not a failure: the caller sends it again later
-            if events:
-                self.emit("request.deferred", endpoint=name, delay_s=exc.delay_s, **extra)
+            if self.listeners("request.deferred"):
+                self.emit(
+                    "request.deferred",
+                    endpoint=call.endpoint.qualified_name,
+                    delay_s=exc.delay_s,
+                    **self._extra(request),
+                )
             raise
         except PristineError as exc:
             if self.listeners("request.error"):
