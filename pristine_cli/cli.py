@@ -20,8 +20,6 @@ from collections.abc import Sequence
 
 from pristine_core import __version__
 from pristine_core.errors import ManifestError, PluginLoadError
-from pristine_core.manifest.claims import SettingsSchema
-from pristine_core.manifest.loader import load_manifest
 from pristine_core.plugins import PluginSelection, build_plugin_manager, installed_settings
 
 
@@ -53,6 +51,9 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from pristine_core.manifest.claims import SettingsSchema  # the loader and converter: only here
+    from pristine_core.manifest.loader import load_manifest
+
     validators = []
     schema = SettingsSchema()
     if not args.no_plugins:

@@ -334,6 +334,7 @@ class Client:
             meta._methods.update({ep.qualified_name: methods[ep.name] for ep in group.values()})
             setattr(self, rname, Resource(rname, methods))
         pm.hook.pristine_configure(client=self)
+        pipeline.narrow_events(pm)
         collected: list[Middleware] = []
         for result in pm.hook.pristine_dispatch_middleware(client=self):
             if result is not None:

@@ -129,8 +129,9 @@ class EndpointMethod:
             options=options,
             plugin_options=plugin_options,
         )
-        if pipeline.hooks.prepare_call:
-            pipeline.hook.pristine_prepare_call(call=call)
+        prepare_call = pipeline.hooks.prepare_call
+        if prepare_call is not None:
+            prepare_call(call)
         self._validate(call)
         call.encoded = self._encode(call)
         return call
@@ -162,8 +163,9 @@ class EndpointMethod:
 
     def _encode(self, call: Call) -> EncodedBody | None:
         pipeline = self.pipeline
-        if pipeline.hooks.encode_body:
-            encoded = pipeline.hook.pristine_encode_body(call=call)
+        encode_body = pipeline.hooks.encode_body
+        if encode_body is not None:
+            encoded = encode_body(call)
             if encoded is not None:
                 return encoded  # type: ignore[no-any-return]
         if call.wire_body is None:
@@ -182,16 +184,17 @@ class EndpointMethod:
                 path = path.replace("{+" + name + "}", urllib.parse.quote(value, safe="/"))
             else:
                 path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
-        params: dict[str, Any] = dict(pipeline.default_query)
-        for name, spec in ep.query.items():
-            if spec.default is not NO_DEFAULT:
-                params[name] = spec.default
-        params.update(call.query)
-        params.update(call.options.query)
         url = pipeline.base_url + path
-        pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
-        if pairs:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
+        if pipeline.default_query or ep.query or call.query or call.options.query:
+            params: dict[str, Any] = dict(pipeline.default_query)
+            for name, spec in ep.query.items():
+                if spec.default is not NO_DEFAULT:
+                    params[name] = spec.default
+            params.update(call.query)
+            params.update(call.options.query)
+            pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
+            if pairs:
+                url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
         headers = pipeline.headers(ep.auth)
         if ep.headers:
             headers.update(ep.headers)
@@ -206,8 +209,9 @@ class EndpointMethod:
             size = call.encoded.length or (len(body) if isinstance(body, (bytes, bytearray)) else 0)
             if call.encoded.content_type:
                 headers["Content-Type"] = call.encoded.content_type
-        if pipeline.hooks.estimate_bytes:
-            estimate = pipeline.hook.pristine_estimate_bytes(call=call)
+        estimate_bytes = pipeline.hooks.estimate_bytes
+        if estimate_bytes is not None:
+            estimate = estimate_bytes(call)
             if estimate is not None:
                 size = int(estimate)
         # An explicit timeout (per call, per endpoint, per client) bounds the whole logical call;

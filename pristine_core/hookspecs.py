@@ -15,7 +15,8 @@ Phases of one call, in order::
     pristine_process_response      firstresult: turn the response into the call's result
     pristine_decode_result         firstresult: decode a non-JSON result that arrived by another
                                    route (e.g. a future's result) into JSON-shaped data
-    pristine_on_event              broadcast at any time
+    pristine_on_event              broadcast at any time (to the plugins whose
+                                   pristine_event_names include the event's name)
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from pristine_core.client import Client
     from pristine_core.contract import PluginSettings
     from pristine_core.defaults import ClientDefaults
@@ -212,6 +215,15 @@ class EventSpecs:
 
         Called synchronously on the thread that emitted it: keep it fast, never raise (errors
         are logged and swallowed), never block on the network.
+        """
+
+    @hookspec
+    def pristine_event_names(self) -> Collection[str] | None:
+        """The names of the events this plugin's ``pristine_on_event`` wants (None: every event).
+
+        Asked once per client, after ``pristine_configure`` (so the answer may depend on the
+        plugin's settings). Events no plugin wants are never built: a plugin that forwards only
+        ``request.error`` spares every call the ``request.start``/``request.end`` events.
         """
 
 

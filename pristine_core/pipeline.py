@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-from requests.structures import CaseInsensitiveDict
 
 from pristine_core.limits import loads_bounded
 from pristine_core.manifest.models import Endpoint
@@ -20,6 +19,7 @@ from pristine_core.secrets import redact
 
 if TYPE_CHECKING:
     import requests
+    from requests.structures import CaseInsensitiveDict
 
     from pristine_core.client import Client
 
@@ -108,6 +108,23 @@ class Request:
         return f"<Request {self.method} {redact(self.url)} attempt={self.attempt}>"
 
 
+def _case_insensitive(headers: Mapping[str, str]) -> CaseInsensitiveDict[str]:
+    """``headers`` as requests' case-insensitive mapping (imported on first use, so that
+    importing this module stays free of requests). One already of that type (the transport's
+    ``raw.headers``, which belongs to this response alone) is taken as it is, not copied."""
+    global _CaseInsensitiveDict
+    if _CaseInsensitiveDict is None:
+        from requests.structures import CaseInsensitiveDict
+
+        _CaseInsensitiveDict = CaseInsensitiveDict
+    if type(headers) is _CaseInsensitiveDict:
+        return headers  # type: ignore[return-value]
+    return _CaseInsensitiveDict(headers)
+
+
+_CaseInsensitiveDict: Any = None
+
+
 class Response:
     """An HTTP response: status, headers, body, timing and how many attempts it took."""
 
@@ -126,7 +143,7 @@ class Response:
         url: str = "",
     ) -> None:
         self.status_code = status_code
-        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
+        self.headers: CaseInsensitiveDict[str] = _case_insensitive(headers)
         self._content = content
         self._raw = raw
         self.elapsed_s = elapsed_s

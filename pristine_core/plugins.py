@@ -13,7 +13,7 @@ import importlib.metadata as md
 import inspect
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -24,7 +24,9 @@ from pristine_core.config import env_bool, env_list
 from pristine_core.contract import PluginSettings
 from pristine_core.errors import PluginLoadError
 from pristine_core.logs import get_logger
-from pristine_core.manifest.claims import SettingsSchema
+
+if TYPE_CHECKING:
+    from pristine_core.manifest.claims import SettingsSchema
 
 log = get_logger(__name__)
 
@@ -130,6 +132,8 @@ def _entry_points() -> list[md.EntryPoint]:
 def installed_settings() -> SettingsSchema:
     """The declared settings of every installed plugin, loaded or not (for "which plugin
     would read this key" hints); plugins that fail to load are skipped."""
+    from pristine_core.manifest.claims import SettingsSchema  # the strict converter: only when asked
+
     declared = []
     for ep in _entry_points():
         try:

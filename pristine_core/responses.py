@@ -65,8 +65,9 @@ def finish(call: Call, response: Response) -> Any:
         response.content  # noqa: B018 - read the body so the connection is released
         raise status_error(call, response)
     pipeline = call.client.meta.pipeline
-    if pipeline.hooks.process_response:
-        result = pipeline.hook.pristine_process_response(call=call, response=response)
+    process_response = pipeline.hooks.process_response
+    if process_response is not None:
+        result = process_response(call, response)
         if result is not None:
             return result
     if call.stream:
@@ -95,7 +96,7 @@ def _shares_no_field(call: Call, type_name: str, data: Any) -> bool:
     properties = getattr(schema, "properties", None)
     if not isinstance(data, dict) or not properties:
         return False
-    return not any(name in data for name in properties)
+    return data.keys().isdisjoint(properties)
 
 
 def parse(call: Call, response: Response, data: Any, type_name: str | None = None) -> Any:

@@ -9,7 +9,7 @@ response into the result. The attributes below are the whole surface those modul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -29,31 +29,87 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
+#: A per-call hook, called with its arguments in the hookspec's order (see :func:`direct_caller`).
+HotHook = Callable[..., Any]
+
+
+def direct_caller(caller: pluggy.HookCaller, argnames: tuple[str, ...], firstresult: bool) -> HotHook | None:
+    """A plain function doing what ``caller(**kwargs)`` does for a hook called on every request.
+
+    ``argnames`` are the hookspec's arguments, passed positionally in that order. The
+    implementations are looked up once (the plugin set is frozen when a client starts) and
+    called in pluggy's order; the first non-None result ends a ``firstresult`` hook; errors
+    propagate as they do through pluggy. None when no plugin implements the hook. Hooks with
+    wrappers (or implementations taking optional keyword arguments) keep pluggy's dispatch, and
+    so do calls made through ``client.meta.hook``.
+    """
+    impls = caller.get_hookimpls()
+    if not impls:
+        return None
+    if any(impl.hookwrapper or impl.wrapper or impl.kwargnames for impl in impls):
+
+        def through_pluggy(*args: Any) -> Any:
+            return caller(**dict(zip(argnames, args, strict=True)))
+
+        return through_pluggy
+    functions = tuple(_positional(impl, argnames) for impl in reversed(impls))
+    if len(functions) == 1:
+        return functions[0]
+    if firstresult:
+
+        def first(*args: Any) -> Any:
+            for function in functions:
+                result = function(*args)
+                if result is not None:
+                    return result
+            return None
+
+        return first
+
+    def each(*args: Any) -> None:
+        for function in functions:
+            function(*args)
+
+    return each
+
+
+def _positional(impl: pluggy.HookImpl, argnames: tuple[str, ...]) -> HotHook:
+    """``impl``'s function taking the spec's arguments positionally (it may accept fewer)."""
+    wanted = tuple(impl.argnames)
+    if wanted == argnames:
+        return impl.function
+    picks = tuple(argnames.index(name) for name in wanted)
+    function = impl.function
+
+    def picked(*args: Any) -> Any:
+        return function(*[args[i] for i in picks])
+
+    return picked
+
+
 @attrs.frozen
 class HookPresence:
-    """Which optional hooks have implementations, so the hot path can skip empty ones."""
+    """The per-call hooks as plain functions (None when no plugin implements one), so the hot
+    path skips empty hooks and pluggy's dispatch; ``on_event`` says whether anyone listens."""
 
-    prepare_call: bool
-    encode_body: bool
-    prepare_attempt: bool
-    process_response: bool
+    prepare_call: HotHook | None
+    encode_body: HotHook | None
+    prepare_attempt: HotHook | None
+    process_response: HotHook | None
     on_event: bool
-    estimate_bytes: bool
+    estimate_bytes: HotHook | None
 
     @classmethod
     def of(cls, pm: pluggy.PluginManager) -> HookPresence:
         """Look at the registered implementations of ``pm``."""
-
-        def has(name: str) -> bool:
-            return bool(getattr(pm.hook, name).get_hookimpls())
-
+        hook = pm.hook
         return cls(
-            prepare_call=has("pristine_prepare_call"),
-            encode_body=has("pristine_encode_body"),
-            prepare_attempt=has("pristine_prepare_attempt"),
-            process_response=has("pristine_process_response"),
-            on_event=has("pristine_on_event"),
-            estimate_bytes=has("pristine_estimate_bytes"),
+            prepare_call=direct_caller(hook.pristine_prepare_call, ("call",), False),
+            encode_body=direct_caller(hook.pristine_encode_body, ("call",), True),
+            prepare_attempt=direct_caller(hook.pristine_prepare_attempt, ("request",), False),
+            process_response=direct_caller(hook.pristine_process_response, ("call", "response"), True),
+            on_event=bool(hook.pristine_on_event.get_hookimpls()),
+            estimate_bytes=direct_caller(hook.pristine_estimate_bytes, ("call",), True),
         )
 
 
@@ -98,7 +154,11 @@ class Pipeline:
         self._anonymous = dict(headers)
         #: The API key (and secret headers) stay Secrets until a request is built.
         self._authenticated = auth_headers
-        self._event_impls = list(reversed(pm.hook.pristine_on_event.get_hookimpls()))
+        #: Each listener with the event names it wants (None: every event; see narrow_events).
+        self._event_impls: list[tuple[pluggy.HookImpl, frozenset[str] | None]] = [
+            (impl, None) for impl in reversed(pm.hook.pristine_on_event.get_hookimpls())
+        ]
+        self._listeners: dict[str, tuple[pluggy.HookImpl, ...]] = {}
         self._event_fields = dict(event_fields or {})
         self._dispatch: CallNext = self._send
 
@@ -111,13 +171,37 @@ class Pipeline:
         self.middleware = sorted(middleware, key=lambda m: (-m.priority, m.name))
         self._dispatch = compose(self.middleware, self._send)
 
+    def narrow_events(self, pm: pluggy.PluginManager) -> None:
+        """Ask each plugin which events its ``pristine_on_event`` wants (``pristine_event_names``);
+        called once the plugins are configured. Events nobody wants are then never built."""
+        wanted: dict[str, Any] = {
+            impl.plugin_name: impl.function() for impl in pm.hook.pristine_event_names.get_hookimpls()
+        }
+        narrowed: list[tuple[pluggy.HookImpl, frozenset[str] | None]] = []
+        for impl, _ in self._event_impls:
+            names = wanted.get(impl.plugin_name)
+            if isinstance(names, str):  # one name, not its letters
+                names = (names,)
+            narrowed.append((impl, None if names is None else frozenset(names)))
+        self._event_impls = narrowed
+        self._listeners = {}
+
+    def listeners(self, name: str) -> tuple[pluggy.HookImpl, ...]:
+        """The ``pristine_on_event`` implementations that want events called ``name``."""
+        found = self._listeners.get(name)
+        if found is None:
+            found = tuple(impl for impl, names in self._event_impls if names is None or name in names)
+            self._listeners[name] = found
+        return found
+
     def emit(self, name: str, **fields: Any) -> None:
         """Broadcast an :class:`~pristine_core.pipeline.Event` to ``pristine_on_event`` hooks."""
-        if not self._event_impls:
+        impls = self.listeners(name)
+        if not impls:
             return
         event = Event(name, fields)
         # One by one, so that a failing observer neither breaks the call nor starves the rest.
-        for impl in self._event_impls:
+        for impl in impls:
             try:
                 impl.function(event=event)
             except Exception as exc:
@@ -130,36 +214,52 @@ class Pipeline:
 
     def execute(self, call: Call, request: Request) -> Response:
         """Send the first request of ``call`` through the middleware chain; emit its events."""
-        name = call.endpoint.qualified_name
-        events = self.hooks.on_event
-        # Every request event names its pool and carries config["event_metadata"].
-        extra = {"pool": request.pool, **self._event_fields} if events else {}
-        if events:
-            self.emit("request.start", endpoint=name, method=request.method, **extra)
+        if not self.hooks.on_event:
+            return self._dispatch(request)
+        if self.listeners("request.start"):
+            self.emit(
+                "request.start", endpoint=call.endpoint.qualified_name, method=request.method, **self._extra(request)
+            )
         try:
             response = self._dispatch(request)
         except BackoffPending as exc:  # not a failure: the caller sends it again later
-            if events:
-                self.emit("request.deferred", endpoint=name, delay_s=exc.delay_s, **extra)
+            if self.listeners("request.deferred"):
+                self.emit(
+                    "request.deferred",
+                    endpoint=call.endpoint.qualified_name,
+                    delay_s=exc.delay_s,
+                    **self._extra(request),
+                )
             raise
         except PristineError as exc:
-            if events:
-                self.emit("request.error", endpoint=name, error=type(exc).__name__, exception=exc, **extra)
+            if self.listeners("request.error"):
+                self.emit(
+                    "request.error",
+                    endpoint=call.endpoint.qualified_name,
+                    error=type(exc).__name__,
+                    exception=exc,
+                    **self._extra(request),
+                )
             raise
-        if events:
+        if self.listeners("request.end"):
             self.emit(
                 "request.end",
-                **extra,
-                endpoint=name,
+                **self._extra(request),
+                endpoint=call.endpoint.qualified_name,
                 status=response.status_code,
                 attempts=response.attempts,
                 elapsed_s=response.elapsed_s,
             )
         return response
 
+    def _extra(self, request: Request) -> dict[str, Any]:
+        """What every request event carries: its pool and ``config["event_metadata"]``."""
+        return {"pool": request.pool, **self._event_fields}
+
     def _send(self, request: Request) -> Response:
-        if self.hooks.prepare_attempt:
-            self.hook.pristine_prepare_attempt(request=request)
+        prepare_attempt = self.hooks.prepare_attempt
+        if prepare_attempt is not None:
+            prepare_attempt(request)
         budget = None
         if request.deadline is not None:
             budget = request.deadline - self.clock.monotonic()

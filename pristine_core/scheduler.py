@@ -24,9 +24,9 @@ A client owns one scheduler (``client.meta.scheduler``), closed when the client 
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
+import sys
 import threading
 import time
 from collections import deque
@@ -87,8 +87,10 @@ class Handle:
 
 
 def _on_event_loop() -> bool:
-    """True on a thread running an asyncio event loop."""
-    return asyncio._get_running_loop() is not None
+    """True on a thread running an asyncio event loop (none can run before asyncio is imported,
+    so this module does not import it)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None
 
 
 def on_scheduler_thread(scheduler: Scheduler | None = None) -> bool:

@@ -51,7 +51,13 @@ def echoes_secret(headers: Mapping[str, str]) -> bool:
     """True when a header value holds a registered secret (a server or proxy echoing the key)."""
     if not _known:
         return False
-    return any(redact(str(value)) != str(value) for value in headers.values())
+    lower_items = getattr(headers, "lower_items", None)  # requests' mapping: no per-key lookups
+    values = [value for _, value in lower_items()] if lower_items is not None else list(headers.values())
+    text = "\n".join(map(str, values))
+    for secret in tuple(_known):
+        if secret in text:
+            return True
+    return False
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -60,7 +66,11 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _mask(data: bytes, pad: bytes) -> bytes:
-    return bytes(a ^ b for a, b in zip(data, pad, strict=True))
+    """``data`` XOR ``pad`` (same length), byte by byte, computed as one big integer."""
+    if len(data) != len(pad):
+        raise ValueError("data and pad differ in length")
+    mixed = int.from_bytes(data, "big") ^ int.from_bytes(pad, "big")
+    return mixed.to_bytes(len(data), "big")
 
 
 class Secret:

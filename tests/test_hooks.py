@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import attrs
@@ -371,6 +372,51 @@ def test_hook_pristine_process_response(petstore: dict[str, Any], server: Loopba
         with pytest.raises(pc.NotFoundError):
             client.pets.get(pet_id="missing")
     assert seen == [200, 200]
+
+
+def test_hook_pristine_event_names(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """A listener that names its events gets only those; events nobody wants are not built."""
+    server.handler = lambda r: json_reply(PET)
+    narrow: list[str] = []
+    built: list[str] = []
+
+    class Narrow:
+        name = "narrow"
+
+        @pc.hookimpl
+        def pristine_event_names(self) -> set[str]:
+            return {"request.error", "custom"}
+
+        @pc.hookimpl
+        def pristine_on_event(self, event: pc.Event) -> None:
+            narrow.append(event.name)
+
+    real_init = pc.Event.__init__
+
+    def counting_init(self: pc.Event, name: str, *args: Any, **kwargs: Any) -> None:
+        built.append(name)
+        real_init(self, name, *args, **kwargs)
+
+    with client_with(petstore, server, Narrow()) as client:
+        pc.Event.__init__ = counting_init  # type: ignore[method-assign]
+        try:
+            client.pets.get(pet_id="1")
+            client.meta.emit("custom", value=1)
+            client.meta.emit("other", value=2)
+            server.handler = lambda r: json_reply({}, status=500)
+            with pytest.raises(pc.InternalServerError):  # an error status: request.end, not wanted
+                client.pets.get(pet_id="1")
+            with socket.socket() as closed:  # a port nobody listens on: request.error
+                closed.bind(("127.0.0.1", 0))
+                port = closed.getsockname()[1]
+            dead = f"http://127.0.0.1:{port}"
+            refused = pc.Client(petstore, base_url=dead, plugins=[Narrow()], autoload_plugins=False)
+            with refused, pytest.raises(pc.APIConnectionError):
+                refused.pets.get(pet_id="1")
+        finally:
+            pc.Event.__init__ = real_init  # type: ignore[method-assign]
+    assert narrow == ["custom", "request.error"]
+    assert built == ["custom", "request.error"]  # no request.start/end, no "other"
 
 
 def test_hook_pristine_on_event(petstore: dict[str, Any], server: LoopbackServer) -> None:

@@ -80,7 +80,11 @@ class Endpoint:
     def settings_of(self, cls: type[T]) -> T:
         """This endpoint's values of a plugin's per-endpoint settings class (defaults applied)."""
         found = self.settings.get(cls)
-        return found if found is not None else _default_of(cls)
+        if found is None:
+            found = _DEFAULTS.get(cls)
+            if found is None:
+                found = _default_of(cls)
+        return found  # type: ignore[no-any-return]
 
     @property
     def qualified_name(self) -> str:

@@ -1,5 +1,19 @@
-"""Manifest types as attrs classes, with strict request validation and lenient parsing."""
+"""Manifest types as attrs classes, with strict request validation and lenient parsing.
 
-from pristine_core.typesystem.registry import TypeRegistry
+:class:`TypeRegistry` is imported on first use, so the light modules of this package
+(:mod:`~pristine_core.typesystem.wire`, :mod:`~pristine_core.typesystem.schema_checks`) do not
+load cattrs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pristine_core.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {"TypeRegistry": "pristine_core.typesystem.registry"})
+
+if TYPE_CHECKING:
+    from pristine_core.typesystem.registry import TypeRegistry
 
 __all__ = ["TypeRegistry"]

@@ -176,7 +176,7 @@ class Compiler:
             return base
 
         def checked(value: Any) -> Any:
-            if isinstance(value, enum.Enum) and strict:
+            if strict and isinstance(value, enum.Enum):
                 value = value.value
             out = base(value)
             for check in checks:
@@ -219,7 +219,12 @@ class Compiler:
 
             def scalars(value: Any) -> list[Any]:
                 seq = _sequence(value)
-                out = list(seq) if all(type(v) is exact for v in seq) else [slow(v) for v in seq]
+                for v in seq:
+                    if type(v) is not exact:
+                        out = [slow(v) for v in seq]
+                        break
+                else:
+                    out = list(seq)
                 if minimum is not None and len(out) < minimum:
                     raise _Fail
                 return out
@@ -289,6 +294,13 @@ class Compiler:
 
         return union
 
+    def _present(self, schema: TypeSchema) -> Conv:
+        """The converter of a value known not to be None: an object's field (``obj`` deals with
+        None itself, so the null check of :meth:`compile` would only cost a call)."""
+        if schema.ref is not None:
+            return self.named(schema.ref)
+        return self._compile_body(schema, None)
+
     def _object(self, schema: TypeSchema, name: str | None) -> Conv:
         strict = self.strict
         cls = self.classes.get(name) if name else None
@@ -302,14 +314,16 @@ class Compiler:
                 fallback = sub.const
             keep_null = (not strict) or sub.explicit_null or prop in schema.required
             fields.append(
-                (prop, attr_name(prop), self.compile(sub), fallback, prop in schema.required, nullable, keep_null)
+                (prop, attr_name(prop), self._present(sub), fallback, prop in schema.required, nullable, keep_null)
             )
         known = frozenset(schema.properties)
         extra = schema.additional_properties
         extra_conv = self.compile(extra) if isinstance(extra, TypeSchema) else None
+        #: No property needs renaming (none is a Python keyword): the dict fits ``cls`` as it is.
+        plain = all(attr == prop for prop, attr, *_ in fields)
 
         def obj(value: Any) -> Any:
-            is_dict = isinstance(value, Mapping)
+            is_dict = type(value) is dict or isinstance(value, Mapping)
             if is_dict:
                 get = value.get
             elif hasattr(value, "__dict__") or hasattr(value, "__slots__"):
@@ -320,6 +334,7 @@ class Compiler:
             else:
                 raise _Fail
             out: dict[str, Any] = {}
+            renamed = not plain
             for prop, _attr, conv, fallback, required, nullable, keep_null in fields:
                 raw = get(prop, _MISSING)
                 if raw is None and not nullable:
@@ -342,8 +357,11 @@ class Compiler:
                         if extra is False:
                             raise _Fail
                         out[key] = extra_conv(value[key]) if extra_conv is not None else value[key]
+                        renamed = True
             if cls is not None:
                 try:
+                    if not renamed:
+                        return cls(**out)
                     return cls(**{attr_name(k): v for k, v in out.items()})
                 except (TypeError, ValueError):
                     raise _Fail from None

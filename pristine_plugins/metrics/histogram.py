@@ -69,13 +69,17 @@ class Histogram:
 
     def record(self, ms: float) -> None:
         """Add one sample (negative values count as 0)."""
-        ms = max(float(ms), 0.0)
+        ms = float(ms)
+        if ms < 0.0:
+            ms = 0.0
         self._counts[bisect.bisect_left(self._bounds, ms)] += 1
         self._samples.append(ms)
         self.count += 1
         self.sum_ms += ms
-        self.min_ms = ms if self.min_ms is None else min(self.min_ms, ms)
-        self.max_ms = ms if self.max_ms is None else max(self.max_ms, ms)
+        if self.min_ms is None or ms < self.min_ms:
+            self.min_ms = ms
+        if self.max_ms is None or ms > self.max_ms:
+            self.max_ms = ms
 
     def stats(self) -> LatencyStats:
         """The current :class:`LatencyStats`."""

@@ -76,21 +76,21 @@ class MetricsPlugin:
         if registry is None or settings is None:
             return None
         ignored = frozenset(settings.ignore_endpoints)
-        clock = client.meta.clock
+        monotonic = client.meta.clock.monotonic
 
         def measure(request: Request, call_next: CallNext) -> Response:
             name = request.call.endpoint.qualified_name if request.call is not None else "(raw)"
             if name in ignored:
                 return call_next(request)
-            started = clock.monotonic()
+            started = monotonic()
             try:
                 response = call_next(request)
             except PristineError as exc:
-                elapsed = (clock.monotonic() - started) * 1000
+                elapsed = (monotonic() - started) * 1000
                 status = getattr(exc, "status_code", None) or type(exc).__name__
                 registry.record_call(name, ok=False, elapsed_ms=elapsed, status=status)
                 raise
-            elapsed = (clock.monotonic() - started) * 1000
+            elapsed = (monotonic() - started) * 1000
             registry.record_call(name, ok=response.status_code < 400, elapsed_ms=elapsed, status=response.status_code)
             return response
 

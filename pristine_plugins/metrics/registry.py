@@ -75,6 +75,7 @@ class MetricsRegistry:
 
     def record_call(self, endpoint: str, *, ok: bool, elapsed_ms: float, status: int | str | None = None) -> None:
         """Count one finished call of ``endpoint`` (``status`` is the HTTP status or an error name)."""
+        label = str(status) if status is not None else "none"
         with self._lock:
             for key in (endpoint, ALL):
                 entry = self._endpoints.get(key)
@@ -85,7 +86,6 @@ class MetricsRegistry:
                     entry.successes += 1
                 else:
                     entry.failures += 1
-                label = str(status) if status is not None else "none"
                 entry.statuses[label] = entry.statuses.get(label, 0) + 1
                 entry.latency.record(elapsed_ms)
 

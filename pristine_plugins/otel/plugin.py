@@ -1,12 +1,13 @@
-"""The OpenTelemetry plugin: one CLIENT span around each call, trace context on the wire."""
+"""The OpenTelemetry plugin: one CLIENT span around each call, trace context on the wire.
+
+The OpenTelemetry API is imported when a client builds its middleware, not when the plugin is
+loaded, so listing plugins (``pristine plugins``) does not pay for it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
-
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from pristine_core import hookimpl
 from pristine_core.bands import TELEMETRY
@@ -17,6 +18,8 @@ from pristine_core.secrets import redact
 from pristine_plugins.otel.settings import SETTINGS, OtelConfig, OtelSettings
 
 if TYPE_CHECKING:
+    from opentelemetry import trace
+
     from pristine_core.client import Client
 
 FEATURE = "otel"
@@ -27,6 +30,8 @@ PRIORITY = TELEMETRY + 20
 def inject_headers(headers: MutableMapping[str, str]) -> None:
     """Add the current context's ``traceparent``/``tracestate``, never replacing a header the
     caller set (any propagator failure leaves the headers as they were)."""
+    from opentelemetry import propagate
+
     carrier: dict[str, str] = {}
     try:
         propagate.inject(carrier)
@@ -70,10 +75,22 @@ class OtelPlugin:
         settings = self.settings
         if settings is None or not settings.enabled:
             return None
+        from opentelemetry import trace
+        from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, Status, StatusCode
+
         tracer = trace.get_tracer(settings.tracer_name, tracer_provider=self._provider)
         prefix, propagate_context = settings.span_prefix, settings.propagate
+        explicit = self._provider is not None
+        #: The API's own providers while no SDK is installed: their spans are no-ops.
+        no_sdk = (ProxyTracerProvider, NoOpTracerProvider)
 
         def traced(request: Request, call_next: CallNext) -> Response:
+            if not explicit and isinstance(trace.get_tracer_provider(), no_sdk):
+                # No SDK installed: the span would be a no-op that leaves the current context as
+                # it is, so skip building it (a provider installed later is picked up here).
+                if propagate_context:
+                    inject_headers(request.headers)
+                return call_next(request)
             endpoint = request.call.endpoint if request.call is not None else None
             name = prefix + (endpoint.qualified_name if endpoint is not None else request.method)
             attributes = {

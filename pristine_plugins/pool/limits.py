@@ -58,7 +58,10 @@ class CountLimiter:
     """A counting semaphore whose limit may be ``None`` (then it only counts)."""
 
     def __init__(self, limit: int | None) -> None:
-        self._cond = threading.Condition()
+        #: The condition's own lock, taken directly on the fast paths (``with`` on a Condition
+        #: goes through Python-level ``__enter__``/``__exit__``).
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._limit = limit
         self._in_flight = 0
         self._waiting = 0
@@ -80,7 +83,7 @@ class CountLimiter:
 
     def try_acquire(self) -> bool:
         """Take a slot if one is free at once; return whether it was taken."""
-        with self._cond:
+        with self._lock:
             if self._limit is not None and self._in_flight >= self._limit:
                 return False
             self._in_flight += 1
@@ -100,10 +103,11 @@ class CountLimiter:
             return True
 
     def release(self) -> None:
-        """Give a slot back and wake one waiter."""
-        with self._cond:
+        """Give a slot back and wake one waiter (if any is waiting)."""
+        with self._lock:
             self._in_flight -= 1
-            self._cond.notify()
+            if self._waiting:
+                self._cond.notify()
 
 
 class ByteBudget:
@@ -142,6 +146,8 @@ class ByteBudget:
 
     def try_acquire(self, charge: int) -> bool:
         """Charge ``charge`` bytes if that is possible at once; return whether it was."""
+        if charge == 0:
+            return True  # always admitted, and charging nothing changes nothing
         with self._cond:
             if charge > 0 and not self._admissible():
                 return False
@@ -180,6 +186,8 @@ class ByteBudget:
 
     def release(self, charge: int) -> None:
         """Give ``charge`` bytes back and wake the waiters."""
+        if charge == 0:
+            return  # nothing changes, so no waiter could go on
         with self._cond:
             self._charged -= charge
             if self._budget is not None:

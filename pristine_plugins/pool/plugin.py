@@ -30,7 +30,6 @@ from pristine_core.errors import APITimeoutError, BackoffPending
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_core.secrets import redact
-from pristine_core.transport import deadline_exceeded
 from pristine_plugins.pool.backoff import BackoffState, shared_state
 from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, Remaining, TokenBucket
 from pristine_plugins.pool.settings import (
@@ -353,3 +352,10 @@ def _deadline_error(request: Request, pool: str, what: str) -> APITimeoutError:
         method=request.method,
         url=url,
     )
+
+
+def deadline_exceeded(request: Request) -> APITimeoutError:
+    """The transport's deadline error (imported when needed: the transport imports requests)."""
+    from pristine_core.transport import deadline_exceeded as exceeded
+
+    return exceeded(request)

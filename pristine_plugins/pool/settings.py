@@ -11,14 +11,16 @@ converter against these classes (JSON paths, "did you mean" suggestions).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from pristine_core.contract import PluginSettings, at_least, non_empty, positive, settings, status_codes, structure_as
 from pristine_core.errors import ValidationError
-from pristine_core.manifest._converter import Problems
 from pristine_core.manifest.models import Manifest
+
+if TYPE_CHECKING:
+    from pristine_core.manifest._converter import Problems
 
 _NESTED = ("rate_limit", "backpressure")
 

@@ -7,24 +7,34 @@ are mapped here.
 
 from __future__ import annotations
 
+import functools
 import http.client
-
-import requests
-import urllib3.exceptions
 
 from pristine_core.errors import APIConnectionError, APITimeoutError
 from pristine_core.pipeline import Response
 from pristine_core.secrets import redact
 
-#: Exceptions that reading a streamed body may raise when the connection fails.
-READ_ERRORS: tuple[type[BaseException], ...] = (
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    requests.RequestException,
-    OSError,
-)
 
-_TIMEOUTS = (urllib3.exceptions.TimeoutError, requests.Timeout, TimeoutError)
+@functools.cache
+def read_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that reading a streamed body may raise when the connection fails.
+
+    Used as ``except read_errors() as exc:`` (the expression runs only when something was
+    raised), so importing this plugin does not import requests and urllib3.
+    """
+    import requests
+    import urllib3.exceptions
+
+    return (urllib3.exceptions.HTTPError, http.client.HTTPException, requests.RequestException, OSError)
+
+
+@functools.cache
+def _timeouts() -> tuple[type[BaseException], ...]:
+    import requests
+    import urllib3.exceptions
+
+    return (urllib3.exceptions.TimeoutError, requests.Timeout, TimeoutError)
+
 
 NO_ID = "no_id"
 EXHAUSTED = "exhausted"
@@ -67,7 +77,7 @@ def read_error(exc: BaseException, response: Response) -> APIConnectionError:
     request = response.request
     method = request.method if request is not None else ""
     url = redact(response.url or (request.url if request is not None else ""))
-    if isinstance(exc, _TIMEOUTS):
+    if isinstance(exc, _timeouts()):
         return APITimeoutError(f"stream read timed out: {method} {url}", method=method, url=url)
     return APIConnectionError(
         f"connection lost while streaming: {method} {url}: {type(exc).__name__}", method=method, url=url

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from pristine_core.pipeline import Response
-from pristine_plugins.streaming.errors import READ_ERRORS, read_error
+from pristine_plugins.streaming.errors import read_error, read_errors
 
 if TYPE_CHECKING:
     from pristine_plugins.streaming.stream import Stream
@@ -28,7 +28,7 @@ def iter_response(response: Response, chunk_size: int = DEFAULT_CHUNK_SIZE) -> I
     """``response.iter_bytes`` with read failures mapped to ``APIConnectionError``."""
     try:
         yield from response.iter_bytes(chunk_size)
-    except READ_ERRORS as exc:
+    except read_errors() as exc:
         raise read_error(exc, response) from exc
 
 

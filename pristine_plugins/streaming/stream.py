@@ -32,9 +32,9 @@ from pristine_plugins.streaming.errors import (
     DISABLED,
     EXHAUSTED,
     NO_ID,
-    READ_ERRORS,
     StreamInterruptedError,
     read_error,
+    read_errors,
 )
 from pristine_plugins.streaming.raw import iter_response
 from pristine_plugins.streaming.settings import StreamingEndpoint, StreamingOptions
@@ -183,7 +183,7 @@ class Stream(Generic[T]):
                         if item is not _SKIP:
                             self.last_event = sse
                             yield item
-            except READ_ERRORS as exc:
+            except read_errors() as exc:
                 if self._closed:
                     return
                 failure = read_error(exc, response)

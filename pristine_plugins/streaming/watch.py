@@ -23,7 +23,6 @@ import time
 
 from pristine_core.pipeline import Response
 from pristine_core.scheduler import Handle, Scheduler
-from pristine_core.sockguard import shutdown, socket_of
 
 #: :attr:`StreamWatch.fired` values.
 FIRST_EVENT = "first_event"
@@ -56,6 +55,8 @@ class StreamWatch:
 
     def attach(self, response: Response) -> None:
         """Watch the connection of ``response`` (the first one, or a reconnect's)."""
+        from pristine_core.sockguard import socket_of  # imports urllib3: not when the plugin loads
+
         with self._lock:
             self._sock = socket_of(response)
             self._last = time.monotonic()
@@ -120,4 +121,6 @@ class StreamWatch:
                 return
             sock = self._sock
         if sock is not None:
+            from pristine_core.sockguard import shutdown
+
             shutdown(sock)

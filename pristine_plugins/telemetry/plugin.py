@@ -200,6 +200,13 @@ class TelemetryPlugin:
         self.telemetry.start()
 
     @hookimpl
+    def pristine_event_names(self) -> frozenset[str]:
+        """Only the forwarded events (none while telemetry is off)."""
+        if self.telemetry is None or self.settings is None:
+            return frozenset()
+        return frozenset(self.settings.forward_events)
+
+    @hookimpl
     def pristine_on_event(self, event: Event) -> None:
         """Turn forwarded events (``request.error`` by default) into generic events; never blocks."""
         reporter, settings = self.telemetry, self.settings

@@ -127,3 +127,39 @@ def test_switched_off_no_spans(server: LoopbackServer, exporter: InMemorySpanExp
         client.models.get(id="1")
     assert exporter.get_finished_spans() == ()
     assert OtelSettings.build({}, False).enabled is False
+
+
+def test_without_an_sdk_no_span_is_built_and_the_current_context_still_propagates(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No provider given and none installed globally: the plugin skips the (no-op) span, and a
+    context the application made current still reaches the wire, exactly as through a no-op span."""
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        pytest.skip("a global tracer provider is installed in this process")
+    built: list[str] = []
+    real_get_tracer = trace.get_tracer
+
+    def counting_get_tracer(*args: Any, **kwargs: Any) -> Any:
+        tracer = real_get_tracer(*args, **kwargs)
+        real_start = tracer.start_as_current_span
+
+        def start(name: str, *a: Any, **kw: Any) -> Any:
+            built.append(name)
+            return real_start(name, *a, **kw)
+
+        tracer.start_as_current_span = start  # type: ignore[method-assign]
+        return tracer
+
+    monkeypatch.setattr(trace, "get_tracer", counting_get_tracer)
+    parent = SpanContext(trace_id=0x1234, span_id=0x5678, is_remote=True, trace_flags=TraceFlags(1))
+    doc = _manifest({"propagate": True})
+    with Client(doc, base_url=server.url, plugins=[OtelPlugin()], autoload_plugins=False) as client:
+        client.models.get(id="1")
+        with trace.use_span(NonRecordingSpan(parent)):
+            client.models.get(id="2")
+    assert built == []
+    assert server.requests[0].header("traceparent") is None
+    assert server.requests[1].header("traceparent") == f"00-{0x1234:032x}-{0x5678:016x}-01"
