@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Generator, Sequence
@@ -28,10 +27,14 @@ class APIFuture(concurrent.futures.Future[T], Generic[T]):
         self.endpoint = endpoint
 
     def __await__(self) -> Generator[Any, None, T]:
+        import asyncio  # on first await: listing or loading the plugin need not import asyncio
+
         return asyncio.wrap_future(self).__await__()
 
     async def result_async(self, timeout: float | None = None) -> T:
         """Await the result; a ``timeout`` raises ``TimeoutError`` but leaves polling running."""
+        import asyncio
+
         wrapped = asyncio.wrap_future(self)
         if timeout is None:
             return await wrapped
