@@ -29,7 +29,7 @@ from pristine_core.pipeline import Middleware, Request, Response
 from pristine_core.plugins import PluginFailure, PluginRecord, PluginSelection, build_plugin_manager
 from pristine_core.runner import Pipeline
 from pristine_core.scheduler import Scheduler
-from pristine_core.secrets import Secret, SecretHeaders
+from pristine_core.secrets import Secret, SecretEnviron, SecretHeaders
 from pristine_core.tenancy import Tenant
 from pristine_core.transport import RequestsTransport, Transport
 from pristine_core.typesystem import TypeRegistry
@@ -93,7 +93,8 @@ class ClientMeta:
         self.types = types
         self.config: Mapping[str, Any] = dict(config)
         self.defaults = defaults
-        #: The environment mapping the client reads (None: ``os.environ``).
+        #: The environment mapping the client was given, as a
+        #: :class:`~pristine_core.secrets.SecretEnviron` (secret values never shown; None: ``os.environ``).
         self.environ = environ
         self.clock = clock
         self.tenant = tenant
@@ -294,7 +295,7 @@ class Client:
             transport = RequestsTransport(
                 proxies=env.requests_proxies() or ProxySettings.from_env(environ).as_requests_proxies(),
                 verify=verify,
-                proxy_headers={name: value.reveal() for name, value in env.proxy_headers.items()},
+                proxy_headers=env.proxy_headers,
                 host_pools=env.host_pools,
                 default_connections=env.pool_connections,
             )
@@ -322,7 +323,7 @@ class Client:
             config=merged,
             config_settings=config_settings,
             defaults=env,
-            environ=environ,
+            environ=_held_environ(loaded, env, environ),
             clock=clock or SYSTEM_CLOCK,
             api_key=key,
             tenant=Tenant.of(url, key.reveal() if key else None),
@@ -375,6 +376,17 @@ class Client:
         if meta is None:
             return "<pristine Client (not built)>"
         return f"<pristine Client {meta.manifest.name} {meta.base_url}>"
+
+
+def _held_environ(manifest: Manifest, env: ClientDefaults, environ: Mapping[str, str] | None) -> SecretEnviron | None:
+    """The ``environ`` a client keeps: secrets (what plugins read as secrets, the API-key
+    variable, secret-looking variables) wrapped so that they never print."""
+    if environ is None:
+        return None
+    names = set(env.secret_names)
+    if manifest.auth is not None and manifest.auth.env:
+        names.add(manifest.auth.env)
+    return SecretEnviron(environ, frozenset(names))
 
 
 def _base_url(manifest: Manifest, base_url: str | None, environ: Mapping[str, str] | None) -> str:

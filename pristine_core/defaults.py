@@ -26,7 +26,8 @@ class ClientDefaults:
     credentials) and ``proxy_headers`` configure the default transport, as do ``pool_connections``
     (connections of every pool, ``config.pools`` winning) and ``host_pools`` (connection pools per
     session); ``default_pool`` replaces the manifest's default pool; ``timeout_s`` the manifest's
-    default timeout; ``config`` sits under ``Client(config=...)``.
+    default timeout; ``config`` sits under ``Client(config=...)``; ``secret_names`` are the
+    environment variables read as secrets (``client.meta.environ`` never shows their values).
     """
 
     headers: Mapping[str, str] = attrs.Factory(dict)
@@ -39,6 +40,7 @@ class ClientDefaults:
     host_pools: int | None = None
     default_pool: str | None = None
     config: Mapping[str, Any] = attrs.Factory(dict)
+    secret_names: frozenset[str] = frozenset()
 
     def merged_config(self, explicit: Mapping[str, Any], known: Any = None) -> dict[str, Any]:
         """The client ``config``: these values under ``explicit`` ones (merged deeply).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -138,3 +138,63 @@ class SecretHeaders:
     def __repr__(self) -> str:
         shown = {**self._public, **{name: REDACTED for name in self._secret}}
         return f"SecretHeaders({shown!r})"
+
+
+#: Words that mark an environment variable name as holding a secret (``TINKER_API_KEY``...).
+_SECRET_WORDS = frozenset({"KEY", "APIKEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS"})
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """True for a variable whose name says it holds a secret (a word such as ``KEY``, ``SECRET``,
+    ``TOKEN``, ``PASSWORD``), whose value holds a registered secret, or a URL with credentials."""
+    words = name.upper().replace("-", "_").split("_")
+    if _SECRET_WORDS.intersection(words):
+        return True
+    if redact(value) != value:
+        return True
+    head, _, rest = value.partition("://")
+    return bool(head) and "@" in rest.split("/", 1)[0]
+
+
+class SecretEnviron(Mapping[str, str]):
+    """A read-only copy of an ``environ`` mapping whose secret-looking values are :class:`Secret`.
+
+    Reading works as on the original (``env["X"]``, ``get``, ``in``, iteration); ``repr`` and the
+    object's slots show the secret values as ``[REDACTED]`` (never in clear). Secret: every name in
+    ``secret_names`` (what a plugin read as a secret, the manifest's API-key variable) and every
+    variable :func:`looks_secret` flags. A snapshot: later changes to the original are not seen.
+    """
+
+    __slots__ = ("_public", "_secret")
+
+    def __init__(self, environ: Mapping[str, str], secret_names: frozenset[str] | set[str] = frozenset()) -> None:
+        self._public: dict[str, str] = {}
+        self._secret: dict[str, Secret] = {}
+        for name, value in environ.items():
+            if name in secret_names or looks_secret(name, str(value)):
+                self._secret[name] = Secret(str(value))
+            else:
+                self._public[name] = value
+
+    def __getitem__(self, name: str) -> str:
+        if name in self._secret:
+            return self._secret[name].reveal()
+        return self._public[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._public
+        yield from self._secret
+
+    def __len__(self) -> int:
+        return len(self._public) + len(self._secret)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._public or name in self._secret
+
+    def secret_names(self) -> list[str]:
+        """The names whose values are held as secrets."""
+        return sorted(self._secret)
+
+    def __repr__(self) -> str:
+        shown = {**self._public, **{name: REDACTED for name in self._secret}}
+        return f"SecretEnviron({shown!r})"

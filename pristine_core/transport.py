@@ -38,7 +38,7 @@ from pristine_core.limits import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeErr
 from pristine_core.manifest.claims import CoreOptions
 from pristine_core.pipeline import Request, Response
 from pristine_core.scheduler import Scheduler
-from pristine_core.secrets import echoes_secret, redact
+from pristine_core.secrets import Secret, SecretHeaders, echoes_secret, redact
 from pristine_core.sockguard import GUARDED_POOLS, DeadlineGuard, guarding
 
 NO_RETRIES = Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False)
@@ -157,25 +157,46 @@ class Transport(Protocol):
         ...
 
 
+def _secret(value: str | Secret) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+def _proxy_url(url: str | Secret) -> str | Secret:
+    """A proxy URL as held: a :class:`Secret` when it carries credentials (``user:pass@``)."""
+    if isinstance(url, Secret):
+        return url
+    return Secret(url) if "@" in urllib.parse.urlsplit(url).netloc else url
+
+
+def _plain(url: str | Secret) -> str:
+    return url.reveal() if isinstance(url, Secret) else url
+
+
 class RequestsTransport:
-    """The default :class:`Transport`: requests sessions per pool, urllib3 retries off."""
+    """The default :class:`Transport`: requests sessions per pool, urllib3 retries off.
+
+    Proxy headers (``Proxy-Authorization: Basic ...``) and proxy URLs (which may carry
+    ``user:password@``) are held as :class:`~pristine_core.secrets.Secret` values, revealed only
+    when a session or a proxy connection is built: the transport's ``repr``, ``vars()``, a
+    debugger's view and a log line never show them.
+    """
 
     def __init__(
         self,
         pools: Mapping[str, int] | None = None,
         *,
-        proxies: Mapping[str, str] | None = None,
+        proxies: Mapping[str, str | Secret] | None = None,
         verify: bool | str = True,
         connect_timeout_s: float = 5.0,
-        proxy_headers: Mapping[str, str] | None = None,
+        proxy_headers: Mapping[str, str | Secret] | None = None,
         host_pools: int | None = None,
         default_connections: int | None = None,
     ) -> None:
         self._pools = dict(pools or {})
-        self._proxy_headers = dict(proxy_headers or {})
+        self._proxy_headers = SecretHeaders({}, {name: _secret(v) for name, v in (proxy_headers or {}).items()})
         self._host_pools = host_pools or 4
         self._default_connections = default_connections or DEFAULT_CONNECTIONS
-        self._proxies = dict(proxies or {})
+        self._proxies = {scheme: _proxy_url(url) for scheme, url in (proxies or {}).items()}
         self._verify = verify
         self._connect_timeout_s = connect_timeout_s
         self._sessions: dict[str, requests.Session] = {}
@@ -207,7 +228,7 @@ class RequestsTransport:
             if session is None:
                 session = requests.Session()
                 session.trust_env = False
-                session.proxies.update(self._proxies)
+                session.proxies.update({scheme: _plain(url) for scheme, url in self._proxies.items()})
                 session.verify = self._verify
                 adapter = _Adapter(
                     self._proxy_headers,
@@ -307,6 +328,11 @@ class RequestsTransport:
             url=raw.url,
         )
 
+    def __repr__(self) -> str:
+        proxied = f" proxies={sorted(self._proxies)}" if self._proxies else ""
+        headers = self._proxy_headers.names()
+        return f"<RequestsTransport pools={sorted(self._sessions)}{proxied} proxy_headers={headers}>"
+
     def close(self) -> None:
         """Close every session; later sends fail with APIConnectionError."""
         with self._lock:
@@ -320,10 +346,11 @@ class RequestsTransport:
 
 
 class _Adapter(HTTPAdapter):
-    """An adapter that also sends configured headers to the proxy (CONNECT or absolute-form)."""
+    """An adapter that also sends configured headers to the proxy (CONNECT or absolute-form);
+    it keeps them as :class:`~pristine_core.secrets.SecretHeaders`."""
 
-    def __init__(self, extra_proxy_headers: Mapping[str, str], **kwargs: Any) -> None:
-        self._extra_proxy_headers = dict(extra_proxy_headers)
+    def __init__(self, extra_proxy_headers: SecretHeaders, **kwargs: Any) -> None:
+        self._extra_proxy_headers = extra_proxy_headers
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -342,5 +369,5 @@ class _Adapter(HTTPAdapter):
     def proxy_headers(self, proxy: str) -> dict[str, str]:
         """``requests``' own proxy headers plus the configured ones."""
         headers: dict[str, str] = dict(super().proxy_headers(proxy))
-        headers.update(self._extra_proxy_headers)
+        headers.update(self._extra_proxy_headers.reveal())
         return headers

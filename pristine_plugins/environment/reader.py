@@ -213,6 +213,7 @@ def resolve(
         "log_levels": {},
     }
     proxy_auth: dict[str, str] = {}
+    secret_names: set[str] = set()
     for var, spec in block.variables.items():
         target = spec.to
         raw = env_str(var, None, environ)
@@ -226,6 +227,7 @@ def resolve(
             name = spec.name or ""
             if spec.secret:
                 register_secret(raw)
+                secret_names.add(var)
                 values["secret_headers"][name] = raw
             else:
                 values["headers"][name] = raw
@@ -235,8 +237,11 @@ def resolve(
             values["query"].update(_string_map(var, raw))
         elif target == "proxy":
             values["proxy"], proxy_auth = _proxy(var, raw)
+            if proxy_auth:
+                secret_names.add(var)
         elif target == "proxy_headers":
             values["proxy_headers"] = _pairs(var, raw)
+            secret_names.add(var)
             for value in values["proxy_headers"].values():
                 register_secret(value)  # credentials for the proxy, as a rule
         elif target == "dump_headers":
@@ -266,6 +271,7 @@ def resolve(
     extras = {key: values.pop(key) for key in ("dump_headers", "log_levels", "profile") if key in values}
     values["secret_headers"] = {name: Secret(value) for name, value in values["secret_headers"].items()}
     values["proxy_headers"] = {name: Secret(value) for name, value in values["proxy_headers"].items()}
+    values["secret_names"] = frozenset(secret_names)
     return Reading(defaults=ClientDefaults(**values), **extras)
 
 

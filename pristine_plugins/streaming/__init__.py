@@ -26,6 +26,7 @@ from pristine_plugins.streaming.settings import (
 )
 from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent, iter_sse
 from pristine_plugins.streaming.stream import Stream
+from pristine_plugins.streaming.watch import watch_for
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
@@ -104,10 +105,21 @@ class StreamingPlugin:
     def pristine_process_response(self, call: Call, response: Response) -> Any:
         """A :class:`Stream` for SSE endpoints, a :class:`ByteStream` for raw bodies, else None."""
         if call.settings_of(StreamingOptions).stream_response:
-            return ByteStream(response, self.settings.chunk_size)
+            return self._byte_stream(call, response)
         keys = call.endpoint.settings_of(StreamingEndpoint)
         if not keys.stream:
             return None
         if keys.stream_format == BYTES:
-            return ByteStream(response, self.settings.chunk_size)
+            return self._byte_stream(call, response)
         return Stream(call, response, self.settings)
+
+    def _byte_stream(self, call: Call, response: Response) -> ByteStream:
+        """A :class:`ByteStream` whose reads are bounded by the call's deadline and idle limit."""
+        settings = self.settings
+        options = call.settings_of(StreamingOptions)
+        return ByteStream(
+            response,
+            settings.chunk_size,
+            limits=lambda: watch_for(call, response, settings, options),
+            name=call.endpoint.qualified_name,
+        )

@@ -17,7 +17,6 @@ is treated like a dropped one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -36,10 +35,10 @@ from pristine_plugins.streaming.errors import (
     read_error,
     read_errors,
 )
-from pristine_plugins.streaming.raw import iter_response
+from pristine_plugins.streaming.raw import watched_chunks
 from pristine_plugins.streaming.settings import StreamingEndpoint, StreamingOptions
 from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent
-from pristine_plugins.streaming.watch import DURATION, FIRST_EVENT, StreamWatch
+from pristine_plugins.streaming.watch import DURATION, FIRST_EVENT, watch_for
 
 if TYPE_CHECKING:
     from pristine_plugins.streaming.settings import StreamingSettings
@@ -77,7 +76,7 @@ class Stream(Generic[T]):
         #: Reconnects in a row that brought no event (the back-off exponent).
         self._failures = 0
         self.reconnects = 0
-        self._watch = _watch_for(call, response, settings, options)
+        self._watch = watch_for(call, response, settings, options)
         self.last_event: SSEEvent | None = None
         self._closed = False
         self._started = False
@@ -122,9 +121,8 @@ class Stream(Generic[T]):
         if self._started:
             raise RuntimeError("the stream has already been read from")
         self._started = True
-        if self._watch is not None:
-            self._watch.close()  # raw bytes carry no events to time: only socket read timeouts apply
-        return iter_response(self.response, chunk_size or self._settings.chunk_size)
+        size = chunk_size or self._settings.chunk_size
+        return watched_chunks(self.response, size, self._watch, self._call.endpoint.qualified_name)
 
     def __iter__(self) -> Stream[T]:
         return self
@@ -339,24 +337,3 @@ class Stream(Generic[T]):
             kwargs["body"] = call.body
         method = call.client.meta.endpoint(call.endpoint.qualified_name)
         return method.raw(request_options=options, **kwargs)
-
-
-def _watch_for(
-    call: Call, response: Response, settings: StreamingSettings, options: StreamingOptions
-) -> StreamWatch | None:
-    """The limits of a new stream (None when it has none): see the module docstring."""
-    request = response.request
-    explicit = request is not None and request.deadline is not None
-    idle = options.stream_idle_timeout_s or settings.idle_timeout_s
-    if idle is None and explicit and request is not None:
-        idle = request.timeout_s
-    first_by = None
-    if explicit and request is not None and request.deadline is not None:
-        first_by = time.monotonic() + (request.deadline - call.client.meta.clock.monotonic())
-    duration = options.stream_max_duration_s or settings.max_duration_s
-    ends = time.monotonic() + duration if duration is not None else None
-    if idle is None and first_by is None and ends is None:
-        return None
-    watch = StreamWatch(call.client.meta.watchdog, first_by=first_by, idle_s=idle, ends=ends)
-    watch.attach(response)
-    return watch

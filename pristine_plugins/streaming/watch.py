@@ -13,6 +13,10 @@ limit; when it runs early (an event moved the idle limit on) it re-arms for the 
 the reading loop only stores a timestamp per chunk that brought events. When a limit strikes the
 socket is shut down, the blocked read returns, and the stream asks :attr:`StreamWatch.fired`
 which limit it was.
+
+A raw byte stream (:mod:`pristine_plugins.streaming.raw`) uses the same watch with "a chunk"
+for "an event"; it holds the idle limit (:meth:`StreamWatch.hold`) while the caller holds a chunk, so
+a slow consumer is not taken for a stalled server. :func:`watch_for` builds the watch of a call.
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from pristine_core.pipeline import Response
+from pristine_core.pipeline import Call, Response
 from pristine_core.scheduler import Handle, Scheduler
+
+if TYPE_CHECKING:
+    from pristine_plugins.streaming.settings import StreamingOptions, StreamingSettings
 
 #: :attr:`StreamWatch.fired` values.
 FIRST_EVENT = "first_event"
@@ -52,6 +60,7 @@ class StreamWatch:
         self._events = False
         self._last = time.monotonic()
         self._closed = False
+        self._held = False
 
     def attach(self, response: Response) -> None:
         """Watch the connection of ``response`` (the first one, or a reconnect's)."""
@@ -68,6 +77,17 @@ class StreamWatch:
         """An event arrived (called by the reading loop; a plain store, no lock)."""
         self._events = True
         self._last = time.monotonic()
+
+    def hold(self) -> None:
+        """The caller is busy with what was read: pause the idle limit (the others keep running)."""
+        self._held = True
+
+    def release(self) -> None:
+        """The caller reads again: a fresh idle window starts now."""
+        with self._lock:
+            self._held = False
+            self._last = time.monotonic()
+            self._arm()
 
     def wait_allowed(self, delay_s: float) -> str | None:
         """The limit that a reconnect wait of ``delay_s`` would cross (None: it fits)."""
@@ -92,7 +112,7 @@ class StreamWatch:
             candidates.append(self.ends)
         if not self._events and self.first_by is not None:
             candidates.append(self.first_by)
-        if self.idle_s is not None:
+        if self.idle_s is not None and not self._held:
             candidates.append(self._last + self.idle_s)
         return min(candidates) if candidates else None
 
@@ -114,7 +134,7 @@ class StreamWatch:
                 self.fired = DURATION
             elif not self._events and self.first_by is not None and now >= self.first_by:
                 self.fired = FIRST_EVENT
-            elif self.idle_s is not None and now - self._last >= self.idle_s:
+            elif self.idle_s is not None and not self._held and now - self._last >= self.idle_s:
                 self.fired = IDLE
             else:
                 self._arm()  # an event moved the idle limit on
@@ -124,3 +144,29 @@ class StreamWatch:
             from pristine_core.sockguard import shutdown
 
             shutdown(sock)
+
+
+def watch_for(
+    call: Call, response: Response, settings: StreamingSettings, options: StreamingOptions
+) -> StreamWatch | None:
+    """The limits of a new stream, attached to ``response`` (None when it has none).
+
+    With an explicit call deadline (``timeout_s``) the first event or byte must arrive by it, and
+    the idle limit defaults to that ``timeout_s``; ``stream_idle_timeout_s``/``idle_timeout_s``
+    and ``stream_max_duration_s``/``max_duration_s`` set the others.
+    """
+    request = response.request
+    deadline = request.deadline if request is not None else None
+    idle = options.stream_idle_timeout_s or settings.idle_timeout_s
+    if idle is None and deadline is not None and request is not None:
+        idle = request.timeout_s
+    first_by = None
+    if deadline is not None:
+        first_by = time.monotonic() + (deadline - call.client.meta.clock.monotonic())
+    duration = options.stream_max_duration_s or settings.max_duration_s
+    ends = time.monotonic() + duration if duration is not None else None
+    if idle is None and first_by is None and ends is None:
+        return None
+    watch = StreamWatch(call.client.meta.watchdog, first_by=first_by, idle_s=idle, ends=ends)
+    watch.attach(response)
+    return watch

@@ -1,0 +1,193 @@
+"""Secrets a client holds (proxy credentials, the API key, secret environment variables) never show
+in reprs, ``vars()``, logs, exceptions or telemetry payloads, against a loopback server (which
+also plays the HTTP proxy: requests through a proxy arrive in absolute form)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import pytest
+import structlog
+
+import pristine_core as pc
+from pristine_core import hookimpl
+from pristine_core.pipeline import Event, Middleware, Request
+from pristine_core.secrets import SecretEnviron
+from pristine_core.transport import RequestsTransport
+from pristine_plugins.environment import EnvironmentPlugin
+from pristine_plugins.telemetry.events import sanitize
+from pristine_testing import LoopbackServer, json_reply
+
+API_KEY = "pk-held-api-key-31337"
+CF_SECRET = "cf-held-secret-value-9"
+PROXY_PASSWORD = "hunter2-proxy-pw"
+OTHER_TOKEN = "tok-unrelated-6543"
+TOKEN = base64.b64encode(f"bob:{PROXY_PASSWORD}".encode()).decode()
+ALL_SECRETS = (API_KEY, CF_SECRET, PROXY_PASSWORD, OTHER_TOKEN, TOKEN)
+
+
+def _manifest() -> dict[str, Any]:
+    return {
+        "name": "held",
+        "auth": {"header": "X-API-Key", "env": "HELD_API_KEY"},
+        "resources": {"items": {"get": {"method": "GET", "path": "/items"}}},
+        "features": {
+            "environment": {
+                "variables": {
+                    "CF_ID": {"to": "header", "name": "CF-Access-Client-Id"},
+                    "CF_SECRET": {"to": "header", "name": "CF-Access-Client-Secret", "secret": True},
+                    "PROXY": {"to": "proxy"},
+                    "DUMP": {"to": "dump_headers"},
+                }
+            }
+        },
+    }
+
+
+class Recorder:
+    """A plugin that keeps every event and every request it sees."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.requests: list[Request] = []
+
+    @hookimpl
+    def pristine_on_event(self, event: Event) -> None:
+        """Keep the event."""
+        self.events.append(event)
+
+    @hookimpl
+    def pristine_dispatch_middleware(self, client: pc.Client) -> Any:
+        """Keep each request on its way out."""
+
+        def keep(request: Request, call_next: Any) -> Any:
+            self.requests.append(request)
+            return call_next(request)
+
+        return Middleware("recorder", 0, keep)
+
+
+def _leaks(text: str) -> list[str]:
+    return [secret for secret in ALL_SECRETS if secret in text]
+
+
+def test_the_transport_holds_proxy_credentials_as_secrets() -> None:
+    """Plain-text proxy headers and a proxy URL with credentials go in; reprs and vars stay clean."""
+    seen: list[Any] = []
+
+    def proxy(request: Any) -> Any:
+        seen.append(request)
+        return json_reply({"proxied": request.path})
+
+    with LoopbackServer(proxy) as server:
+        port = server.url.rsplit(":", 1)[1]
+        transport = RequestsTransport(
+            proxies={"http": f"http://bob:{PROXY_PASSWORD}@127.0.0.1:{port}"},
+            proxy_headers={"Proxy-Authorization": f"Basic {TOKEN}"},
+        )
+        try:
+            request = Request("GET", "http://api.example.test/items", {}, None, 5.0, "default")
+            response = transport.send(request)
+            assert response.json() == {"proxied": "http://api.example.test/items"}
+            assert seen[0].header("Proxy-Authorization") == f"Basic {TOKEN}"
+            adapter = transport.session_for("default").get_adapter("http://api.example.test")
+            shown = repr(transport) + repr(vars(transport)) + repr(vars(adapter)["_extra_proxy_headers"])
+            assert _leaks(shown) == [] and "Proxy-Authorization" in shown
+        finally:
+            transport.close()
+
+
+def test_a_failing_proxy_names_no_credentials() -> None:
+    """A refused proxy: the error text and its causes never carry the password or the token."""
+    with LoopbackServer() as server:
+        port = server.url.rsplit(":", 1)[1]
+    transport = RequestsTransport(
+        proxies={"http": f"http://bob:{PROXY_PASSWORD}@127.0.0.1:{port}"},
+        proxy_headers={"Proxy-Authorization": f"Basic {TOKEN}"},
+    )
+    try:
+        with pytest.raises(pc.APIConnectionError) as info:
+            transport.send(Request("GET", "http://api.example.test/x", {}, None, 2.0, "default"))
+    finally:
+        transport.close()
+    chain = [info.value, info.value.__cause__, info.value.__context__]
+    assert _leaks(" ".join(f"{e!s} {e!r}" for e in chain if e is not None)) == []
+
+
+def test_environ_wraps_secret_values_and_still_reads() -> None:
+    env = SecretEnviron(
+        {"PLAIN": "visible-value", "MY_TOKEN": OTHER_TOKEN, "NAMED": CF_SECRET, "PROXY": "http://u:pw-123456@h:1"},
+        frozenset({"NAMED"}),
+    )
+    assert env["MY_TOKEN"] == OTHER_TOKEN and env.get("NAMED") == CF_SECRET and env["PLAIN"] == "visible-value"
+    assert dict(env) == {
+        "PLAIN": "visible-value",
+        "MY_TOKEN": OTHER_TOKEN,
+        "NAMED": CF_SECRET,
+        "PROXY": "http://u:pw-123456@h:1",
+    }
+    assert "PLAIN" in env and "MISSING" not in env and len(env) == 4
+    assert env.secret_names() == ["MY_TOKEN", "NAMED", "PROXY"]
+    assert "visible-value" in repr(env) and _leaks(repr(env)) == [] and "pw-123456" not in repr(env)
+    with pytest.raises(TypeError):
+        vars(env)  # slots only: nothing to dump
+
+
+def test_no_secret_shows_anywhere_a_client_exposes(caplog: pytest.LogCaptureFixture) -> None:
+    """The audit: API key, CF secret, proxy credentials and a secret-looking variable, through the
+    environment plugin, a proxy and a 401 that echoes the key."""
+    recorder = Recorder()
+
+    def proxy(request: Any) -> Any:
+        return json_reply({"echo": request.header("X-API-Key"), "cf": request.header("CF-Access-Client-Secret")}, 401)
+
+    with LoopbackServer(proxy) as server:
+        port = server.url.rsplit(":", 1)[1]
+        environ = {
+            "HELD_API_KEY": API_KEY,
+            "CF_ID": "cf-id-public",
+            "CF_SECRET": CF_SECRET,
+            "PROXY": f"http://bob:{PROXY_PASSWORD}@127.0.0.1:{port}",
+            "DUMP": "1",
+            "SOME_TOKEN": OTHER_TOKEN,
+        }
+        caplog.set_level(logging.DEBUG)
+        with structlog.testing.capture_logs() as logs:
+            client = pc.Client(
+                _manifest(),
+                base_url="http://api.example.test",
+                environ=environ,
+                plugins=[EnvironmentPlugin(), recorder],
+                autoload_plugins=False,
+            )
+            with client, pytest.raises(pc.AuthenticationError) as info:
+                client.items.get()
+            assert client.meta.environ is not None
+            assert client.meta.environ["HELD_API_KEY"] == API_KEY  # reading still works
+            assert client.meta.environ["CF_ID"] == "cf-id-public"
+            shown = [
+                repr(client),
+                repr(client.meta),
+                repr(vars(client.meta)),
+                repr(client.meta.environ),
+                repr(client.meta.defaults),
+                repr(client.meta.transport),
+                repr(vars(client.meta.transport)),
+                repr(client.meta.tenant),
+                repr(client.meta.pipeline),
+                repr(vars(client.meta.pipeline)),
+            ]
+    assert server.requests[0].header("Proxy-Authorization") == f"Basic {TOKEN}"
+    assert server.requests[0].header("X-API-Key") == API_KEY
+    shown += [repr(request) for request in recorder.requests]
+    shown += [str(info.value), repr(info.value), repr(info.value.args), repr(info.value.body)]
+    shown += [repr(event) for event in recorder.events]
+    shown += [repr(sanitize(dict(event.fields))) for event in recorder.events]
+    shown += [repr(sanitize(info.value)), repr(sanitize(dict(environ)))]
+    shown += [str(logs), caplog.text]
+    assert recorder.requests and recorder.events and "cf-id-public" in repr(client.meta.environ)
+    assert _leaks("\n".join(shown)) == []
