@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -71,12 +72,17 @@ class Recorder:
         return Middleware("recorder", 0, keep)
 
 
+def _pristine_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("pristine")]
+
+
 def _leaks(text: str) -> list[str]:
     return [secret for secret in ALL_SECRETS if secret in text]
 
 
 def test_the_transport_holds_proxy_credentials_as_secrets() -> None:
     """Plain-text proxy headers and a proxy URL with credentials go in; reprs and vars stay clean."""
+    before = set(_pristine_threads())
     seen: list[Any] = []
 
     def proxy(request: Any) -> Any:
@@ -97,8 +103,11 @@ def test_the_transport_holds_proxy_credentials_as_secrets() -> None:
             adapter = transport.session_for("default").get_adapter("http://api.example.test")
             shown = repr(transport) + repr(vars(transport)) + repr(vars(adapter)["_extra_proxy_headers"])
             assert _leaks(shown) == [] and "Proxy-Authorization" in shown
+            budgeted = transport.send(Request("GET", "http://api.example.test/b", {}, None, 5.0, "default"), 2.0)
+            assert budgeted.status_code == 200 and seen[1].header("Proxy-Authorization") == f"Basic {TOKEN}"
         finally:
             transport.close()
+    assert set(_pristine_threads()) <= before  # the deadline watchdog is gone
 
 
 def test_a_failing_proxy_names_no_credentials() -> None:
@@ -140,6 +149,7 @@ def test_environ_wraps_secret_values_and_still_reads() -> None:
 def test_no_secret_shows_anywhere_a_client_exposes(caplog: pytest.LogCaptureFixture) -> None:
     """The audit: API key, CF secret, proxy credentials and a secret-looking variable, through the
     environment plugin, a proxy and a 401 that echoes the key."""
+    before = set(_pristine_threads())
     recorder = Recorder()
 
     def proxy(request: Any) -> Any:
@@ -191,3 +201,4 @@ def test_no_secret_shows_anywhere_a_client_exposes(caplog: pytest.LogCaptureFixt
     shown += [str(logs), caplog.text]
     assert recorder.requests and recorder.events and "cf-id-public" in repr(client.meta.environ)
     assert _leaks("\n".join(shown)) == []
+    assert client.meta.closed and set(_pristine_threads()) <= before

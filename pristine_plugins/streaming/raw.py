@@ -86,8 +86,10 @@ def watched_chunks(
                 yield chunk
                 watch.release()
         except read_errors() as exc:
-            if watch.fired is None:
+            due = watch.due_limit()
+            if due is None:
                 raise read_error(exc, response) from exc
+            raise limit_error(due, watch, response, name) from None
         if watch.fired is not None:
             raise limit_error(watch.fired, watch, response, name)
     finally:

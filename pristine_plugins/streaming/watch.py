@@ -124,6 +124,20 @@ class StreamWatch:
         if due is not None:
             self._handle = self.watchdog.call_later(max(due - time.monotonic(), 0.0), self._check, name="stream-watch")
 
+    def due_limit(self) -> str | None:
+        """The limit that is due now (None: none), whether or not the timer has run yet: a socket
+        read timeout racing the watchdog is then reported as the limit it stands for."""
+        now = time.monotonic()
+        if self.fired is not None:
+            return self.fired
+        if self.ends is not None and now >= self.ends:
+            return DURATION
+        if not self._events and self.first_by is not None and now >= self.first_by:
+            return FIRST_EVENT
+        if self.idle_s is not None and not self._held and now - self._last >= self.idle_s:
+            return IDLE
+        return None
+
     def _check(self) -> None:
         with self._lock:
             self._handle = None

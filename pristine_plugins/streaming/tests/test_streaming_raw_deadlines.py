@@ -51,7 +51,7 @@ def drip(stop: threading.Event, count: int, interval_s: float) -> Iterator[bytes
 
 
 def test_no_first_byte_by_the_deadline_is_a_timeout(
-    make_client: MakeClient, server: LoopbackServer, stop: threading.Event
+    make_client: MakeClient, server: LoopbackServer, stop: threading.Event, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Headers at once, then silence: the first byte must arrive by the call's deadline."""
     server.handler = lambda r: Reply(200, stalled(stop), OCTETS)
@@ -66,10 +66,12 @@ def test_no_first_byte_by_the_deadline_is_a_timeout(
     watchdog = client.meta.watchdog
     client.close()
     assert watchdog.closed and watchdog.live_threads() == []
+    with capsys.disabled():
+        print(f"\n[deadlines] ByteStream, no first byte, timeout_s=0.6: APITimeoutError after {elapsed:.2f}s wall")
 
 
 def test_an_idle_gap_between_chunks_is_a_timeout(
-    make_client: MakeClient, server: LoopbackServer, stop: threading.Event
+    make_client: MakeClient, server: LoopbackServer, stop: threading.Event, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One chunk, then a stall longer than timeout_s: the gap ends the read, not a socket timeout."""
     server.handler = lambda r: Reply(200, stalled(stop, b"head"), OCTETS)
@@ -81,6 +83,8 @@ def test_an_idle_gap_between_chunks_is_a_timeout(
             got.append(chunk)
     elapsed = time.monotonic() - started
     assert got == [b"head"] and 0.4 <= elapsed < 1.5, elapsed
+    with capsys.disabled():
+        print(f"\n[deadlines] ByteStream, one chunk then a stall, timeout_s=0.5: APITimeoutError after {elapsed:.2f}s")
 
 
 def test_a_steady_drip_may_outlast_the_timeout(
