@@ -121,3 +121,22 @@ def test_without_the_plugin_the_block_is_unclaimed_and_ignored(server: LoopbackS
         assert "features.environment" in c.meta.manifest.unclaimed
         c.items.get()
     assert server.requests[-1].header("CF-Access-Client-Id") is None
+
+
+def test_variables_read_as_secrets_are_named_and_never_shown(server: LoopbackServer) -> None:
+    """Secret headers, proxy credentials and proxy headers are listed in ``secret_names``; the
+    client's ``meta.environ`` holds them as secrets (reading them still works)."""
+    doc = manifest({**VARIABLES, "PROXY_HEADERS": {"to": "proxy_headers"}})
+    env = {
+        "CF_ID": "cf-id",
+        "CF_SECRET": SECRET,
+        "PROXY": f"http://u:pw-xyz-1234@127.0.0.1:{server.url.rsplit(':', 1)[1]}",
+        "PROXY_HEADERS": '[["X-Proxy-Token", "proxy-token-998877"]]',
+    }
+    with client(server, env, doc) as c:
+        assert c.meta.defaults.secret_names == frozenset({"CF_SECRET", "PROXY", "PROXY_HEADERS"})
+        held = c.meta.environ
+        assert held is not None and held["CF_SECRET"] == SECRET and held["CF_ID"] == "cf-id"
+        shown = repr(held) + repr(vars(c.meta))
+    assert "cf-id" in shown
+    assert all(secret not in shown for secret in (SECRET, "pw-xyz-1234", "proxy-token-998877"))
