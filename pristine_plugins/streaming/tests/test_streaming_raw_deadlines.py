@@ -166,3 +166,20 @@ def test_a_reader_starting_after_the_deadline_gets_one_idle_window(
     download = make_client().events.download(name="w.bin", request_options={"timeout_s": 0.2})
     time.sleep(0.3)
     assert download.read() == b"allhere"
+
+
+def test_max_duration_bounds_a_body_that_keeps_coming(
+    make_client: MakeClient, server: LoopbackServer, stop: threading.Event
+) -> None:
+    server.handler = lambda r: Reply(200, drip(stop, 1000, 0.05), OCTETS)
+    download = make_client().events.download(
+        name="w.bin", request_options={"extensions": {"stream_max_duration_s": 0.4}}
+    )
+    got: list[bytes] = []
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match="max_duration_s"):
+        for chunk in download:
+            got.append(chunk)
+    elapsed = time.monotonic() - started
+    assert 0.35 <= elapsed < 1.0, elapsed
+    assert 3 <= len(got) < 20
