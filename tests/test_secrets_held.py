@@ -18,6 +18,7 @@ from pristine_core.pipeline import Event, Middleware, Request
 from pristine_core.secrets import SecretEnviron
 from pristine_core.transport import RequestsTransport
 from pristine_plugins.environment import EnvironmentPlugin
+from pristine_plugins.telemetry import TelemetryPlugin, capture
 from pristine_plugins.telemetry.events import sanitize
 from pristine_testing import LoopbackServer, json_reply
 
@@ -202,3 +203,37 @@ def test_no_secret_shows_anywhere_a_client_exposes(caplog: pytest.LogCaptureFixt
     assert recorder.requests and recorder.events and "cf-id-public" in repr(client.meta.environ)
     assert _leaks("\n".join(shown)) == []
     assert client.meta.closed and set(_pristine_threads()) <= before
+
+
+def test_telemetry_payloads_carry_no_secret() -> None:
+    """The telemetry plugin ships the failure of a call whose 401 echoes the key and the CF
+    secret, plus a ``capture``d exception naming them: the bodies the sink receives hold neither."""
+    doc = _manifest()
+    doc["features"]["environment"]["variables"].pop("PROXY")
+    doc["resources"]["telemetry"] = {"ship": {"method": "POST", "path": "/telemetry", "request": "Batch"}}
+    doc["types"] = {"Batch": {"type": "object", "additionalProperties": {"type": "any"}}}
+    doc["features"]["telemetry"] = {"endpoint": "telemetry.ship", "flush_interval_s": 60, "retry_delay_s": 0.05}
+
+    def handler(request: Any) -> Any:
+        if request.path == "/telemetry":
+            return json_reply({"status": "accepted"})
+        return json_reply({"echo": request.header("X-API-Key"), "cf": request.header("CF-Access-Client-Secret")}, 401)
+
+    environ = {"HELD_API_KEY": API_KEY, "CF_SECRET": CF_SECRET}
+    with LoopbackServer(handler) as server:
+        client = pc.Client(
+            doc,
+            base_url=server.url,
+            environ=environ,
+            config={"telemetry": True},
+            plugins=[EnvironmentPlugin(), TelemetryPlugin()],
+            autoload_plugins=False,
+        )
+        with client:
+            with pytest.raises(pc.AuthenticationError), capture(client):
+                client.items.get()
+            with pytest.raises(RuntimeError), capture(client):
+                raise RuntimeError(f"engine failed with key {API_KEY} and {CF_SECRET}")
+        shipped = [seen.body.decode("utf-8", "replace") for seen in server.requests if seen.path == "/telemetry"]
+    assert shipped and "AuthenticationError" in "".join(shipped) and "engine failed" in "".join(shipped)
+    assert _leaks("\n".join(shipped)) == [] and "[REDACTED]" in "".join(shipped)
