@@ -17,6 +17,7 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pristine_core.lanes import Lane
 from pristine_core.scheduler import Scheduler
 
 T = TypeVar("T")
@@ -40,8 +41,8 @@ async def wait_future(future: concurrent.futures.Future[T], timeout_s: float | N
         raise concurrent.futures.TimeoutError(f"no result within {timeout_s:g}s") from None
 
 
-async def run_off_loop(scheduler: Scheduler, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, **kwargs)`` on a worker of ``scheduler`` and await its result.
+async def run_off_loop(scheduler: Scheduler | Lane, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(*args, **kwargs)`` on a worker of ``scheduler`` (or of one of its lanes) and await its result.
 
     The event loop keeps running meanwhile. Raises :class:`SchedulerClosedError` when the
     scheduler is closed; ``fn``'s own exception propagates unchanged.

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from pristine_core.lanes import Lane
 from pristine_core.scheduler import Handle, Scheduler
 
 T = TypeVar("T")
@@ -44,7 +45,7 @@ def _outcome(fn: Callable[[], T]) -> Outcome[T]:
 
 
 def run_concurrently(
-    scheduler: Scheduler, calls: Sequence[Callable[[], T]], *, name: str = "fanout"
+    scheduler: Scheduler | Lane, calls: Sequence[Callable[[], T]], *, name: str = "fanout"
 ) -> list[Outcome[T]]:
     """Run every call concurrently (see the module docstring); their outcomes in input order.
 

@@ -19,6 +19,11 @@ run: ``FakeClock.sleeps`` records each wait). With ``background=False`` no threa
 and nothing runs until :meth:`Scheduler.run_due` is called: a test advances the fake clock and
 calls it to run exactly the tasks that are due, in due order, on its own thread.
 
+Lanes. :meth:`Scheduler.lane` adds a named, bounded set of worker threads (a
+:class:`~pristine_core.lanes.Lane`, with the same ``submit``/``call_later``/``closed`` surface):
+a plugin whose jobs block for long (long polls) gets isolation from every other job without
+owning a thread or a timer of its own. All lanes share the one timer heap, clock and ``close``.
+
 A client owns one scheduler (``client.meta.scheduler``), closed when the client closes.
 """
 
@@ -29,11 +34,11 @@ import itertools
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
+from pristine_core.lanes import DEFAULT_LANE, Lane, WorkerPool, check_lane
 from pristine_core.logs import get_logger
 
 log = get_logger(__name__)
@@ -49,12 +54,14 @@ _MIN_COMPACT = 1024
 class Handle:
     """One scheduled task; :meth:`cancel` keeps it from starting."""
 
-    __slots__ = ("_state", "due", "fn", "name")
+    __slots__ = ("_state", "due", "fn", "name", "pool")
 
-    def __init__(self, fn: Task, due: float, name: str = "") -> None:
+    def __init__(self, fn: Task, due: float, name: str = "", pool: WorkerPool | None = None) -> None:
         self.fn = fn
         self.due = due
         self.name = name
+        #: The worker pool (lane) that runs the task; None: the scheduler's default pool.
+        self.pool = pool
         self._state = "pending"
 
     def cancel(self) -> bool:
@@ -93,14 +100,20 @@ def _on_event_loop() -> bool:
     return asyncio is not None and asyncio._get_running_loop() is not None
 
 
-def on_scheduler_thread(scheduler: Scheduler | None = None) -> bool:
-    """True on a thread of ``scheduler`` (of any scheduler when None)."""
+def on_scheduler_thread(scheduler: Scheduler | Lane | None = None) -> bool:
+    """True on a thread of ``scheduler`` (any of its lanes, or its timer), of that lane only
+    when given a :class:`~pristine_core.lanes.Lane`, of any scheduler when None."""
     owner = getattr(_local, "scheduler", None)
-    return owner is not None and (scheduler is None or owner is scheduler)
+    if owner is None or scheduler is None:
+        return owner is not None
+    if isinstance(scheduler, Lane):
+        return getattr(_local, "pool", None) is scheduler._pool
+    return owner is scheduler
 
 
 class Scheduler:
-    """Runs tasks now or later on at most ``max_workers`` threads; see the module docstring."""
+    """Runs tasks now or later on at most ``max_workers`` threads (plus those of its lanes); see
+    the module docstring."""
 
     def __init__(
         self,
@@ -110,24 +123,22 @@ class Scheduler:
         name: str = "pristine",
         background: bool = True,
     ) -> None:
-        if max_workers < 0:
-            raise ValueError("max_workers must be >= 0")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 0:
+            raise ValueError(f"max_workers must be an integer >= 0, got {max_workers!r}")
         self.clock: Clock = clock or SYSTEM_CLOCK
         self.max_workers = max_workers
         self.name = name
         self.background = background
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._pool = WorkerPool(DEFAULT_LANE, max_workers, name, self._lock)
+        self._cond = self._pool.cond  # the scheduler's lock, as a condition of the default pool
+        self._lanes: dict[str, Lane] = {}
         self._heap: list[tuple[float, int, Handle]] = []
-        self._ready: deque[Handle] = deque()
         self._seq = itertools.count()
         self._wake = threading.Event()
         self._timer: threading.Thread | None = None
-        self._workers: list[threading.Thread] = []
-        self._idle = 0
-        self._spawns = 0
         self._compact_at = _MIN_COMPACT
         self._closed = False
-        self.peak_workers = 0
         self.failed = 0
 
     # -- scheduling -----------------------------------------------------------------------
@@ -137,19 +148,52 @@ class Scheduler:
         """True once :meth:`close` has started: new tasks are refused."""
         return self._closed
 
+    @property
+    def peak_workers(self) -> int:
+        """The most worker threads the default pool ever had at once (lanes count their own)."""
+        return self._pool.peak_workers
+
+    def lane(self, name: str, workers: int, *, thread_name: str | None = None) -> Lane:
+        """The lane ``name`` with at most ``workers`` threads of its own, made on first use.
+
+        Asking again for the same name returns the same lane; a different size is an error, as are
+        an empty name, the reserved name ``"default"`` and a size below 1 (``ValueError`` naming
+        the lane). Its threads are named ``thread_name-<n>`` (default ``<scheduler name>-<lane>``).
+        A lane asked of a closed scheduler is closed: it refuses tasks.
+        """
+        check_lane(name, workers)
+        with self._cond:
+            lane = self._lanes.get(name)
+            if lane is None:
+                pool = WorkerPool(name, workers, thread_name or f"{self.name}-{name}", self._lock)
+                pool.closed = self._closed
+                lane = self._lanes[name] = Lane(self, pool)
+            elif lane.max_workers != workers:
+                raise ValueError(f"lane {name!r} already has {lane.max_workers} workers, not {workers}")
+            return lane
+
+    def lanes(self) -> list[Lane]:
+        """Every lane made so far, in creation order."""
+        with self._cond:
+            return list(self._lanes.values())
+
     def submit(self, fn: Task, *, name: str = "") -> Handle | None:
         """Run ``fn`` as soon as a worker is free; None when the scheduler is closed."""
-        return self.call_later(0.0, fn, name=name)
+        return self._schedule(self._pool, 0.0, fn, name)
 
     def call_later(self, delay_s: float, fn: Task, *, name: str = "") -> Handle | None:
         """Run ``fn`` once ``delay_s`` seconds have passed on the clock; None when closed."""
+        return self._schedule(self._pool, delay_s, fn, name)
+
+    def _schedule(self, pool: WorkerPool, delay_s: float, fn: Task, name: str) -> Handle | None:
+        """Queue ``fn`` for ``pool`` now or after ``delay_s``; None when it or the scheduler is closed."""
         delay = max(float(delay_s), 0.0)
         with self._cond:
-            if self._closed:
+            if self._closed or pool.closed:
                 return None
-            handle = Handle(fn, self.clock.monotonic() + delay, name)
-            if delay == 0.0 and self.background and self.max_workers > 0:
-                self._enqueue(handle)
+            handle = Handle(fn, self.clock.monotonic() + delay, name, None if pool is self._pool else pool)
+            if delay == 0.0 and self.background and pool.max_workers > 0:
+                self._enqueue(pool, handle)
                 return handle
             heapq.heappush(self._heap, (handle.due, next(self._seq), handle))
             if len(self._heap) >= self._compact_at:
@@ -178,10 +222,15 @@ class Scheduler:
         self._wake.set()
 
     def pending(self) -> int:
-        """Tasks waiting to start (timed and ready, cancelled ones excluded)."""
+        """Tasks waiting to start, in every lane (timed and ready, cancelled ones excluded)."""
+        return self._pending(None)
+
+    def _pending(self, pool: WorkerPool | None) -> int:
+        """Live waiting tasks of ``pool`` (of every pool when None)."""
         with self._cond:
-            timed = sum(1 for _, _, h in self._heap if not h.cancelled)
-            return timed + sum(1 for h in self._ready if not h.cancelled)
+            pools = [pool] if pool is not None else self._pools()
+            timed = sum(1 for _, _, h in self._heap if not h.cancelled and (pool is None or self._pool_of(h) is pool))
+            return timed + sum(1 for p in pools for h in p.ready if not h.cancelled)
 
     def next_due(self) -> float | None:
         """Clock time at which the earliest live timed task is due, or None."""
@@ -208,36 +257,59 @@ class Scheduler:
     # -- threads --------------------------------------------------------------------------
 
     def threads(self) -> list[threading.Thread]:
-        """Every thread this scheduler started (alive or not)."""
+        """Every thread this scheduler started, its lanes' included (alive or not)."""
         with self._cond:
             timer = [self._timer] if self._timer is not None else []
-            return list(self._workers) + timer
+            return [t for p in self._pools() for t in p.workers] + timer
 
     def live_threads(self) -> list[threading.Thread]:
         """The threads of this scheduler still alive."""
         return [t for t in self.threads() if t.is_alive()]
 
     def close(self, timeout_s: float = 5.0) -> list[threading.Thread]:
-        """Refuse new tasks, drop pending ones, join every thread for at most ``timeout_s``.
+        """Refuse new tasks, drop pending ones, join every thread (every lane's) for at most ``timeout_s``.
 
         The bound is real time, even under a fake clock. Returns the threads still alive (a
         worker inside a long task; they are daemons and end when the task returns). A task
-        that closes its own scheduler does not wait for itself.
+        that closes its own scheduler does not wait for itself. A lane its owner closed before
+        (:meth:`Lane.close`, which had its own bound) is not waited for again.
         """
         deadline = time.monotonic() + max(timeout_s, 0.0)
         with self._cond:
             self._closed = True
             for _, _, handle in self._heap:
                 handle.cancel()
-            for handle in self._ready:
-                handle.cancel()
             self._heap.clear()
-            self._ready.clear()
-            self._cond.notify_all()
+            open_pools = [pool for pool in self._pools() if not pool.closed]
+            waited = [t for pool in open_pools for t in pool.workers]
+            waited += [self._timer] if self._timer is not None else []
+            for pool in open_pools:
+                pool.closed = True
+                for handle in pool.ready:
+                    handle.cancel()
+                pool.ready.clear()
+                pool.cond.notify_all()
         self._wake.set()
+        return self._join(waited, deadline)
+
+    def _close_pool(self, pool: WorkerPool, timeout_s: float) -> list[threading.Thread]:
+        """Close one lane: cancel its ready and timed tasks, join its workers (see :meth:`Lane.close`)."""
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        with self._cond:
+            pool.closed = True
+            for handle in pool.ready:
+                handle.cancel()
+            pool.ready.clear()
+            for _, _, handle in self._heap:  # cancelled entries leave the heap as the timer pops them
+                if handle.pool is pool:
+                    handle.cancel()
+            pool.cond.notify_all()
+        return self._join(self._pool_threads(pool), deadline)
+
+    def _join(self, threads: list[threading.Thread], deadline: float) -> list[threading.Thread]:
         me = threading.current_thread()
         stragglers = []
-        for thread in self.threads():
+        for thread in threads:
             if thread is me:
                 continue
             thread.join(max(deadline - time.monotonic(), 0.0))
@@ -247,6 +319,10 @@ class Scheduler:
             log.warning("pristine.scheduler.close_incomplete", scheduler=self.name, busy_threads=len(stragglers))
         return stragglers
 
+    def _pool_threads(self, pool: WorkerPool) -> list[threading.Thread]:
+        with self._cond:
+            return list(pool.workers)
+
     def __enter__(self) -> Scheduler:
         return self
 
@@ -255,32 +331,41 @@ class Scheduler:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<Scheduler {self.name} {state} workers={len(self._workers)}/{self.max_workers}>"
+        lanes = f" lanes={len(self._lanes)}" if self._lanes else ""
+        return f"<Scheduler {self.name} {state} workers={len(self._pool.workers)}/{self.max_workers}{lanes}>"
 
     # -- internals ------------------------------------------------------------------------
 
-    def _enqueue(self, handle: Handle) -> None:
-        """Queue ``handle`` for a worker (caller holds the lock); start a worker when needed.
+    def _pools(self) -> list[WorkerPool]:
+        """The default pool and every lane's (caller holds the lock)."""
+        return [self._pool] + [lane._pool for lane in self._lanes.values()]
+
+    def _pool_of(self, handle: Handle) -> WorkerPool:
+        return handle.pool if handle.pool is not None else self._pool
+
+    def _enqueue(self, pool: WorkerPool, handle: Handle) -> None:
+        """Queue ``handle`` for a worker of ``pool`` (caller holds the lock); start one when needed.
 
         On an event-loop thread the new worker is started by the timer thread instead: starting
         a thread waits for it to run, which must not stall the loop.
         """
-        self._ready.append(handle)
-        if len(self._ready) > self._idle + self._spawns and len(self._workers) + self._spawns < self.max_workers:
+        pool.ready.append(handle)
+        if len(pool.ready) > pool.idle + pool.spawns and len(pool.workers) + pool.spawns < pool.max_workers:
             if _on_event_loop():
-                self._spawns += 1
+                pool.spawns += 1
                 self._ensure_timer()
                 self._wake.set()
             else:
-                self._spawn()
+                self._spawn(pool)
         else:
-            self._cond.notify()
+            pool.cond.notify()
 
-    def _spawn(self) -> None:
-        """Start one worker (caller holds the lock)."""
-        thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._workers)}", daemon=True)
-        self._workers.append(thread)
-        self.peak_workers = max(self.peak_workers, len(self._workers))
+    def _spawn(self, pool: WorkerPool) -> None:
+        """Start one worker of ``pool`` (caller holds the lock)."""
+        thread_name = f"{pool.thread_name}-{len(pool.workers)}"
+        thread = threading.Thread(target=self._work, args=(pool,), name=thread_name, daemon=True)
+        pool.workers.append(thread)
+        pool.peak_workers = max(pool.peak_workers, len(pool.workers))
         thread.start()
 
     def _pop_due(self) -> list[Handle]:
@@ -306,39 +391,44 @@ class Scheduler:
             handle._state = "done"
         return True
 
-    def _work(self) -> None:
+    def _work(self, pool: WorkerPool) -> None:
         _local.scheduler = self
+        _local.pool = pool
         while True:
             with self._cond:
-                while not self._ready and not self._closed:
-                    self._idle += 1
-                    self._cond.wait()
-                    self._idle -= 1
-                if self._closed:
+                while not pool.ready and not pool.closed:
+                    pool.idle += 1
+                    pool.cond.wait()
+                    pool.idle -= 1
+                if pool.closed:
                     return
-                handle = self._ready.popleft()
+                handle = pool.ready.popleft()
             self._execute(handle)
 
     def _run_timer(self) -> None:
         _local.scheduler = self
+        _local.pool = None
         while True:
             self._wake.clear()
             with self._cond:
                 if self._closed:
                     return
-                while self._spawns > 0:
-                    self._spawns -= 1
-                    if len(self._workers) < self.max_workers:
-                        self._spawn()
+                for pool in self._pools():
+                    while pool.spawns > 0:
+                        pool.spawns -= 1
+                        if len(pool.workers) < pool.max_workers and not pool.closed:
+                            self._spawn(pool)
             due = self._pop_due()
             for handle in due:
-                if self.max_workers == 0:
+                pool = self._pool_of(handle)
+                if pool.max_workers == 0:
                     self._execute(handle)
                 else:
                     with self._cond:
                         if self._closed:
                             return
-                        self._enqueue(handle)
+                        if not pool.closed:
+                            self._enqueue(pool, handle)
             if due:
                 continue
             next_due = self.next_due()

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from pristine_core import Client, FakeClock, ManifestError, ValidationError
+from pristine_core.lanes import WorkerPool
 from pristine_core.scheduler import Scheduler, on_scheduler_thread
 
 MANIFEST = {"name": "sched", "version": "1", "base_url": "http://127.0.0.1:9", "resources": {}}
@@ -226,9 +227,9 @@ def test_workers_are_never_started_on_an_event_loop_thread(monkeypatch: pytest.M
     starters: list[str] = []
     original = Scheduler._spawn
 
-    def recording_spawn(self: Scheduler) -> None:
+    def recording_spawn(self: Scheduler, pool: WorkerPool) -> None:
         starters.append(threading.current_thread().name)
-        original(self)
+        original(self, pool)
 
     monkeypatch.setattr(Scheduler, "_spawn", recording_spawn)
     scheduler = Scheduler(max_workers=3, name="t-loop")

@@ -2,7 +2,7 @@
 
 Submitting a request can block for a long time before the server hands out its future (a 429
 back-off, a full connection pool). :func:`submit_in_background` runs such a submission on a
-:class:`~pristine_core.scheduler.Scheduler` and returns an :class:`APIFuture` at once; it
+:class:`~pristine_core.scheduler.Scheduler` (or a lane of one) and returns an :class:`APIFuture` at once; it
 resolves to what the submission's own future resolves to (or to a plain value the submission
 returned), and fails with whatever the submission or that future raised. Cancelling it calls off
 a submission that has not started, or cancels the submission's future once there is one.
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pristine_core.errors import BackoffPending
+from pristine_core.lanes import Lane
 from pristine_core.scheduler import Handle, Scheduler
 from pristine_plugins.futures.future import APIFuture
 
@@ -30,7 +31,7 @@ class SubmissionRefusedError(RuntimeError):
     """The scheduler that should run a background submission is closed (its client closed)."""
 
 
-def submit_in_background(scheduler: Scheduler, submit: Callable[[], Any], endpoint: str = "") -> APIFuture[Any]:
+def submit_in_background(scheduler: Scheduler | Lane, submit: Callable[[], Any], endpoint: str = "") -> APIFuture[Any]:
     """Run ``submit()`` on ``scheduler``; a future of its eventual result, returned at once."""
     outer: APIFuture[Any] = APIFuture(None, endpoint)
     inner: list[concurrent.futures.Future[Any]] = []

@@ -12,10 +12,10 @@ from pristine_core.bands import FUTURES
 from pristine_core.contract import PluginSettings
 from pristine_core.errors import APIResponseValidationError, PristineError
 from pristine_core.hookspecs import hookimpl
+from pristine_core.lanes import Lane
 from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Call, Request, Response
-from pristine_core.scheduler import Scheduler
 from pristine_plugins.futures.background import submit_in_background
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
 from pristine_plugins.futures.errors import FutureClosedError
@@ -44,9 +44,11 @@ log = get_logger("pristine_plugins.futures")
 class FuturesPlugin:
     """Server-side futures resolved by polling the manifest's retrieve endpoint.
 
-    One instance per client. It owns the client's poll worker pool (started on the first
-    future, at most ``max_workers`` threads plus one timer thread) and shuts it down when the
-    client closes, failing unresolved futures with :class:`FutureClosedError`.
+    One instance per client. Polls run on the ``futures`` lane of the client's scheduler (at
+    most ``max_workers`` threads, started on the first future; timed polls wait in the client's
+    one timer heap) and background submissions on its ``submit`` lane (``submit_workers``), so a
+    long poll never holds up the client's other background work nor theirs. When the client
+    closes it fails unresolved futures with :class:`FutureClosedError` and closes both lanes.
     """
 
     name = "futures"
@@ -55,8 +57,8 @@ class FuturesPlugin:
     def __init__(self) -> None:
         self._client: Client | None = None
         self._settings = FuturesSettings()
-        self._scheduler: Scheduler | None = None
-        self._submit_scheduler: Scheduler | None = None
+        self._scheduler: Lane | None = None
+        self._submit_scheduler: Lane | None = None
         self._submissions: set[APIFuture] = set()
         self._budget: ResponseBudget | None = None
         self._lock = threading.Lock()
@@ -149,25 +151,26 @@ class FuturesPlugin:
         return self._budget
 
     @property
-    def scheduler(self) -> Scheduler | None:
-        """The poll scheduler (None until the first future polls)."""
+    def scheduler(self) -> Lane | None:
+        """The poll lane of the client's scheduler (None until the first future polls)."""
         return self._scheduler
 
     def threads(self) -> list[Any]:
-        """The live threads this plugin started (poll and submission workers, timers)."""
+        """The live threads of this plugin's lanes (poll and submission workers); the client's
+        timer thread is the client's, stopped when it closes."""
         schedulers = [s for s in (self._scheduler, self._submit_scheduler) if s is not None]
         return [t for s in schedulers for t in s.threads() if t.is_alive()]
 
     def submit_in_background(self, submit: Callable[[], Any], endpoint: str = "") -> APIFuture:
-        """Run the blocking ``submit()`` on this plugin's submission scheduler (at most
+        """Run the blocking ``submit()`` on this plugin's submission lane (at most
         ``submit_workers`` threads) and return a future of its eventual result at once; see
         :func:`~pristine_plugins.futures.background.submit_in_background`. After :meth:`close`
         the future fails with :class:`~pristine_plugins.futures.background.SubmissionRefusedError`."""
         client = self._require_client()
         with self._lock:
             if self._submit_scheduler is None:
-                self._submit_scheduler = Scheduler(
-                    client.meta.clock, max_workers=self._settings.submit_workers, name="pristine-submit"
+                self._submit_scheduler = client.meta.scheduler.lane(
+                    "submit", self._settings.submit_workers, thread_name="pristine-submit"
                 )
             scheduler = self._submit_scheduler
             if self._closed:
@@ -219,8 +222,9 @@ class FuturesPlugin:
                 future.settle(error=FutureClosedError(request_id))
                 return future
             if self._scheduler is None:
-                workers = self._settings.max_workers
-                self._scheduler = Scheduler(client.meta.clock, max_workers=workers, name="pristine-futures")
+                self._scheduler = client.meta.scheduler.lane(
+                    "futures", self._settings.max_workers, thread_name="pristine-futures"
+                )
             scheduler = self._scheduler
         assert self._budget is not None  # set by pristine_configure, like the client
         poller = Poller(client, future, spec, scheduler, self._budget)
@@ -250,7 +254,7 @@ class FuturesPlugin:
             return logger
 
     def close(self) -> None:
-        """Fail every unresolved future with :class:`FutureClosedError` and stop all threads."""
+        """Fail every unresolved future with :class:`FutureClosedError` and close this plugin's lanes."""
         with self._lock:
             if self._closed:
                 return

@@ -41,6 +41,7 @@ from pristine_plugins.futures.settings import FuturesSettings
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
+    from pristine_core.lanes import Lane
     from pristine_core.scheduler import Scheduler
     from pristine_plugins.futures.budget import ResponseBudget
 
@@ -66,7 +67,7 @@ class Poller:
         client: Client,
         future: APIFuture,
         spec: PollSpec,
-        scheduler: Scheduler,
+        scheduler: Scheduler | Lane,
         budget: ResponseBudget,
     ) -> None:
         self.client = client

@@ -1,0 +1,139 @@
+"""Worker lanes of a :class:`~pristine_core.scheduler.Scheduler`: isolation without owning threads.
+
+A scheduler has one timer heap and one :meth:`~pristine_core.scheduler.Scheduler.close`, and its
+tasks run on *worker pools*: the default one (``max_workers`` threads) and any number of named,
+bounded lanes made with :meth:`~pristine_core.scheduler.Scheduler.lane`. A lane has its own
+workers and its own ready queue, so a lane full of blocked jobs (a futures plugin's 45 s long
+polls, say) never delays a job of another lane or of the default pool; its timed tasks still wait
+in the scheduler's one heap, on the scheduler's one clock.
+
+:class:`Lane` is what a plugin holds: the ``submit``/``call_later``/``closed`` surface of the
+scheduler, plus :meth:`Lane.close` (stop this lane only, within a real-time bound) and thread
+introspection. Closing the scheduler closes every lane.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import TYPE_CHECKING
+
+from pristine_core.clock import Clock
+
+if TYPE_CHECKING:
+    from pristine_core.scheduler import Handle, Scheduler, Task
+
+#: The name of a scheduler's own worker pool (its default lane).
+DEFAULT_LANE = "default"
+
+
+class WorkerPool:
+    """The threads and ready queue of one lane; its mutable state is guarded by the scheduler's lock."""
+
+    __slots__ = (
+        "closed",
+        "cond",
+        "idle",
+        "lane",
+        "max_workers",
+        "peak_workers",
+        "ready",
+        "spawns",
+        "thread_name",
+        "workers",
+    )
+
+    def __init__(self, lane: str, max_workers: int, thread_name: str, lock: threading.Lock) -> None:
+        self.lane = lane
+        self.max_workers = max_workers
+        self.thread_name = thread_name
+        #: Workers of this pool wait on this condition, which shares the scheduler's lock.
+        self.cond = threading.Condition(lock)
+        self.ready: deque[Handle] = deque()
+        self.workers: list[threading.Thread] = []
+        self.idle = 0
+        self.spawns = 0
+        self.peak_workers = 0
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<WorkerPool {self.lane} workers={len(self.workers)}/{self.max_workers}>"
+
+
+def check_lane(name: object, workers: object) -> None:
+    """Raise ``ValueError`` naming the lane when its name or size is not usable."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a lane name must be a non-empty string, got {name!r}")
+    if name == DEFAULT_LANE:
+        raise ValueError(f"lane {name!r} is the scheduler's own pool, sized by its max_workers")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"lane {name!r}: workers must be an integer >= 1, got {workers!r}")
+
+
+class Lane:
+    """A named, bounded set of worker threads of a scheduler (see the module docstring).
+
+    Made by :meth:`Scheduler.lane <pristine_core.scheduler.Scheduler.lane>`; tasks submitted here
+    run only on this lane's at most :attr:`max_workers` threads (started lazily).
+    """
+
+    __slots__ = ("_pool", "scheduler")
+
+    def __init__(self, scheduler: Scheduler, pool: WorkerPool) -> None:
+        self.scheduler = scheduler
+        self._pool = pool
+
+    @property
+    def name(self) -> str:
+        """The lane's name, unique within its scheduler."""
+        return self._pool.lane
+
+    @property
+    def max_workers(self) -> int:
+        """At most this many threads run the lane's tasks."""
+        return self._pool.max_workers
+
+    @property
+    def clock(self) -> Clock:
+        """The scheduler's clock, on which delays are measured."""
+        return self.scheduler.clock
+
+    @property
+    def closed(self) -> bool:
+        """True once this lane or its scheduler closed: new tasks are refused."""
+        return self._pool.closed or self.scheduler.closed
+
+    @property
+    def peak_workers(self) -> int:
+        """The most worker threads this lane ever had at once."""
+        return self._pool.peak_workers
+
+    def submit(self, fn: Task, *, name: str = "") -> Handle | None:
+        """Run ``fn`` on a worker of this lane as soon as one is free; None when closed."""
+        return self.scheduler._schedule(self._pool, 0.0, fn, name)
+
+    def call_later(self, delay_s: float, fn: Task, *, name: str = "") -> Handle | None:
+        """Run ``fn`` on this lane once ``delay_s`` seconds have passed on the clock; None when closed."""
+        return self.scheduler._schedule(self._pool, delay_s, fn, name)
+
+    def pending(self) -> int:
+        """This lane's tasks waiting to start (timed and ready, cancelled ones excluded)."""
+        return self.scheduler._pending(self._pool)
+
+    def threads(self) -> list[threading.Thread]:
+        """Every worker thread this lane started (alive or not)."""
+        return self.scheduler._pool_threads(self._pool)
+
+    def live_threads(self) -> list[threading.Thread]:
+        """This lane's worker threads still alive."""
+        return [t for t in self.threads() if t.is_alive()]
+
+    def close(self, timeout_s: float = 5.0) -> list[threading.Thread]:
+        """Refuse new tasks here, drop this lane's pending ones, join its workers for at most
+        ``timeout_s`` (real time); the threads still busy in a task. Other lanes, the default
+        pool and the timer keep running."""
+        return self.scheduler._close_pool(self._pool, timeout_s)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Lane {self.scheduler.name}/{self.name} {state} workers={len(self._pool.workers)}/{self.max_workers}>"
