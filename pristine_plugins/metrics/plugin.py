@@ -11,7 +11,7 @@ from pristine_core.errors import PristineError
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_plugins.metrics.registry import MetricsRegistry
-from pristine_plugins.metrics.reporter import Reporter, console_sink
+from pristine_plugins.metrics.reporter import THREAD_NAME, Reporter, console_sink
 from pristine_plugins.metrics.settings import SETTINGS, MetricsConfig, MetricsSettings, manifest_problems
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class MetricsPlugin:
             self.reporter = Reporter(
                 self.registry,
                 clock=client.meta.clock,
+                lane=client.meta.scheduler.lane("metrics", 1, thread_name=THREAD_NAME),
                 interval_s=settings.report_interval_s,
                 level=settings.report_level,
                 sink=console_sink() if settings.report_to == "stderr" else None,

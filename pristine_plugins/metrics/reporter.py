@@ -1,6 +1,8 @@
 """A background job that logs a metrics summary every ``interval_s`` (by the client's clock).
 
-It runs on a worker-less :class:`pristine_core.scheduler.Scheduler` (one timer thread).
+It runs on a one-worker lane of the client's scheduler (:meth:`pristine_core.scheduler.Scheduler.lane`,
+thread ``pristine-metrics-reporter-0``): the client's one timer heap says when, and a slow sink
+never holds up another lane's work.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 from pristine_core.clock import Clock
+from pristine_core.lanes import Lane
 from pristine_core.logs import get_logger
-from pristine_core.scheduler import Scheduler
 from pristine_plugins.metrics.registry import MetricsRegistry, MetricsSnapshot
 
 log = get_logger(__name__)
@@ -65,8 +67,10 @@ class Reporter:
     """Log :func:`summary_lines` of ``registry`` every ``interval_s``; ``report()`` does it now.
 
     ``sink`` receives each record (default: the library logger at ``level``, event
-    ``pristine.metrics.summary``). The scheduler's timer waits with ``clock.wait`` so tests drive
-    it with an injected clock.
+    ``pristine.metrics.summary``). Reports run on ``lane`` (see
+    :meth:`pristine_core.scheduler.Scheduler.lane`), which this reporter owns: :meth:`stop`
+    closes it. Its scheduler's timer waits with ``clock.wait`` so tests drive it with an injected
+    clock.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Reporter:
         registry: MetricsRegistry,
         *,
         clock: Clock,
+        lane: Lane,
         interval_s: float,
         level: str = "info",
         sink: Callable[[dict[str, object]], None] | None = None,
@@ -82,7 +87,8 @@ class Reporter:
         self._clock = clock
         self._interval_s = interval_s
         self._sink = sink or (lambda record: getattr(log, level)("pristine.metrics.summary", **record))
-        self._scheduler: Scheduler | None = None
+        self._lane = lane
+        self._started = False
         self.reports = 0
 
     def report(self) -> None:
@@ -97,20 +103,18 @@ class Reporter:
 
     def start(self) -> None:
         """Start reporting every ``interval_s`` (idempotent)."""
-        if self._scheduler is not None:
+        if self._started:
             return
-        scheduler = self._scheduler = Scheduler(self._clock, max_workers=0, name=THREAD_NAME)
-        self._arm(scheduler)
+        self._started = True
+        self._arm()
 
-    def _arm(self, scheduler: Scheduler) -> None:
-        scheduler.call_later(self._interval_s, lambda: self._tick(scheduler), name="metrics-report")
+    def _arm(self) -> None:
+        self._lane.call_later(self._interval_s, self._tick, name="metrics-report")
 
-    def _tick(self, scheduler: Scheduler) -> None:
+    def _tick(self) -> None:
         self.report()
-        self._arm(scheduler)  # refused (None) once the scheduler is closed
+        self._arm()  # refused (None) once the lane is closed
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop reporting and wait for the thread (bounded)."""
-        scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None:
-            scheduler.close(timeout_s)
+        """Stop reporting: close the lane and wait for a report in progress (bounded)."""
+        self._lane.close(timeout_s)

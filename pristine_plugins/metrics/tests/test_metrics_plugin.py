@@ -11,6 +11,7 @@ import pytest
 from pristine_core import Client
 from pristine_core.clock import FakeClock
 from pristine_core.errors import APIStatusError, ManifestError, ValidationError
+from pristine_core.scheduler import Scheduler
 from pristine_plugins.metrics import ALL, Histogram, MetricsSettings, Reporter, metrics_of
 from pristine_plugins.metrics.registry import MetricsRegistry
 
@@ -146,7 +147,8 @@ def test_periodic_reporter_logs_a_summary_each_period() -> None:
     registry.record_call("things.get", ok=True, elapsed_ms=3)
     records: list[dict[str, object]] = []
     clock = _TickClock()
-    reporter = Reporter(registry, clock=clock, interval_s=30, sink=records.append)
+    scheduler = Scheduler(clock, max_workers=0, name="t-metrics")
+    reporter = Reporter(registry, clock=clock, lane=scheduler.lane("metrics", 1), interval_s=30, sink=records.append)
     reporter.start()
     try:
         for expected in (1, 2):
@@ -157,6 +159,8 @@ def test_periodic_reporter_logs_a_summary_each_period() -> None:
             clock.waiting.release()  # keep the count balanced for the next round
     finally:
         reporter.stop()
+        assert scheduler.close(5) == []
+    assert not any(t.name.startswith("t-metrics") for t in threading.enumerate())
     assert [r["endpoint"] for r in records] == ["*", "things.get", "*", "things.get"]
     assert records[1] == {
         "endpoint": "things.get", "requests": 1, "successes": 1, "failures": 0,
@@ -175,7 +179,7 @@ def test_reporter_runs_from_the_client_and_stops_at_close(
     caplog.set_level("INFO", logger="pristine_plugins.metrics.reporter")
     client.close()  # stops the thread and logs one last summary
     assert any("pristine.metrics.summary" in r.getMessage() and "things.get" in r.getMessage() for r in caplog.records)
-    assert not any(t.name == "pristine-metrics-reporter" for t in threading.enumerate())
+    assert not any(t.name.startswith("pristine-metrics-reporter") for t in threading.enumerate())
 
 
 def test_console_reporter_prints_one_line_per_endpoint(
