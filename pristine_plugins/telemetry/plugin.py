@@ -17,7 +17,7 @@ from pristine_core.manifest.models import Manifest, TypeSchema
 from pristine_core.pipeline import Event, RequestOptions
 from pristine_plugins.telemetry.capture import STATE_KEY
 from pristine_plugins.telemetry.events import find_user_error, sanitize
-from pristine_plugins.telemetry.reporter import Telemetry, sending_now
+from pristine_plugins.telemetry.reporter import THREAD_NAME, Telemetry, sending_now
 from pristine_plugins.telemetry.settings import (
     SETTINGS,
     TelemetryConfig,
@@ -180,6 +180,7 @@ class TelemetryPlugin:
         self.telemetry = Telemetry(
             send,
             clock=client.meta.clock,
+            lane=client.meta.watchdog.lane("telemetry", 1, thread_name=THREAD_NAME),
             batch_size=settings.batch_size,
             queue_cap=settings.queue_cap,
             flush_interval_s=settings.flush_interval_s,

@@ -1,7 +1,9 @@
 """The reporter: a bounded queue of events shipped in batches by one background thread.
 
-Callers only ever append to the queue (never blocking, never raising). The thread (a
-:class:`pristine_core.scheduler.Scheduler` without workers, on the real clock) sends batches
+Callers only ever append to the queue (never blocking, never raising). The thread (the one
+worker of a lane the reporter is given, normally the ``telemetry`` lane of the client's real-clock
+watchdog, :attr:`pristine_core.client.ClientMeta.watchdog`; see
+:meth:`pristine_core.scheduler.Scheduler.lane`) sends batches
 of ``batch_size`` every ``flush_interval_s``, sooner when a batch is full or a flush is asked
 for. A batch that fails transiently goes back to the front of the queue and is re-sent after
 ``retry_delay_s``; one the server rejects for good is discarded. While closing, the first
@@ -19,9 +21,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from pristine_core.clock import SYSTEM_CLOCK, Clock
+from pristine_core.clock import Clock
+from pristine_core.lanes import Lane
 from pristine_core.logs import get_logger
-from pristine_core.scheduler import Handle, Scheduler
+from pristine_core.scheduler import Handle
 from pristine_plugins.telemetry.events import EventFactory
 
 log = get_logger(__name__)
@@ -44,7 +47,9 @@ class Telemetry:
     """Queue, batch and ship events; see the module docstring.
 
     ``session_id`` (optional) makes the reporter emit ``SESSION_START`` when started and
-    ``SESSION_END`` when closed. All public methods swallow their own failures.
+    ``SESSION_END`` when closed. All public methods swallow their own failures. ``lane`` runs the
+    sends: a lane (at least one worker) of a scheduler on the real clock, owned by this reporter
+    from then on (:meth:`close` closes it).
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class Telemetry:
         sender: Sender,
         *,
         clock: Clock,
+        lane: Lane,
         batch_size: int = 100,
         queue_cap: int = 10_000,
         flush_interval_s: float = 10.0,
@@ -81,7 +87,8 @@ class Telemetry:
         self._progress = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
-        self._core: Scheduler | None = None
+        self._lane = lane
+        self._started = False
         self._next: Handle | None = None
         self._kicked = False
         self._dropping = False
@@ -97,9 +104,9 @@ class Telemetry:
     def start(self) -> None:
         """Queue ``SESSION_START`` (with a session) and start the background thread."""
         with self._lock:
-            if self._core is not None or self._closed:
+            if self._started or self._closed:
                 return
-            self._core = Scheduler(SYSTEM_CLOCK, max_workers=0, name=THREAD_NAME)
+            self._started = True
         self._started_at = self.clock.monotonic()
         if self.session_id is not None:
             self._enqueue(self.events.session_start())
@@ -141,7 +148,7 @@ class Telemetry:
             deadline = time.monotonic() + limit
             with self._lock:
                 target = self.accepted
-                running = self._core is not None and not self._stop.is_set()
+                running = self._started and not self._stop.is_set()
             if running:
                 self._kick()
             elif self._send_lock.acquire(timeout=limit):
@@ -177,11 +184,8 @@ class Telemetry:
         delivered = self.flush(wait=True, timeout=limit)
         with self._lock:
             self._closed = True
-            core = self._core
             self._stop.set()
-        stopped = True
-        if core is not None:
-            stopped = not core.close(max(deadline - time.monotonic(), 0.0))
+        stopped = not self._lane.close(max(deadline - time.monotonic(), 0.0))
         if not delivered or not stopped:
             log.info("pristine.telemetry.close_incomplete", unsent=self.pending, stopped=stopped)
         return delivered and stopped
@@ -194,9 +198,13 @@ class Telemetry:
 
     @property
     def running(self) -> bool:
-        """True while the background thread is alive."""
-        core = self._core
-        return core is not None and bool(core.live_threads())
+        """True from :meth:`start` until :meth:`close` stopped the lane and its worker thread
+        (which starts on the first send and ends with the lane)."""
+        return (self._started and not self._lane.closed) or bool(self._lane.live_threads())
+
+    def threads(self) -> list[threading.Thread]:
+        """The threads this reporter's lane started (alive or not)."""
+        return self._lane.threads()
 
     # -- internals ------------------------------------------------------------------------
 
@@ -236,13 +244,13 @@ class Telemetry:
     def _arm(self, delay_s: float) -> None:
         """(Re)schedule the next send cycle ``delay_s`` seconds from now (at once after a kick)."""
         with self._lock:
-            if self._core is None or self._stop.is_set():
+            if not self._started or self._stop.is_set():
                 return
             if self._kicked:
                 delay_s = 0.0
             if self._next is not None:
                 self._next.cancel()
-            self._next = self._core.call_later(delay_s, self._cycle, name="telemetry-send")
+            self._next = self._lane.call_later(delay_s, self._cycle, name="telemetry-send")
 
     def _cycle(self) -> None:
         with self._lock:

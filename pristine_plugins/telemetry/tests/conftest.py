@@ -151,7 +151,7 @@ class Sink:
 
 def telemetry_threads() -> list[threading.Thread]:
     """Live reporter threads."""
-    return [t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith(f"{THREAD_NAME}-") and t.is_alive()]
 
 
 @pytest.fixture(autouse=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 from pristine_core import APIConnectionError, FakeClock
+from pristine_core.clock import SYSTEM_CLOCK
+from pristine_core.scheduler import Scheduler
 from pristine_plugins.telemetry import SESSION_END, SESSION_START, Telemetry
 
 
@@ -34,15 +37,25 @@ class Permanent(Exception):
     retryable = False
 
 
-def reporter(sender: Recorder, **kwargs: Any) -> Telemetry:
+@pytest.fixture
+def timer() -> Iterator[Scheduler]:
+    """A real-clock timer for the reporters' lanes (a client's watchdog, in real use); closed after."""
+    scheduler = Scheduler(SYSTEM_CLOCK, max_workers=0, name="t-telemetry")
+    yield scheduler
+    scheduler.close(5)
+    assert scheduler.live_threads() == []
+
+
+def reporter(timer: Scheduler, sender: Any, **kwargs: Any) -> Telemetry:
     kwargs.setdefault("clock", FakeClock())
     kwargs.setdefault("batch_size", 10)
+    kwargs.setdefault("lane", timer.lane(f"telemetry-{len(timer.lanes())}", 1))
     return Telemetry(sender, **kwargs)
 
 
-def test_batches_have_the_configured_size_and_keep_order() -> None:
+def test_batches_have_the_configured_size_and_keep_order(timer: Scheduler) -> None:
     sent = Recorder()
-    telemetry = reporter(sent)
+    telemetry = reporter(timer, sent)
     for i in range(25):
         assert telemetry.log("tick", {"i": i})
     assert telemetry.flush(wait=True, timeout=1)
@@ -54,9 +67,9 @@ def test_batches_have_the_configured_size_and_keep_order() -> None:
     assert telemetry.sent == 25 and telemetry.pending == 0
 
 
-def test_queue_cap_drops_and_counts_and_warns_once_per_burst() -> None:
+def test_queue_cap_drops_and_counts_and_warns_once_per_burst(timer: Scheduler) -> None:
     sent = Recorder()
-    telemetry = reporter(sent, queue_cap=5)
+    telemetry = reporter(timer, sent, queue_cap=5)
     with capture_logs() as logs:
         results = [telemetry.log("e", {"i": i}) for i in range(8)]
         assert results == [True] * 5 + [False] * 3
@@ -71,9 +84,9 @@ def test_queue_cap_drops_and_counts_and_warns_once_per_burst() -> None:
     assert sum(len(b) for b in sent.batches) == 5
 
 
-def test_transient_failure_requeues_and_permanent_failure_discards() -> None:
+def test_transient_failure_requeues_and_permanent_failure_discards(timer: Scheduler) -> None:
     sent = Recorder()
-    telemetry = reporter(sent)
+    telemetry = reporter(timer, sent)
     for i in range(3):
         telemetry.log("e", {"i": i})
     sent.error = APIConnectionError("down")
@@ -91,7 +104,7 @@ def test_transient_failure_requeues_and_permanent_failure_discards() -> None:
     assert telemetry.discarded == 1 and telemetry.pending == 0
 
 
-def test_requeue_respects_the_cap() -> None:
+def test_requeue_respects_the_cap(timer: Scheduler) -> None:
     telemetry: Telemetry
 
     def refill_then_fail(events: list[dict[str, Any]], timeout_s: float | None) -> None:
@@ -99,7 +112,7 @@ def test_requeue_respects_the_cap() -> None:
             telemetry.log("meanwhile")
         raise APIConnectionError("down")
 
-    telemetry = Telemetry(refill_then_fail, clock=FakeClock(), batch_size=10, queue_cap=12)
+    telemetry = reporter(timer, refill_then_fail, queue_cap=12)
     for i in range(12):
         telemetry.log("e", {"i": i})
     telemetry.flush(timeout=0.1)
@@ -109,10 +122,10 @@ def test_requeue_respects_the_cap() -> None:
     assert telemetry.accepted == 17
 
 
-def test_session_events_and_duration_follow_the_injected_clock() -> None:
+def test_session_events_and_duration_follow_the_injected_clock(timer: Scheduler) -> None:
     clock = FakeClock()
     sent = Recorder()
-    telemetry = reporter(sent, clock=clock, session_id="s-1", flush_interval_s=60)
+    telemetry = reporter(timer, sent, clock=clock, session_id="s-1", flush_interval_s=60)
     telemetry.start()
     try:
         clock.advance(65.5)
@@ -127,7 +140,7 @@ def test_session_events_and_duration_follow_the_injected_clock() -> None:
     assert not telemetry.running
 
 
-def test_full_batch_wakes_the_thread_without_a_flush_call() -> None:
+def test_full_batch_wakes_the_thread_without_a_flush_call(timer: Scheduler) -> None:
     arrived = threading.Event()
     sent = Recorder()
 
@@ -135,7 +148,7 @@ def test_full_batch_wakes_the_thread_without_a_flush_call() -> None:
         sent(events, timeout_s)
         arrived.set()
 
-    telemetry = reporter(sent, flush_interval_s=60)
+    telemetry = reporter(timer, sent, flush_interval_s=60)
     telemetry.sender = sender
     telemetry.start()
     try:
@@ -147,13 +160,13 @@ def test_full_batch_wakes_the_thread_without_a_flush_call() -> None:
     assert sent.batches[0] and len(sent.batches[0]) <= 10
 
 
-def test_close_with_a_hanging_sender_is_bounded() -> None:
+def test_close_with_a_hanging_sender_is_bounded(timer: Scheduler) -> None:
     release = threading.Event()
 
     def hang(events: list[dict[str, Any]], timeout_s: float | None) -> None:
         release.wait(10)
 
-    telemetry = Telemetry(hang, clock=FakeClock(), batch_size=1, flush_interval_s=60, flush_timeout_s=0.3)
+    telemetry = reporter(timer, hang, batch_size=1, flush_interval_s=60, flush_timeout_s=0.3)
     telemetry.start()
     telemetry.log("stuck")
     started = time.monotonic()
@@ -161,16 +174,15 @@ def test_close_with_a_hanging_sender_is_bounded() -> None:
     elapsed = time.monotonic() - started
     release.set()
     assert elapsed < 0.3 + 1.5
-    assert telemetry._core is not None
-    for thread in telemetry._core.threads():
+    for thread in telemetry.threads():
         thread.join(5)
     assert not telemetry.running
 
 
-def test_close_gives_up_at_the_first_failure_of_a_dead_sink() -> None:
+def test_close_gives_up_at_the_first_failure_of_a_dead_sink(timer: Scheduler) -> None:
     sent = Recorder()
     sent.error = APIConnectionError("refused")
-    telemetry = reporter(sent, flush_interval_s=60, flush_timeout_s=5, retry_delay_s=0.05)
+    telemetry = reporter(timer, sent, flush_interval_s=60, flush_timeout_s=5, retry_delay_s=0.05)
     telemetry.start()
     telemetry.log("lost")
     started = time.monotonic()
@@ -180,20 +192,20 @@ def test_close_gives_up_at_the_first_failure_of_a_dead_sink() -> None:
     assert not telemetry.log("after close")
 
 
-def test_log_never_raises() -> None:
+def test_log_never_raises(timer: Scheduler) -> None:
     class Hostile:
         def __repr__(self) -> str:
             raise RuntimeError("no repr for you")
 
-    telemetry = reporter(Recorder())
+    telemetry = reporter(timer, Recorder())
     assert telemetry.log("odd", {"value": Hostile()}) is False
     assert telemetry.log_exception(ValueError("x")) is True
 
 
 @pytest.mark.parametrize("severity,expected", [("warn", "WARNING"), ("debug", "DEBUG"), ("weird", "INFO")])
-def test_severity_is_normalised(severity: str, expected: str) -> None:
+def test_severity_is_normalised(severity: str, expected: str, timer: Scheduler) -> None:
     sent = Recorder()
-    telemetry = reporter(sent)
+    telemetry = reporter(timer, sent)
     telemetry.log("e", severity=severity)
     telemetry.flush(timeout=1)
     assert sent.batches[0][0]["severity"] == expected
