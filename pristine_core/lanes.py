@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from pristine_core.clock import Clock
 
 if TYPE_CHECKING:
-    from pristine_core.scheduler import Handle, Scheduler, Task
+    from pristine_core.handle import Handle, Task
+    from pristine_core.scheduler import Scheduler
 
 #: The name of a scheduler's own worker pool (its default lane).
 DEFAULT_LANE = "default"

@@ -34,63 +34,17 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 from pristine_core.clock import SYSTEM_CLOCK, Clock
+from pristine_core.handle import Handle, Task
 from pristine_core.lanes import DEFAULT_LANE, Lane, WorkerPool, check_lane
 from pristine_core.logs import get_logger
 
 log = get_logger(__name__)
 
-Task = Callable[[], Any]
 _local = threading.local()
-#: Guards every handle's state change (cancel against start); held only for a compare-and-set.
-_state_lock = threading.Lock()
 #: The heap is compacted (cancelled entries dropped) once it reaches this size, then twice its live size.
 _MIN_COMPACT = 1024
-
-
-class Handle:
-    """One scheduled task; :meth:`cancel` keeps it from starting."""
-
-    __slots__ = ("_state", "due", "fn", "name", "pool")
-
-    def __init__(self, fn: Task, due: float, name: str = "", pool: WorkerPool | None = None) -> None:
-        self.fn = fn
-        self.due = due
-        self.name = name
-        #: The worker pool (lane) that runs the task; None: the scheduler's default pool.
-        self.pool = pool
-        self._state = "pending"
-
-    def cancel(self) -> bool:
-        """Do not run the task; False when it already started (or was cancelled)."""
-        with _state_lock:
-            if self._state != "pending":
-                return False
-            self._state = "cancelled"
-            return True
-
-    @property
-    def cancelled(self) -> bool:
-        """True once :meth:`cancel` took effect (or the scheduler closed before it ran)."""
-        return self._state == "cancelled"
-
-    @property
-    def started(self) -> bool:
-        """True once the task began to run."""
-        return self._state in ("running", "done")
-
-    def _claim(self) -> bool:
-        with _state_lock:
-            if self._state != "pending":
-                return False
-            self._state = "running"
-            return True
-
-    def __repr__(self) -> str:
-        return f"<Handle {self.name or getattr(self.fn, '__name__', 'task')} {self._state} due={self.due:.3f}>"
 
 
 def _on_event_loop() -> bool:

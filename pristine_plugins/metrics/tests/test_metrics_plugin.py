@@ -146,20 +146,26 @@ def test_periodic_reporter_logs_a_summary_each_period() -> None:
     registry = MetricsRegistry()
     registry.record_call("things.get", ok=True, elapsed_ms=3)
     records: list[dict[str, object]] = []
+    arrived = threading.Semaphore(0)
+
+    def sink(record: dict[str, object]) -> None:
+        records.append(record)
+        arrived.release()
+
     clock = _TickClock()
     scheduler = Scheduler(clock, max_workers=0, name="t-metrics")
-    reporter = Reporter(registry, clock=clock, lane=scheduler.lane("metrics", 1), interval_s=30, sink=records.append)
+    reporter = Reporter(registry, clock=clock, lane=scheduler.lane("metrics", 1), interval_s=30, sink=sink)
     reporter.start()
     try:
         for expected in (1, 2):
-            assert clock.waiting.acquire(timeout=5)
-            clock.ticks.release()
-            assert clock.waiting.acquire(timeout=5)  # the thread reported and waits again
-            assert reporter.reports == expected
-            clock.waiting.release()  # keep the count balanced for the next round
+            assert clock.waiting.acquire(timeout=5)  # the timer waits for the next period
+            clock.ticks.release()  # one period passes: exactly one report (two records)
+            assert arrived.acquire(timeout=5) and arrived.acquire(timeout=5)
+            assert len(records) == 2 * expected
     finally:
         reporter.stop()
         assert scheduler.close(5) == []
+    assert reporter.reports == 2 and not arrived.acquire(timeout=0.01)
     assert not any(t.name.startswith("t-metrics") for t in threading.enumerate())
     assert [r["endpoint"] for r in records] == ["*", "things.get", "*", "things.get"]
     assert records[1] == {

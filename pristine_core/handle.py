@@ -1,0 +1,57 @@
+"""A task handed to a :class:`~pristine_core.scheduler.Scheduler`: what runs, when, and whether it may still start."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pristine_core.lanes import WorkerPool
+
+#: What a scheduler runs: a callable without arguments (its return value is ignored).
+Task = Callable[[], Any]
+#: Guards every handle's state change (cancel against start); held only for a compare-and-set.
+_state_lock = threading.Lock()
+
+
+class Handle:
+    """One scheduled task; :meth:`cancel` keeps it from starting."""
+
+    __slots__ = ("_state", "due", "fn", "name", "pool")
+
+    def __init__(self, fn: Task, due: float, name: str = "", pool: WorkerPool | None = None) -> None:
+        self.fn = fn
+        self.due = due
+        self.name = name
+        #: The worker pool (lane) that runs the task; None: the scheduler's default pool.
+        self.pool = pool
+        self._state = "pending"
+
+    def cancel(self) -> bool:
+        """Do not run the task; False when it already started (or was cancelled)."""
+        with _state_lock:
+            if self._state != "pending":
+                return False
+            self._state = "cancelled"
+            return True
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` took effect (or the scheduler closed before it ran)."""
+        return self._state == "cancelled"
+
+    @property
+    def started(self) -> bool:
+        """True once the task began to run."""
+        return self._state in ("running", "done")
+
+    def _claim(self) -> bool:
+        with _state_lock:
+            if self._state != "pending":
+                return False
+            self._state = "running"
+            return True
+
+    def __repr__(self) -> str:
+        return f"<Handle {self.name or getattr(self.fn, '__name__', 'task')} {self._state} due={self.due:.3f}>"
