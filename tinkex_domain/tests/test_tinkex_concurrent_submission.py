@@ -68,8 +68,9 @@ class GatedClock:
     """The system clock, except that a back-off of ``threshold`` seconds or more is held until
     :meth:`open` is called, then this clock's time moves forward by the whole back-off at once
     (as a fake clock would). Two kinds are told apart: a thread *sleeping* through it (recorded
-    in :attr:`long_sleeps`) and the submission scheduler's timer *waiting* for it (recorded in
-    :attr:`timer_waits`); :attr:`backing_off` is set when either starts."""
+    in :attr:`long_sleeps`) and the client scheduler's timer (the one timer heap the ``submit``
+    lane's timed resends wait in) *waiting* for it (recorded in :attr:`timer_waits`);
+    :attr:`backing_off` is set when either starts."""
 
     def __init__(self, threshold: float = 5.0) -> None:
         self.threshold = threshold
@@ -107,7 +108,8 @@ class GatedClock:
             time.sleep(seconds)
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
-        if seconds >= self.threshold and threading.current_thread().name.startswith("pristine-submit"):
+        name = threading.current_thread().name
+        if seconds >= self.threshold and name.startswith("pristine-") and name.endswith("-timer"):
             self.timer_waits.append(seconds)
             return self._hold(seconds, event)
         return event.wait(max(seconds, 0.0))
