@@ -381,7 +381,9 @@ class Scheduler:
                     with self._cond:
                         if self._closed:
                             return
-                        if not pool.closed:
+                        if pool.closed:  # its lane closed while the task was due: it never runs
+                            handle.cancel()
+                        else:
                             self._enqueue(pool, handle)
             if due:
                 continue
