@@ -104,6 +104,7 @@ class ClientMeta:
         self._scheduler: Scheduler | None = None
         self._watchdog: Scheduler | None = None
         self._scheduler_lock = threading.Lock()
+        self._schedulers_closed = False
         self._records = records
         self._config_settings = dict(config_settings)
         self._api_key = api_key
@@ -144,12 +145,15 @@ class ClientMeta:
     @property
     def scheduler(self) -> Scheduler:
         """This client's :class:`~pristine_core.scheduler.Scheduler` (started lazily, closed with
-        the client; at most :attr:`scheduler_workers` worker threads)."""
+        the client; at most :attr:`scheduler_workers` worker threads). After the client closed it
+        is a closed scheduler that refuses work: reading it never starts threads again."""
         with self._scheduler_lock:
             if self._scheduler is None:
                 self._scheduler = Scheduler(
                     self.clock, max_workers=self.scheduler_workers, name=f"pristine-{self.manifest.name}"
                 )
+                if self._schedulers_closed:
+                    self._scheduler.close(0.0)
             return self._scheduler
 
     @property
@@ -160,13 +164,15 @@ class ClientMeta:
         with self._scheduler_lock:
             if self._watchdog is None:
                 self._watchdog = Scheduler(SYSTEM_CLOCK, max_workers=0, name=f"pristine-watchdog-{self.manifest.name}")
+                if self._schedulers_closed:
+                    self._watchdog.close(0.0)
             return self._watchdog
 
     def close_scheduler(self) -> None:
         """Stop the scheduler and the watchdog, if started (the client calls this when it closes)."""
         with self._scheduler_lock:
-            scheduler, self._scheduler = self._scheduler, None
-            watchdog, self._watchdog = self._watchdog, None
+            self._schedulers_closed = True
+            scheduler, watchdog = self._scheduler, self._watchdog
         if scheduler is not None:
             scheduler.close()
         if watchdog is not None:

@@ -173,6 +173,23 @@ def test_a_client_owns_one_scheduler_closed_with_it() -> None:
     assert_no_threads_left(scheduler)
 
 
+def test_a_closed_client_never_starts_a_scheduler_again() -> None:
+    """Reading ``meta.scheduler`` or ``meta.watchdog`` after close gives closed schedulers that
+    refuse work, whether or not they had been started before."""
+    used = Client(MANIFEST, autoload_plugins=False)
+    first = used.meta.scheduler
+    used.close()
+    unused = Client(MANIFEST, autoload_plugins=False)
+    unused.close()
+    for client in (used, unused):
+        for scheduler in (client.meta.scheduler, client.meta.watchdog):
+            assert scheduler.closed
+            assert scheduler.submit(lambda: None) is None
+            assert scheduler.call_later(1, lambda: None) is None
+            assert not scheduler.live_threads()
+    assert used.meta.scheduler is first
+
+
 def test_the_client_scheduler_size_comes_from_the_manifest_or_the_config() -> None:
     """``defaults.scheduler_workers`` sizes every client's scheduler; ``config`` wins per client."""
     assert Client(MANIFEST, autoload_plugins=False).meta.scheduler_workers == 8  # the default
