@@ -134,42 +134,32 @@ def _report(connection: HTTPConnection) -> None:
             guard.watch(sock)
 
 
-class GuardedHTTPConnection(HTTPConnection):
+class _ReportsSocket:
+    """Mixed into a urllib3 connection class: report the socket to the thread's guard whenever
+    the connection connects, sends or waits for a response (a reused socket is reported too)."""
+
+    def connect(self) -> None:
+        """Connect (and handshake, for TLS), then report the socket."""
+        super().connect()  # type: ignore[misc]
+        _report(self)  # type: ignore[arg-type]
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        """Report the (reused) socket, then send the request."""
+        _report(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        """Report the socket, then read the status line and headers."""
+        _report(self)  # type: ignore[arg-type]
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class GuardedHTTPConnection(_ReportsSocket, HTTPConnection):
     """A urllib3 connection that reports its socket to the thread's :class:`DeadlineGuard`."""
 
-    def connect(self) -> None:
-        """Connect, then report the socket."""
-        super().connect()
-        _report(self)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        """Report the (reused) socket, then send the request."""
-        _report(self)
-        super().request(*args, **kwargs)
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Report the socket, then read the status line and headers."""
-        _report(self)
-        return super().getresponse(*args, **kwargs)
-
-
-class GuardedHTTPSConnection(HTTPSConnection):
+class GuardedHTTPSConnection(_ReportsSocket, HTTPSConnection):
     """The TLS twin of :class:`GuardedHTTPConnection`."""
-
-    def connect(self) -> None:
-        """Connect (and handshake), then report the socket."""
-        super().connect()
-        _report(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        """Report the (reused) socket, then send the request."""
-        _report(self)
-        super().request(*args, **kwargs)
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Report the socket, then read the status line and headers."""
-        _report(self)
-        return super().getresponse(*args, **kwargs)
 
 
 class GuardedHTTPPool(HTTPConnectionPool):
