@@ -342,16 +342,29 @@ class Client:
             setattr(self, rname, Resource(rname, methods))
         pm.hook.pristine_configure(client=self)
         pipeline.narrow_events(pm)
-        collected: list[Middleware] = []
-        for result in pm.hook.pristine_dispatch_middleware(client=self):
-            if result is not None:
-                collected.extend(result if isinstance(result, list) else [result])
-        pipeline.use_middleware(collected)
+        pipeline.use_middleware(*self._middleware(pm))
         try:
             pm.hook.pristine_client_started(client=self)
         except BaseException:
             self.close()
             raise
+
+    def _middleware(self, pm: pluggy.PluginManager) -> tuple[list[Middleware], list[str | None]]:
+        """Every plugin's dispatch middleware, each with the name of the plugin it came from."""
+        collected: list[Middleware] = []
+        owners: list[str | None] = []
+        impls = pm.hook.pristine_dispatch_middleware.get_hookimpls()
+        if any(impl.hookwrapper or impl.wrapper for impl in impls):  # pluggy's dispatch; no owners
+            answers = pm.hook.pristine_dispatch_middleware(client=self)
+            results: list[tuple[str | None, Any]] = [(None, r) for r in answers]
+        else:  # each plugin on its own, in pluggy's order
+            results = [(i.plugin_name, i.function(*[self for _ in i.argnames])) for i in reversed(impls)]
+        for owner, result in results:
+            if result is not None:
+                steps = result if isinstance(result, list) else [result]
+                collected.extend(steps)
+                owners.extend([owner] * len(steps))
+        return collected, owners
 
     def close(self) -> None:
         """Stop plugins (``pristine_client_closing``), then close the transport. Idempotent."""

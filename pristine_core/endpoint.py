@@ -129,7 +129,8 @@ class EndpointMethod:
             options=options,
             plugin_options=plugin_options,
         )
-        prepare_call = pipeline.hooks.prepare_call
+        route = call.route = pipeline.route(call)
+        prepare_call = route.hooks.prepare_call
         if prepare_call is not None:
             prepare_call(call)
         self._validate(call)
@@ -163,7 +164,7 @@ class EndpointMethod:
 
     def _encode(self, call: Call) -> EncodedBody | None:
         pipeline = self.pipeline
-        encode_body = pipeline.hooks.encode_body
+        encode_body = (call.route or pipeline.route(call)).hooks.encode_body
         if encode_body is not None:
             encoded = encode_body(call)
             if encoded is not None:
@@ -209,7 +210,7 @@ class EndpointMethod:
             size = call.encoded.length or (len(body) if isinstance(body, (bytes, bytearray)) else 0)
             if call.encoded.content_type:
                 headers["Content-Type"] = call.encoded.content_type
-        estimate_bytes = pipeline.hooks.estimate_bytes
+        estimate_bytes = (call.route or pipeline.route(call)).hooks.estimate_bytes
         if estimate_bytes is not None:
             estimate = estimate_bytes(call)
             if estimate is not None:

@@ -17,6 +17,10 @@ Phases of one call, in order::
                                    route (e.g. a future's result) into JSON-shaped data
     pristine_on_event              broadcast at any time (to the plugins whose
                                    pristine_event_names include the event's name)
+
+A plugin may answer ``pristine_applies_to`` (once per endpoint and client): when it says an
+endpoint is none of its business, its per-call hooks and its middleware are left out of that
+endpoint's calls (unless a call carries plugin options).
 """
 
 from __future__ import annotations
@@ -181,6 +185,24 @@ class DispatchSpecs:
         """
 
 
+class RoutingSpecs:
+    """Which endpoints a plugin's per-call work concerns (an optional speed-up)."""
+
+    @hookspec
+    def pristine_applies_to(self, client: Client, endpoint: Endpoint) -> bool | None:
+        """Whether this plugin acts on calls of ``endpoint``; False leaves it out of them.
+
+        Asked of each plugin on its own, once per endpoint and client, the first time the
+        endpoint is called (after ``pristine_configure``). On False, the plugin's
+        ``pristine_prepare_call``, ``pristine_encode_body``, ``pristine_estimate_bytes``,
+        ``pristine_prepare_attempt`` and ``pristine_process_response`` and the middleware its
+        ``pristine_dispatch_middleware`` returned are skipped for that endpoint's calls, so the
+        answer must be False only where those would do nothing. Calls that carry plugin options
+        (``request_options`` keys the core does not own) always run every plugin. True, None or
+        no implementation: the plugin runs on every call, as before.
+        """
+
+
 class ResponseSpecs:
     """Hooks that turn a response into the call's result."""
 
@@ -227,7 +249,7 @@ class EventSpecs:
         """
 
 
-SPEC_CLASSES = (LifecycleSpecs, PrepareSpecs, DispatchSpecs, ResponseSpecs, EventSpecs)
+SPEC_CLASSES = (LifecycleSpecs, PrepareSpecs, DispatchSpecs, RoutingSpecs, ResponseSpecs, EventSpecs)
 
 
 def all_hook_names() -> list[str]:

@@ -76,6 +76,8 @@ class Call:
     started: float = 0.0
     stream: bool = False
     plugin_options: Mapping[Any, Any] = attrs.Factory(dict)
+    #: The per-endpoint hooks and dispatch chain this call runs (a ``runner.Route``; set by the core).
+    route: Any = attrs.field(default=None, repr=False)
 
     def settings_of(self, cls: type[T]) -> T:
         """The caller's per-call options for a plugin's declared options class (defaults applied)."""

@@ -65,7 +65,7 @@ def finish(call: Call, response: Response) -> Any:
         response.content  # noqa: B018 - read the body so the connection is released
         raise status_error(call, response)
     pipeline = call.client.meta.pipeline
-    process_response = pipeline.hooks.process_response
+    process_response = (call.route or pipeline.route(call)).hooks.process_response
     if process_response is not None:
         result = process_response(call, response)
         if result is not None:

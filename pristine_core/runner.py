@@ -9,7 +9,7 @@ response into the result. The attributes below are the whole surface those modul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -100,17 +100,32 @@ class HookPresence:
     estimate_bytes: HotHook | None
 
     @classmethod
-    def of(cls, pm: pluggy.PluginManager) -> HookPresence:
-        """Look at the registered implementations of ``pm``."""
-        hook = pm.hook
+    def of(cls, pm: pluggy.PluginManager, skip: Collection[object] = ()) -> HookPresence:
+        """Look at the registered implementations of ``pm``, leaving out those of the plugins
+        in ``skip`` (plugin objects)."""
+
+        def caller(name: str) -> pluggy.HookCaller:
+            return pm.subset_hook_caller(name, skip) if skip else getattr(pm.hook, name)
+
         return cls(
-            prepare_call=direct_caller(hook.pristine_prepare_call, ("call",), False),
-            encode_body=direct_caller(hook.pristine_encode_body, ("call",), True),
-            prepare_attempt=direct_caller(hook.pristine_prepare_attempt, ("request",), False),
-            process_response=direct_caller(hook.pristine_process_response, ("call", "response"), True),
-            on_event=bool(hook.pristine_on_event.get_hookimpls()),
-            estimate_bytes=direct_caller(hook.pristine_estimate_bytes, ("call",), True),
+            prepare_call=direct_caller(caller("pristine_prepare_call"), ("call",), False),
+            encode_body=direct_caller(caller("pristine_encode_body"), ("call",), True),
+            prepare_attempt=direct_caller(caller("pristine_prepare_attempt"), ("request",), False),
+            process_response=direct_caller(caller("pristine_process_response"), ("call", "response"), True),
+            on_event=bool(pm.hook.pristine_on_event.get_hookimpls()),
+            estimate_bytes=direct_caller(caller("pristine_estimate_bytes"), ("call",), True),
         )
+
+
+@attrs.frozen
+class Route:
+    """What the calls of one endpoint run: the per-call hooks and the dispatch chain of the
+    plugins that act on it (see ``pristine_applies_to``)."""
+
+    hooks: HookPresence
+    dispatch: CallNext
+    #: Names of the plugins left out (empty for the full route).
+    skipped: frozenset[str] = frozenset()
 
 
 class Pipeline:
@@ -141,6 +156,7 @@ class Pipeline:
     ) -> None:
         self.hook = pm.hook
         self.hooks = HookPresence.of(pm)
+        self._pm = pm
         self.types = types
         self.schema = schema
         self.base_url = base_url
@@ -160,16 +176,53 @@ class Pipeline:
         ]
         self._listeners: dict[str, tuple[pluggy.HookImpl, ...]] = {}
         self._event_fields = dict(event_fields or {})
-        self._dispatch: CallNext = self._send
+        #: Each middleware with the name of the plugin that contributed it (None: unknown).
+        self._owned: list[tuple[Middleware, str | None]] = []
+        self._full = Route(self.hooks, self._send)
+        #: Per endpoint (by id; the manifest keeps the endpoints alive): its route.
+        self._routes: dict[int, Route] = {}
 
     def headers(self, auth: bool) -> dict[str, str]:
         """A fresh copy of the base headers, with the API key when ``auth`` is true."""
         return self._authenticated.reveal() if auth else dict(self._anonymous)
 
-    def use_middleware(self, middleware: list[Middleware]) -> None:
-        """Compose the dispatch chain (highest priority outermost) around the transport."""
-        self.middleware = sorted(middleware, key=lambda m: (-m.priority, m.name))
-        self._dispatch = compose(self.middleware, self._send)
+    def use_middleware(self, middleware: list[Middleware], owners: list[str | None] | None = None) -> None:
+        """Compose the dispatch chain (highest priority outermost) around the transport.
+
+        ``owners`` names, for each middleware, the plugin that contributed it (so that an
+        endpoint the plugin does not apply to skips it); None: every middleware runs everywhere.
+        """
+        owned = list(zip(middleware, owners or [None] * len(middleware), strict=True))
+        self._owned = sorted(owned, key=lambda pair: (-pair[0].priority, pair[0].name))
+        self.middleware = [m for m, _ in self._owned]
+        self._full = Route(self.hooks, compose(self.middleware, self._send))
+        self._routes = {}
+
+    def route(self, call: Call) -> Route:
+        """The route of ``call``: its endpoint's (built on first use), or the full one when the
+        call carries plugin options."""
+        if call.plugin_options:
+            return self._full
+        endpoint = call.endpoint
+        found = self._routes.get(id(endpoint))
+        if found is None:
+            found = self._routes[id(endpoint)] = self._route_of(call.client, endpoint)
+        return found
+
+    def _route_of(self, client: Any, endpoint: Any) -> Route:
+        """Ask each plugin's ``pristine_applies_to`` about ``endpoint``; leave out those saying no."""
+        given = {"client": client, "endpoint": endpoint}
+        skip = [
+            impl.plugin
+            for impl in self._pm.hook.pristine_applies_to.get_hookimpls()
+            if impl.function(*[given[name] for name in impl.argnames]) is False
+        ]
+        if not skip:
+            return self._full
+        names = frozenset(str(self._pm.get_name(plugin)) for plugin in skip)
+        hooks = HookPresence.of(self._pm, skip)
+        middleware = [m for m, owner in self._owned if owner is None or owner not in names]
+        return Route(hooks, compose(middleware, self._sender(hooks.prepare_attempt)), names)
 
     def narrow_events(self, pm: pluggy.PluginManager) -> None:
         """Ask each plugin which events its ``pristine_on_event`` wants (``pristine_event_names``);
@@ -214,14 +267,15 @@ class Pipeline:
 
     def execute(self, call: Call, request: Request) -> Response:
         """Send the first request of ``call`` through the middleware chain; emit its events."""
+        dispatch = (call.route or self.route(call)).dispatch
         if not self.hooks.on_event:
-            return self._dispatch(request)
+            return dispatch(request)
         if self.listeners("request.start"):
             self.emit(
                 "request.start", endpoint=call.endpoint.qualified_name, method=request.method, **self._extra(request)
             )
         try:
-            response = self._dispatch(request)
+            response = dispatch(request)
         except BackoffPending as exc:  # not a failure: the caller sends it again later
             if self.listeners("request.deferred"):
                 self.emit(
@@ -268,3 +322,20 @@ class Pipeline:
         response = self.transport.send(request, budget_s=budget)
         response.attempts = request.attempt + 1
         return response
+
+    def _sender(self, prepare_attempt: HotHook | None) -> CallNext:
+        """:meth:`_send` with its own ``pristine_prepare_attempt`` (an endpoint's route)."""
+
+        def send(request: Request) -> Response:
+            if prepare_attempt is not None:
+                prepare_attempt(request)
+            budget = None
+            if request.deadline is not None:
+                budget = request.deadline - self.clock.monotonic()
+                if budget <= 0:
+                    raise deadline_exceeded(request)
+            response = self.transport.send(request, budget_s=budget)
+            response.attempts = request.attempt + 1
+            return response
+
+        return send

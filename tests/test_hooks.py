@@ -447,3 +447,68 @@ def test_hook_pristine_on_event(petstore: dict[str, Any], server: LoopbackServer
     names = [e.name for e in events]
     assert names[:3] == ["request.start", "request.end", "custom"]
     assert events[1].fields["status"] == 200 and events[2].fields == {"value": 3}
+
+
+@pc.settings
+class TraceOptions:
+    trace: bool = False
+
+
+def test_hook_pristine_applies_to(petstore: dict[str, Any], server: LoopbackServer) -> None:
+    """An endpoint a plugin says no to skips its per-call hooks and middleware; the question is
+    asked once per endpoint; calls with plugin options run every plugin; others run everywhere."""
+    server.handler = lambda r: json_reply(PET)
+    asked: list[str] = []
+    seen: list[str] = []
+
+    class CreateOnly:
+        name = "create_only"
+
+        @pc.hookimpl
+        def pristine_settings(self) -> pc.PluginSettings:
+            return pc.PluginSettings(options=TraceOptions)
+
+        @pc.hookimpl
+        def pristine_applies_to(self, endpoint: Any) -> bool:
+            asked.append(endpoint.qualified_name)
+            return bool(endpoint.qualified_name == "pets.create")
+
+        @pc.hookimpl
+        def pristine_prepare_call(self, call: pc.Call) -> None:
+            seen.append(f"prepare:{call.endpoint.name}")
+
+        @pc.hookimpl
+        def pristine_prepare_attempt(self, request: pc.Request) -> None:
+            seen.append("attempt")
+
+        @pc.hookimpl
+        def pristine_process_response(self, call: pc.Call, response: pc.Response) -> None:
+            seen.append(f"process:{call.endpoint.name}")
+
+        @pc.hookimpl
+        def pristine_dispatch_middleware(self, client: pc.Client) -> pc.Middleware:
+            def handler(request: pc.Request, call_next: Any) -> pc.Response:
+                seen.append("middleware")
+                return call_next(request)
+
+            return pc.Middleware("create_only", 500, handler)
+
+    class Everywhere:
+        name = "everywhere"
+
+        @pc.hookimpl
+        def pristine_prepare_call(self, call: pc.Call) -> None:
+            seen.append(f"everywhere:{call.endpoint.name}")
+
+    with client_with(petstore, server, CreateOnly(), Everywhere()) as client:
+        client.pets.get(pet_id="1")
+        client.pets.get(pet_id="2")
+        assert seen == ["everywhere:get", "everywhere:get"]
+        seen.clear()
+        client.pets.create(name="Rex")
+        assert seen == ["prepare:create", "everywhere:create", "middleware", "attempt", "process:create"]
+        seen.clear()
+        client.pets.get(pet_id="3", request_options={"trace": True})  # plugin options: every plugin
+        assert seen == ["prepare:get", "everywhere:get", "middleware", "attempt", "process:get"]
+        assert [m.name for m in client.meta.middleware] == ["create_only"]  # the full chain is unchanged
+    assert asked == ["pets.get", "pets.create"]

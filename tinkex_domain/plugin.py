@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pristine_core import hookimpl
 from pristine_core.bands import DOMAIN
 from pristine_core.contract import PluginSettings, settings
-from pristine_core.manifest.models import Manifest
+from pristine_core.manifest.models import Endpoint, Manifest
 from pristine_core.pipeline import Call, Response
+
+if TYPE_CHECKING:
+    from pristine_core.client import Client
 
 #: Manifest name of the API this plugin knows; other manifests are left alone.
 MANIFEST_NAME = "tinker"
@@ -60,6 +63,14 @@ class TinkexPlugin:
         from tinkex_domain.types import TYPE_CLASSES  # numpy: loaded when a client needs it
 
         return {name: cls for name, cls in TYPE_CLASSES.items() if name in manifest.types}
+
+    @hookimpl
+    def pristine_applies_to(self, client: Client, endpoint: Endpoint) -> bool:
+        """Only the sampling and training endpoints of a Tinker manifest."""
+        if client.meta.manifest.name != MANIFEST_NAME:
+            return False
+        name = endpoint.qualified_name
+        return name in _SAMPLE_ENDPOINTS or name in _TRAIN_INPUT_FIELDS
 
     @hookimpl
     def pristine_estimate_bytes(self, call: Call) -> int | None:

@@ -53,6 +53,11 @@ class EnvironmentPlugin:
         self.profile = reading.profile
         return reading.defaults
 
+    @hookimpl
+    def pristine_applies_to(self) -> bool:
+        """Only while ``dump_headers`` is on (its one per-call hook logs attempts)."""
+        return self.dump_headers
+
     @hookimpl(trylast=True)
     def pristine_prepare_attempt(self, request: Request) -> None:
         """With ``dump_headers`` on, log the attempt (method, URL, headers with secrets redacted)."""

@@ -14,7 +14,7 @@ from pristine_core.errors import APIResponseValidationError, PristineError
 from pristine_core.hookspecs import hookimpl
 from pristine_core.lanes import Lane
 from pristine_core.logs import get_logger
-from pristine_core.manifest.models import Manifest
+from pristine_core.manifest.models import Endpoint, Manifest
 from pristine_core.pipeline import Call, Request, Response
 from pristine_plugins.futures.background import submit_in_background
 from pristine_plugins.futures.budget import ResponseBudget, shared_budget
@@ -84,6 +84,11 @@ class FuturesPlugin:
         self._client = client
         self._settings = from_manifest(client.meta.manifest, client.meta.settings_of(FuturesConfig).futures)
         self._budget = shared_budget(client.meta.tenant, self._settings.response_budget_bytes)
+
+    @hookimpl
+    def pristine_applies_to(self, endpoint: Endpoint) -> bool:
+        """Only ``future`` endpoints (its own retrieve calls carry the ``futures_poll`` option)."""
+        return bool(endpoint.settings_of(FuturesEndpoint).future)
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:

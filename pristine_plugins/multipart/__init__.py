@@ -13,7 +13,7 @@ from pristine_core import hookimpl
 from pristine_core.bands import ENCODING
 from pristine_core.contract import PluginSettings, settings
 from pristine_core.errors import ValidationError
-from pristine_core.manifest.models import Manifest
+from pristine_core.manifest.models import Endpoint, Manifest
 from pristine_core.pipeline import Call, EncodedBody
 from pristine_plugins.multipart.encoder import MultipartBody, encode_multipart, flatten_fields, form_value
 from pristine_plugins.multipart.files import (
@@ -83,6 +83,11 @@ class MultipartPlugin:
             for ep in manifest.endpoints()
             if ep.settings_of(MultipartEndpoint).multipart and ep.method in ("GET", "HEAD")
         ]
+
+    @hookimpl
+    def pristine_applies_to(self, endpoint: Endpoint) -> bool:
+        """Only ``multipart`` endpoints (a call passing ``files`` elsewhere still gets its error)."""
+        return bool(endpoint.settings_of(MultipartEndpoint).multipart)
 
     @hookimpl
     def pristine_encode_body(self, call: Call) -> EncodedBody | None:

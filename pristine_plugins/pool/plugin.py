@@ -189,7 +189,7 @@ class PoolPlugin:
         # Only a call's first attempt defers: nothing of it reached the server (or a 429 refused
         # it), so sending it again as a new call is safe. A retry may follow a lost reply, and must
         # keep its idempotency key: it waits in place.
-        defer = (request.attempt == 0 and request.call is not None
+        defer = (bp is not None and request.attempt == 0 and request.call is not None
                  and request.call.settings_of(PoolOptions).defer_backoff)
         needs_estimate = runtime.bytes.budget is not None or bp is not None
         cost = self._estimate(request) if needs_estimate else 0
@@ -267,16 +267,17 @@ class PoolPlugin:
                     lambda: shared.enter(reduced, remaining),
                 )
                 releases.append(shared.leave)
-            budget = runtime.bytes
-            self._take(
-                runtime,
-                request,
-                "bytes",
-                block,
-                lambda: budget.try_acquire(charge),
-                lambda: budget.acquire(charge, remaining),
-            )
-            releases.append(lambda: runtime.bytes.release(charge))
+            if charge:  # charging nothing is always admitted and changes nothing
+                budget = runtime.bytes
+                self._take(
+                    runtime,
+                    request,
+                    "bytes",
+                    block,
+                    lambda: budget.try_acquire(charge),
+                    lambda: budget.acquire(charge, remaining),
+                )
+                releases.append(lambda: runtime.bytes.release(charge))
             if runtime.bucket is not None:
                 self._wait_for_token(runtime, request, runtime.bucket, block, remaining)
             return call_next(request)

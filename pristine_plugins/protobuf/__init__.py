@@ -154,6 +154,11 @@ class ProtobufPlugin:
         return None if choice in (None, "none") else str(choice)
 
     @hookimpl
+    def pristine_applies_to(self, endpoint: Endpoint) -> bool:
+        """Only endpoints declaring ``encoding: protobuf``."""
+        return EndpointProtobuf.of(endpoint.settings_of(ProtobufEndpoint)) is not None
+
+    @hookimpl
     def pristine_encode_body(self, call: Call) -> EncodedBody | None:
         """The serialized request message for protobuf endpoints; None for the others."""
         decl = EndpointProtobuf.of(call.endpoint.settings_of(ProtobufEndpoint))

@@ -13,7 +13,7 @@ from pristine_core.bands import SESSION
 from pristine_core.contract import PluginSettings, structure_as, with_changes
 from pristine_core.errors import APIResponseValidationError, PristineError, ValidationError
 from pristine_core.logs import get_logger
-from pristine_core.manifest.models import Manifest, TypeSchema
+from pristine_core.manifest.models import Endpoint, Manifest, TypeSchema
 from pristine_core.pipeline import Call, CallNext, Middleware, Request, RequestOptions, Response
 from pristine_core.typesystem.classes import attr_name
 from pristine_plugins.session.handle import SessionHandle
@@ -221,6 +221,20 @@ class SessionPlugin:
             return call_next(request) if recovery is None else recovery(request, call_next)
 
         return [Middleware("session", SESSION, step)]
+
+    @hookimpl
+    def pristine_applies_to(self, endpoint: Endpoint) -> bool:
+        """Every endpoint when sessions recover (the recovery step); otherwise only those whose
+        request type has the ``inject_field``."""
+        settings = self.settings
+        if settings is None:
+            return False
+        if settings.recovery is not None:
+            return True
+        field = settings.inject_field
+        if not field or endpoint.request is None or self._manifest is None:
+            return False
+        return type_has_field(self._manifest, endpoint.request, field)
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:

@@ -30,7 +30,7 @@ from pristine_plugins.streaming.watch import watch_for
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
-    from pristine_core.manifest.models import Manifest
+    from pristine_core.manifest.models import Endpoint, Manifest
     from pristine_core.pipeline import Call, Response
 
 __all__ = [
@@ -78,6 +78,11 @@ class StreamingPlugin:
     def pristine_configure(self, client: Client) -> None:
         """Read ``features.streaming`` for this client."""
         self.settings = client.meta.manifest.section("features.streaming", StreamingSettings())
+
+    @hookimpl
+    def pristine_applies_to(self, endpoint: Endpoint) -> bool:
+        """Only ``stream`` endpoints (a call's ``stream_response`` option brings the plugin back)."""
+        return bool(endpoint.settings_of(StreamingEndpoint).stream)
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:
