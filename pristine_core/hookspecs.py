@@ -189,17 +189,19 @@ class RoutingSpecs:
     """Which endpoints a plugin's per-call work concerns (an optional speed-up)."""
 
     @hookspec
-    def pristine_applies_to(self, client: Client, endpoint: Endpoint) -> bool | None:
-        """Whether this plugin acts on calls of ``endpoint``; False leaves it out of them.
+    def pristine_applies_to(self, client: Client, endpoint: Endpoint) -> bool | Collection[str] | None:
+        """Whether (and with which per-call hooks) this plugin acts on calls of ``endpoint``.
 
         Asked of each plugin on its own, once per endpoint and client, the first time the
-        endpoint is called (after ``pristine_configure``). On False, the plugin's
+        endpoint is called (after ``pristine_configure``). The per-call hooks are
         ``pristine_prepare_call``, ``pristine_encode_body``, ``pristine_estimate_bytes``,
-        ``pristine_prepare_attempt`` and ``pristine_process_response`` and the middleware its
-        ``pristine_dispatch_middleware`` returned are skipped for that endpoint's calls, so the
-        answer must be False only where those would do nothing. Calls that carry plugin options
-        (``request_options`` keys the core does not own) always run every plugin. True, None or
-        no implementation: the plugin runs on every call, as before.
+        ``pristine_prepare_attempt``, ``pristine_process_response`` and
+        ``pristine_dispatch_middleware`` (standing for the middleware the plugin returned from
+        it). False skips all of them for that endpoint's calls; a collection of those names
+        keeps only the ones named; True, None or no implementation keeps them all. Leave out
+        only what would do nothing for the endpoint. Calls that carry plugin options
+        (``request_options`` keys the core does not own) always run every plugin. An unknown
+        hook name raises :class:`~pristine_core.errors.PristineError` at the first call.
         """
 
 

@@ -100,12 +100,13 @@ class HookPresence:
     estimate_bytes: HotHook | None
 
     @classmethod
-    def of(cls, pm: pluggy.PluginManager, skip: Collection[object] = ()) -> HookPresence:
-        """Look at the registered implementations of ``pm``, leaving out those of the plugins
-        in ``skip`` (plugin objects)."""
+    def of(cls, pm: pluggy.PluginManager, skip: Mapping[str, Collection[object]] | None = None) -> HookPresence:
+        """Look at the registered implementations of ``pm``, leaving out, per hook name, those
+        of the plugins (objects) that ``skip`` lists."""
 
         def caller(name: str) -> pluggy.HookCaller:
-            return pm.subset_hook_caller(name, skip) if skip else getattr(pm.hook, name)
+            left_out = (skip or {}).get(name)
+            return pm.subset_hook_caller(name, left_out) if left_out else getattr(pm.hook, name)
 
         return cls(
             prepare_call=direct_caller(caller("pristine_prepare_call"), ("call",), False),
@@ -117,6 +118,22 @@ class HookPresence:
         )
 
 
+def _acting_hooks(impl: pluggy.HookImpl, answer: Any) -> frozenset[str] | None:
+    """The per-call hooks a ``pristine_applies_to`` answer keeps (None: all of them)."""
+    if answer is None or answer is True:
+        return None
+    if answer is False:
+        return frozenset()
+    acts = frozenset([answer] if isinstance(answer, str) else answer)
+    unknown = sorted(acts.difference(PER_CALL_HOOKS))
+    if unknown:
+        raise PristineError(
+            f"plugin {impl.plugin_name!r}: pristine_applies_to named {', '.join(unknown)}, "
+            f"not a per-call hook ({', '.join(PER_CALL_HOOKS)})"
+        )
+    return acts
+
+
 @attrs.frozen
 class Route:
     """What the calls of one endpoint run: the per-call hooks and the dispatch chain of the
@@ -124,8 +141,24 @@ class Route:
 
     hooks: HookPresence
     dispatch: CallNext
-    #: Names of the plugins left out (empty for the full route).
-    skipped: frozenset[str] = frozenset()
+    #: Per per-call hook name (``pristine_dispatch_middleware`` for the middleware), the names
+    #: of the plugins left out of it (empty for the full route).
+    skipped: Mapping[str, frozenset[str]] = attrs.field(factory=dict, hash=False)
+
+    def left_out(self, hook: str) -> frozenset[str]:
+        """The names of the plugins whose ``hook`` this route skips."""
+        return self.skipped.get(hook, frozenset())
+
+
+#: The hooks a ``pristine_applies_to`` answer may name: a plugin's per-call work.
+PER_CALL_HOOKS = (
+    "pristine_prepare_call",
+    "pristine_encode_body",
+    "pristine_estimate_bytes",
+    "pristine_prepare_attempt",
+    "pristine_process_response",
+    "pristine_dispatch_middleware",
+)
 
 
 class Pipeline:
@@ -210,19 +243,23 @@ class Pipeline:
         return found
 
     def _route_of(self, client: Any, endpoint: Any) -> Route:
-        """Ask each plugin's ``pristine_applies_to`` about ``endpoint``; leave out those saying no."""
+        """Ask each plugin's ``pristine_applies_to`` about ``endpoint``; leave each out of the
+        per-call hooks (and middleware) it does not act with there."""
         given = {"client": client, "endpoint": endpoint}
-        skip = [
-            impl.plugin
-            for impl in self._pm.hook.pristine_applies_to.get_hookimpls()
-            if impl.function(*[given[name] for name in impl.argnames]) is False
-        ]
-        if not skip:
+        skip: dict[str, list[object]] = {hook: [] for hook in PER_CALL_HOOKS}
+        for impl in self._pm.hook.pristine_applies_to.get_hookimpls():
+            acts = _acting_hooks(impl, impl.function(*[given[name] for name in impl.argnames]))
+            for hook in PER_CALL_HOOKS:
+                if acts is not None and hook not in acts:
+                    skip[hook].append(impl.plugin)
+        if not any(skip.values()):
             return self._full
-        names = frozenset(str(self._pm.get_name(plugin)) for plugin in skip)
+        names = {hook: frozenset(str(self._pm.get_name(p)) for p in plugins) for hook, plugins in skip.items()}
         hooks = HookPresence.of(self._pm, skip)
-        middleware = [m for m, owner in self._owned if owner is None or owner not in names]
-        return Route(hooks, compose(middleware, self._sender(hooks.prepare_attempt)), names)
+        dropped = names["pristine_dispatch_middleware"]
+        middleware = [m for m, owner in self._owned if owner is None or owner not in dropped]
+        skipped = {hook: plugins for hook, plugins in names.items() if plugins}
+        return Route(hooks, compose(middleware, self._sender(hooks.prepare_attempt)), skipped)
 
     def narrow_events(self, pm: pluggy.PluginManager) -> None:
         """Ask each plugin which events its ``pristine_on_event`` wants (``pristine_event_names``);

@@ -15,8 +15,8 @@ from pristine_core.bands import CIRCUIT_BREAKER, RETRY
 from pristine_core.contract import PluginSettings, with_changes
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.checks import known_names
-from pristine_core.manifest.models import Manifest
-from pristine_core.pipeline import Call, Middleware, Request
+from pristine_core.manifest.models import Endpoint, Manifest
+from pristine_core.pipeline import Call, Middleware, Request, RequestOptions
 from pristine_plugins.retry.breaker import (
     CLOSED,
     HALF_OPEN,
@@ -147,6 +147,23 @@ class RetryPlugin:
             gate = BreakerGate(client, self.breakers, self.breaker_specs, self.resolver)
             steps.append(Middleware("circuit_breaker", CIRCUIT_BREAKER, gate))
         return steps
+
+    @hookimpl
+    def pristine_applies_to(self, client: Client, endpoint: Endpoint) -> set[str] | None:
+        """The hooks that act on ``endpoint``'s calls (those without call options): the retry
+        loop where a policy governs them or a breaker guards them, the idempotency key on
+        methods that carry one, the attempt header when one is configured."""
+        if self.resolver is None:
+            return None
+        acts: set[str] = set()
+        probe = Call(client, endpoint, {}, {}, {}, None, RequestOptions())
+        if endpoint.settings_of(RetryEndpoint).circuit_breaker or self.resolver.for_call(probe) is not None:
+            acts.add("pristine_dispatch_middleware")
+        if self.idempotency_header is not None and endpoint.method not in _NO_KEY_METHODS:
+            acts.add("pristine_prepare_call")
+        if self.attempt_header is not None:
+            acts.add("pristine_prepare_attempt")
+        return acts
 
     @hookimpl
     def pristine_prepare_call(self, call: Call) -> None:
