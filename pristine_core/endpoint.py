@@ -181,10 +181,10 @@ class EndpointMethod:
         path = self._path
         for name in self._path_params:
             value = str(call.path_params[name])
-            if name in self._reserved:
-                path = path.replace("{+" + name + "}", urllib.parse.quote(value, safe="/"))
-            else:
-                path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
+            reserved = name in self._reserved
+            if not (value.isascii() and value.isalnum()):  # letters and digits need no quoting
+                value = urllib.parse.quote(value, safe="/" if reserved else "")
+            path = path.replace(("{+" if reserved else "{") + name + "}", value)
         url = pipeline.base_url + path
         if pipeline.default_query or ep.query or call.query or call.options.query:
             params: dict[str, Any] = dict(pipeline.default_query)

@@ -247,6 +247,17 @@ class PoolPlugin:
         cost: int,
         call_next: CallNext,
     ) -> Response:
+        if shared is None and not cost and runtime.bucket is None:
+            # The common case: a concurrency slot only (no backpressure, no bytes, no rate).
+            count = runtime.count
+            if not count.try_acquire():
+                left = self._remaining(request)
+                self._take(runtime, request, "concurrency", runtime.spec.block, count.try_acquire,
+                           lambda: count.acquire(left))
+            try:
+                return call_next(request)
+            finally:
+                count.release()
         throttled = shared is not None and shared.throttled()
         charge = math.ceil(cost * bp.byte_multiplier) if throttled and bp is not None else cost
         block = runtime.spec.block
