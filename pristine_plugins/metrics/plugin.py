@@ -8,7 +8,7 @@ from pristine_core import hookimpl
 from pristine_core.bands import TELEMETRY
 from pristine_core.contract import PluginSettings
 from pristine_core.errors import PristineError
-from pristine_core.manifest.models import Manifest
+from pristine_core.manifest.models import Endpoint, Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
 from pristine_plugins.metrics.registry import MetricsRegistry
 from pristine_plugins.metrics.reporter import THREAD_NAME, Reporter, console_sink
@@ -69,6 +69,11 @@ class MetricsPlugin:
         """Start the periodic reporter when one is configured."""
         if self.reporter is not None:
             self.reporter.start()
+
+    @hookimpl
+    def pristine_applies_to(self, endpoint: Endpoint) -> bool:
+        """Every endpoint but those ``ignore_endpoints`` names (their calls skip the timing step)."""
+        return self.settings is None or endpoint.qualified_name not in self.settings.ignore_endpoints
 
     @hookimpl
     def pristine_dispatch_middleware(self, client: Client) -> Middleware | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pristine_core import Client
+from pristine_core import Client, RequestOptions
 from pristine_core.clock import FakeClock
 from pristine_core.errors import APIStatusError, ManifestError, ValidationError
 from pristine_core.scheduler import Scheduler
@@ -93,6 +93,8 @@ def test_ignored_endpoints_and_switch_off(
     client = make_client(doc({"ignore_endpoints": ["things.get"]}))
     client.things.get(id="1")
     assert metrics_of(client).snapshot().endpoints == {}
+    call = client.things.get.prepare(RequestOptions(), {"id": "1"})
+    assert "metrics" in call.route.left_out("pristine_dispatch_middleware")  # the step is not even run
     off = make_client(config={"metrics": False})
     off.things.get(id="1")
     with pytest.raises(LookupError):
