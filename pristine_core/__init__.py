@@ -31,7 +31,8 @@ _MODULES = {
         "SESSION STREAMING TELEMETRY"
     ),
     "pristine_core.pipeline": "Call CallNext EncodedBody Event Middleware Request RequestOptions Response",
-    "pristine_core.client": "Client ClientMeta Resource",
+    "pristine_core.client": "Client Resource",
+    "pristine_core.meta": "ClientMeta",
     "pristine_core.clock": "Clock FakeClock SYSTEM_CLOCK SystemClock",
     "pristine_core.hookspecs": "hookimpl",
     "pristine_core.manifest": "load_manifest Manifest",
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
         STREAMING,
         TELEMETRY,
     )
-    from pristine_core.client import Client, ClientMeta, Resource
+    from pristine_core.client import Client, Resource
     from pristine_core.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
     from pristine_core.contract import PluginSettings, settings
     from pristine_core.errors import (
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     )
     from pristine_core.hookspecs import hookimpl
     from pristine_core.manifest import Manifest, load_manifest
+    from pristine_core.meta import ClientMeta
     from pristine_core.pipeline import Call, CallNext, EncodedBody, Event, Middleware, Request, RequestOptions, Response
     from pristine_core.transport import RequestsTransport, Transport
     from pristine_testing import LoopbackServer

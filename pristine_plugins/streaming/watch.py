@@ -8,7 +8,7 @@ Three limits, each optional (see the README's "Deadlines and idle streams"):
 * ``ends``: the whole stream, reconnects included, ends at this time (``max_duration_s``).
 
 Times are real monotonic seconds (sockets run on real time). One timer at a time runs on the
-client's watchdog (:attr:`pristine_core.client.ClientMeta.watchdog`), due at the earliest
+client's watchdog (:attr:`pristine_core.meta.ClientMeta.watchdog`), due at the earliest
 limit; when it runs early (an event moved the idle limit on) it re-arms for the new due time, so
 the reading loop only stores a timestamp per chunk that brought events. When a limit strikes the
 socket is shut down, the blocked read returns, and the stream asks :attr:`StreamWatch.fired`

@@ -2,7 +2,7 @@
 
 Callers only ever append to the queue (never blocking, never raising). The thread (the one
 worker of a lane the reporter is given, normally the ``telemetry`` lane of the client's real-clock
-watchdog, :attr:`pristine_core.client.ClientMeta.watchdog`; see
+watchdog, :attr:`pristine_core.meta.ClientMeta.watchdog`; see
 :meth:`pristine_core.scheduler.Scheduler.lane`) sends batches
 of ``batch_size`` every ``flush_interval_s``, sooner when a batch is full or a flush is asked
 for. A batch that fails transiently goes back to the front of the queue and is re-sent after
