@@ -351,6 +351,20 @@ class Pipeline:
         prepare_attempt = self.hooks.prepare_attempt
         if prepare_attempt is not None:
             prepare_attempt(request)
+        return self._transmit(request)
+
+    def _sender(self, prepare_attempt: HotHook | None) -> CallNext:
+        """:meth:`_send` with its own ``pristine_prepare_attempt`` (an endpoint's route)."""
+
+        def send(request: Request) -> Response:
+            if prepare_attempt is not None:
+                prepare_attempt(request)
+            return self._transmit(request)
+
+        return send
+
+    def _transmit(self, request: Request) -> Response:
+        """One attempt through the transport, within what is left of the call's deadline."""
         budget = None
         if request.deadline is not None:
             budget = request.deadline - self.clock.monotonic()
@@ -359,20 +373,3 @@ class Pipeline:
         response = self.transport.send(request, budget_s=budget)
         response.attempts = request.attempt + 1
         return response
-
-    def _sender(self, prepare_attempt: HotHook | None) -> CallNext:
-        """:meth:`_send` with its own ``pristine_prepare_attempt`` (an endpoint's route)."""
-
-        def send(request: Request) -> Response:
-            if prepare_attempt is not None:
-                prepare_attempt(request)
-            budget = None
-            if request.deadline is not None:
-                budget = request.deadline - self.clock.monotonic()
-                if budget <= 0:
-                    raise deadline_exceeded(request)
-            response = self.transport.send(request, budget_s=budget)
-            response.attempts = request.attempt + 1
-            return response
-
-        return send
