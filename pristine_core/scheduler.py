@@ -373,13 +373,15 @@ class Scheduler:
                         if len(pool.workers) < pool.max_workers and not pool.closed:
                             self._spawn(pool)
             due = self._pop_due()
-            for handle in due:
+            for index, handle in enumerate(due):
                 pool = self._pool_of(handle)
                 if pool.max_workers == 0:
                     self._execute(handle)
                 else:
                     with self._cond:
-                        if self._closed:
+                        if self._closed:  # closed with tasks just popped as due: they never run
+                            for dropped in due[index:]:
+                                dropped.cancel()
                             return
                         if pool.closed:  # its lane closed while the task was due: it never runs
                             handle.cancel()

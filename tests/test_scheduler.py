@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -274,3 +275,30 @@ def test_cancelled_timers_do_not_pile_up() -> None:
         assert handle is not None and handle.cancel()
     assert len(scheduler._heap) < 2_048
     assert scheduler.pending() == 0 and scheduler.next_due() is None
+
+
+def test_tasks_popped_as_due_when_the_scheduler_closes_are_marked_cancelled() -> None:
+    """A close that lands between the timer taking due tasks off its heap and handing them to
+    workers leaves none of them pending: each is marked cancelled and none runs."""
+    clock = FakeClock()
+    scheduler = Scheduler(clock, max_workers=1)
+    ran: list[int] = []
+    popped = threading.Event()
+    original = scheduler._pop_due
+
+    def pop_then_close() -> list[Any]:
+        due = original()
+        if due:
+            with scheduler._cond:
+                scheduler._closed = True  # what close() does first, at the worst moment
+            popped.set()
+        return due
+
+    scheduler._pop_due = pop_then_close  # type: ignore[method-assign]
+    handles = [scheduler.call_later(1, lambda i=i: ran.append(i)) for i in range(3)]
+    clock.advance(1)
+    assert popped.wait(5)
+    scheduler.close()
+    assert ran == []
+    assert all(h is not None and h.cancelled for h in handles)
+    assert_no_threads_left(scheduler)
