@@ -211,7 +211,7 @@ class Pipeline:
         self._event_fields = dict(event_fields or {})
         #: Each middleware with the name of the plugin that contributed it (None: unknown).
         self._owned: list[tuple[Middleware, str | None]] = []
-        self._full = Route(self.hooks, self._send)
+        self._full = Route(self.hooks, self._sender(self.hooks.prepare_attempt))
         #: Per endpoint (by id; the manifest keeps the endpoints alive): its route.
         self._routes: dict[int, Route] = {}
 
@@ -228,7 +228,7 @@ class Pipeline:
         owned = list(zip(middleware, owners or [None] * len(middleware), strict=True))
         self._owned = sorted(owned, key=lambda pair: (-pair[0].priority, pair[0].name))
         self.middleware = [m for m, _ in self._owned]
-        self._full = Route(self.hooks, compose(self.middleware, self._send))
+        self._full = Route(self.hooks, compose(self.middleware, self._sender(self.hooks.prepare_attempt)))
         self._routes = {}
 
     def route(self, call: Call) -> Route:
@@ -347,14 +347,8 @@ class Pipeline:
         """What every request event carries: its pool and ``config["event_metadata"]``."""
         return {"pool": request.pool, **self._event_fields}
 
-    def _send(self, request: Request) -> Response:
-        prepare_attempt = self.hooks.prepare_attempt
-        if prepare_attempt is not None:
-            prepare_attempt(request)
-        return self._transmit(request)
-
     def _sender(self, prepare_attempt: HotHook | None) -> CallNext:
-        """:meth:`_send` with its own ``pristine_prepare_attempt`` (an endpoint's route)."""
+        """The innermost step of a route: its ``pristine_prepare_attempt`` hooks, then the transport."""
 
         def send(request: Request) -> Response:
             if prepare_attempt is not None:

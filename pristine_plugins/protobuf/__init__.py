@@ -179,10 +179,6 @@ class ProtobufPlugin:
             call.headers["Content-Encoding"] = kind
         return EncodedBody(data, CONTENT_TYPE, len(data))
 
-    def decode_reply(self, message: str, content: bytes, content_encoding: str = "") -> dict[str, Any]:
-        """A protobuf payload (optionally compressed) as a dict of ``message``."""
-        return self.codec.decode(message, decompress(content, content_encoding))
-
     @hookimpl
     def pristine_prepare_attempt(self, request: Request) -> None:
         """``Accept: application/x-protobuf, application/json`` on requests an ``accept`` rule
