@@ -14,7 +14,7 @@ from _common import BASE_MODEL, service_client, text_datum
 from tinkex import ServiceClient, types
 from tinkex.recovery import RecoveryExecutor, RecoveryPolicy
 
-from pristine_core.scheduler import Scheduler
+from pristine_runtime.scheduler import Scheduler
 
 
 def train_then_recover(service: ServiceClient) -> tuple[Any, Any, list[str]]:

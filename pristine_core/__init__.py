@@ -33,7 +33,7 @@ _MODULES = {
     "pristine_core.pipeline": "Call CallNext EncodedBody Event Middleware Request RequestOptions Response",
     "pristine_core.client": "Client Resource",
     "pristine_core.meta": "ClientMeta",
-    "pristine_core.clock": "Clock FakeClock SYSTEM_CLOCK SystemClock",
+    "pristine_runtime.clock": "Clock FakeClock SYSTEM_CLOCK SystemClock",  # installed with the core
     "pristine_core.hookspecs": "hookimpl",
     "pristine_core.manifest": "load_manifest Manifest",
     "pristine_testing": "LoopbackServer",
@@ -62,7 +62,6 @@ if TYPE_CHECKING:
         TELEMETRY,
     )
     from pristine_core.client import Client, Resource
-    from pristine_core.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
     from pristine_core.contract import PluginSettings, settings
     from pristine_core.errors import (
         APIConnectionError,
@@ -92,6 +91,7 @@ if TYPE_CHECKING:
     from pristine_core.meta import ClientMeta
     from pristine_core.pipeline import Call, CallNext, EncodedBody, Event, Middleware, Request, RequestOptions, Response
     from pristine_core.transport import RequestsTransport, Transport
+    from pristine_runtime.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
     from pristine_testing import LoopbackServer
 
 __all__ = [

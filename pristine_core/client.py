@@ -16,7 +16,6 @@ import pluggy
 
 from pristine_core import __version__
 from pristine_core.building import blueprint
-from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.config import ProxySettings, env_str
 from pristine_core.defaults import ClientDefaults, reroute_default_pool
 from pristine_core.endpoint import EndpointMethod
@@ -28,9 +27,10 @@ from pristine_core.meta import ClientMeta
 from pristine_core.pipeline import Middleware
 from pristine_core.plugins import PluginSelection, build_plugin_manager
 from pristine_core.runner import Pipeline
-from pristine_core.secrets import Secret, SecretEnviron, SecretHeaders
-from pristine_core.tenancy import Tenant
 from pristine_core.transport import RequestsTransport, Transport
+from pristine_runtime.clock import SYSTEM_CLOCK, Clock
+from pristine_runtime.secrets import Secret, SecretEnviron, SecretHeaders
+from pristine_runtime.tenancy import Tenant
 
 log = get_logger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from pristine_core.secrets import REDACTED, register_secret
+from pristine_runtime.secrets import REDACTED, register_secret
 
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})

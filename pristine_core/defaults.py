@@ -3,7 +3,7 @@
 A plugin (``pristine-environment`` reads them from environment variables) returns one from the
 ``pristine_client_defaults`` hook; the client applies it under its explicit arguments: explicit
 ``Client(...)`` arguments and ``config`` entries win over these values, which win over the
-manifest's defaults. Secret values are :class:`~pristine_core.secrets.Secret` objects, so a
+manifest's defaults. Secret values are :class:`~pristine_runtime.secrets.Secret` objects, so a
 repr, a log line or a traceback's locals never show them.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from pristine_core.secrets import Secret
+from pristine_runtime.secrets import Secret
 
 
 @attrs.frozen

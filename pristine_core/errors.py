@@ -3,7 +3,7 @@
 ``PristineError`` is the root. Every error knows whether retrying the same call may succeed
 (:attr:`PristineError.retryable`) and which side is at fault (:attr:`PristineError.category`:
 ``"user"``, ``"server"`` or ``"unknown"``). All errors pickle, and none carries a secret in its
-message: messages pass through :func:`pristine_core.secrets.redact`.
+message: messages pass through :func:`pristine_runtime.secrets.redact`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pristine_core.secrets import redact, redact_headers
+from pristine_runtime.secrets import redact, redact_headers
 
 USER = "user"
 SERVER = "server"

@@ -12,21 +12,24 @@ from typing import Any, TypeVar
 
 import pluggy
 
-from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.defaults import ClientDefaults
 from pristine_core.endpoint import EndpointMethod
+from pristine_core.logs import get_logger
 from pristine_core.manifest.claims import CoreConfig, SettingsSchema
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Middleware, Request, Response
 from pristine_core.plugins import PluginFailure, PluginRecord
 from pristine_core.runner import Pipeline
-from pristine_core.scheduler import Scheduler
-from pristine_core.secrets import Secret
-from pristine_core.tenancy import Tenant
 from pristine_core.transport import Transport
 from pristine_core.typesystem import TypeRegistry
+from pristine_runtime.clock import SYSTEM_CLOCK, Clock
+from pristine_runtime.scheduler import Scheduler
+from pristine_runtime.secrets import Secret
+from pristine_runtime.tenancy import Tenant
 
 T = TypeVar("T")
+#: The client's schedulers report failing tasks here (``pristine.scheduler.task_failed``).
+_log = get_logger(__name__)
 
 
 class ClientMeta:
@@ -69,7 +72,7 @@ class ClientMeta:
         self.config: Mapping[str, Any] = dict(config)
         self.defaults = defaults
         #: The environment mapping the client was given, as a
-        #: :class:`~pristine_core.secrets.SecretEnviron` (secret values never shown; None: ``os.environ``).
+        #: :class:`~pristine_runtime.secrets.SecretEnviron` (secret values never shown; None: ``os.environ``).
         self.environ = environ
         self.clock = clock
         self.tenant = tenant
@@ -119,13 +122,13 @@ class ClientMeta:
 
     @property
     def scheduler(self) -> Scheduler:
-        """This client's :class:`~pristine_core.scheduler.Scheduler` (started lazily, closed with
+        """This client's :class:`~pristine_runtime.scheduler.Scheduler` (started lazily, closed with
         the client; at most :attr:`scheduler_workers` worker threads). After the client closed it
         is a closed scheduler that refuses work: reading it never starts threads again."""
         with self._scheduler_lock:
             if self._scheduler is None:
                 self._scheduler = Scheduler(
-                    self.clock, max_workers=self.scheduler_workers, name=f"pristine-{self.manifest.name}"
+                    self.clock, max_workers=self.scheduler_workers, name=f"pristine-{self.manifest.name}", log=_log
                 )
                 if self._schedulers_closed:
                     self._scheduler.close(0.0)
@@ -134,11 +137,13 @@ class ClientMeta:
     @property
     def watchdog(self) -> Scheduler:
         """A timer on the *real* clock (one thread, started on first use, stopped with the client)
-        for deadlines on sockets: a :class:`~pristine_core.sockguard.DeadlineGuard`, or a plugin
+        for deadlines on sockets: a :class:`~pristine_runtime.sockguard.DeadlineGuard`, or a plugin
         cutting a stalled stream. Real time, whatever :attr:`clock` is, because sockets run on it."""
         with self._scheduler_lock:
             if self._watchdog is None:
-                self._watchdog = Scheduler(SYSTEM_CLOCK, max_workers=0, name=f"pristine-watchdog-{self.manifest.name}")
+                self._watchdog = Scheduler(
+                    SYSTEM_CLOCK, max_workers=0, name=f"pristine-watchdog-{self.manifest.name}", log=_log
+                )
                 if self._schedulers_closed:
                     self._watchdog.close(0.0)
             return self._watchdog

@@ -15,7 +15,7 @@ import attrs
 
 from pristine_core.limits import loads_bounded
 from pristine_core.manifest.models import Endpoint
-from pristine_core.secrets import redact
+from pristine_runtime.secrets import redact
 
 if TYPE_CHECKING:
     import requests

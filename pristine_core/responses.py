@@ -7,7 +7,7 @@ from typing import Any
 
 from pristine_core.errors import APIResponseValidationError, APIStatusError, ValidationError, status_error_class
 from pristine_core.pipeline import Call, Response
-from pristine_core.secrets import redact
+from pristine_runtime.secrets import redact
 
 _MAX_MESSAGE_BODY = 500
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pluggy
 
-from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.errors import BackoffPending, PristineError
 from pristine_core.logs import get_logger
 from pristine_core.pipeline import Call, CallNext, Event, Middleware, Request, Response, compose
-from pristine_core.secrets import SecretHeaders
 from pristine_core.transport import Transport, deadline_exceeded
+from pristine_runtime.clock import SYSTEM_CLOCK, Clock
+from pristine_runtime.secrets import SecretHeaders
 
 if TYPE_CHECKING:
     from pristine_core.manifest.claims import SettingsSchema

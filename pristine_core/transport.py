@@ -12,8 +12,8 @@ the retry plugin retries). A pool's connection count is 10 unless someone (the p
 Deadlines. ``send(request, budget_s=...)`` bounds one attempt by what is left of its call's
 deadline: socket timeouts never exceed it, and the whole exchange (sending, status line,
 headers and, for a non-streamed response, the body) runs under a
-:class:`~pristine_core.sockguard.DeadlineGuard` (a timer on a
-:class:`~pristine_core.scheduler.Scheduler` on the real clock) that shuts the connection down
+:class:`~pristine_runtime.sockguard.DeadlineGuard` (a timer on a
+:class:`~pristine_runtime.scheduler.Scheduler` on the real clock) that shuts the connection down
 when the budget runs out, so a server dripping bytes cannot hold a call past its deadline; the
 attempt then raises :class:`APITimeoutError`. A streamed body is read after ``send`` returns:
 whoever reads it guards it (the streaming plugin does, see ``pristine_plugins.streaming``). Requests that can
@@ -32,14 +32,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from pristine_core.clock import SYSTEM_CLOCK
 from pristine_core.errors import APIConnectionError, APITimeoutError
 from pristine_core.limits import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError
+from pristine_core.logs import get_logger
 from pristine_core.manifest.claims import CoreOptions
 from pristine_core.pipeline import Request, Response
-from pristine_core.scheduler import Scheduler
-from pristine_core.secrets import Secret, SecretHeaders, echoes_secret, redact
-from pristine_core.sockguard import GUARDED_POOLS, DeadlineGuard, guarding
+from pristine_runtime.clock import SYSTEM_CLOCK
+from pristine_runtime.scheduler import Scheduler
+from pristine_runtime.secrets import Secret, SecretHeaders, echoes_secret, redact
+from pristine_runtime.sockguard import GUARDED_POOLS, DeadlineGuard, guarding
 
 NO_RETRIES = Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False)
 #: The shortest socket timeout given to an attempt near its deadline.
@@ -176,7 +177,7 @@ class RequestsTransport:
     """The default :class:`Transport`: requests sessions per pool, urllib3 retries off.
 
     Proxy headers (``Proxy-Authorization: Basic ...``) and proxy URLs (which may carry
-    ``user:password@``) are held as :class:`~pristine_core.secrets.Secret` values, revealed only
+    ``user:password@``) are held as :class:`~pristine_runtime.secrets.Secret` values, revealed only
     when a session or a proxy connection is built: the transport's ``repr``, ``vars()``, a
     debugger's view and a log line never show them.
     """
@@ -209,7 +210,9 @@ class RequestsTransport:
         use, joined by :meth:`close`)."""
         with self._lock:
             if self._watchdog is None:
-                self._watchdog = Scheduler(SYSTEM_CLOCK, max_workers=0, name="pristine-deadline")
+                self._watchdog = Scheduler(
+                    SYSTEM_CLOCK, max_workers=0, name="pristine-deadline", log=get_logger(__name__)
+                )
             return self._watchdog
 
     def set_pool_size(self, pool: str, connections: int) -> None:
@@ -246,7 +249,7 @@ class RequestsTransport:
         """Send one request and return its response (body read unless ``request.stream``).
 
         ``budget_s`` (real seconds left of the call's deadline) caps the socket timeouts and bounds
-        the whole exchange under a :class:`~pristine_core.sockguard.DeadlineGuard`: connecting,
+        the whole exchange under a :class:`~pristine_runtime.sockguard.DeadlineGuard`: connecting,
         sending, the status line and headers and, for a non-streamed response, the body.
         """
         session = self.session_for(request.pool)
@@ -347,7 +350,7 @@ class RequestsTransport:
 
 class _Adapter(HTTPAdapter):
     """An adapter that also sends configured headers to the proxy (CONNECT or absolute-form);
-    it keeps them as :class:`~pristine_core.secrets.SecretHeaders`."""
+    it keeps them as :class:`~pristine_runtime.secrets.SecretHeaders`."""
 
     def __init__(self, extra_proxy_headers: SecretHeaders, **kwargs: Any) -> None:
         self._extra_proxy_headers = extra_proxy_headers

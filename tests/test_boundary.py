@@ -1,8 +1,8 @@
 """Architecture rule: the Tinkex domain holds no transport, retry, polling, backoff or threading machinery.
 
 It gets HTTP, retries, pools, sessions, future polling, SSE, telemetry, scheduling (timer heaps,
-worker threads) and backoff delays from Pristine and its plugins (``pristine_core.scheduler``,
-``pristine_core.backoff``). An AST scan of every module under ``tinkex_domain`` (the emulator, which is the
+worker threads) and backoff delays from Pristine and its plugins (``pristine_runtime.scheduler``,
+``pristine_runtime.backoff``). An AST scan of every module under ``tinkex_domain`` (the emulator, which is the
 other side of the wire, and the tests aside) enforces it.
 """
 
@@ -54,7 +54,7 @@ FORBIDDEN_CALLS = {
     "ThreadPool",
     "start_new_thread",
 }
-#: Header names whose parsing belongs to ``pristine_core.backoff`` (a string equal to one is a lookup key).
+#: Header names whose parsing belongs to ``pristine_runtime.backoff`` (a string equal to one is a lookup key).
 FORBIDDEN_STRINGS = ("retry-after", "retry-after-ms")
 
 
@@ -121,10 +121,10 @@ def violations(path: Path, root: Path = ROOT) -> list[str]:
         elif isinstance(node, (ast.For, ast.While)) and _is_retry_loop(node):
             found.append(f"{where}:{node.lineno}: a retry loop (exception swallowed inside a loop)")
         elif isinstance(node, ast.BinOp) and _is_exponential(node):
-            found.append(f"{where}:{node.lineno}: exponential backoff (use pristine_core.backoff)")
+            found.append(f"{where}:{node.lineno}: exponential backoff (use pristine_runtime.backoff)")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if node.value.strip().lower() in FORBIDDEN_STRINGS:
-                found.append(f"{where}:{node.lineno}: reads {node.value.strip()} (use pristine_core.backoff)")
+                found.append(f"{where}:{node.lineno}: reads {node.value.strip()} (use pristine_runtime.backoff)")
     return found
 
 
@@ -186,7 +186,7 @@ def test_the_scanner_allows_plain_loops_and_locks(tmp_path: Path) -> None:
         "def first(items):\n    for item in items:\n        try:\n            return int(item)\n"
         "        except ValueError:\n            raise\n"
         "SQUARE = 3 ** 2\nGIGA = 10**9\n"
-        'def hint(exc):\n    """The Retry-After hint, read by pristine_core.backoff."""\n'
+        'def hint(exc):\n    """The Retry-After hint, read by pristine_runtime.backoff."""\n'
         "def norm(x):\n    return x ** 2 + x ** 0.5\n",
         encoding="utf-8",
     )

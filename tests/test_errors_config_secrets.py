@@ -11,7 +11,7 @@ import structlog
 
 import pristine_core as pc
 from pristine_core.config import ProxySettings, env_bool, env_list, env_str, redact_url
-from pristine_core.secrets import Secret, redact, redact_headers
+from pristine_runtime.secrets import Secret, redact, redact_headers
 from pristine_testing import LoopbackServer, json_reply
 
 

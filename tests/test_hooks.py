@@ -110,7 +110,7 @@ def test_hook_pristine_client_defaults(petstore: dict[str, Any], server: Loopbac
     """Called once before the client is built; explicit arguments win over its values; secret
     headers stay Secrets (not in reprs) and only go with the API's own requests."""
     from pristine_core.defaults import ClientDefaults
-    from pristine_core.secrets import Secret
+    from pristine_runtime.secrets import Secret
 
     seen: list[Any] = []
 

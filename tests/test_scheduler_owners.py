@@ -1,4 +1,4 @@
-"""Who may construct a :class:`~pristine_core.scheduler.Scheduler`: the core, and nobody else by accident.
+"""Who may construct a :class:`~pristine_runtime.scheduler.Scheduler`: the core, and nobody else by accident.
 
 A plugin that needs its own workers takes a lane of the client's scheduler
 (``client.meta.scheduler.lane(...)``) instead of owning threads and a timer heap. The one

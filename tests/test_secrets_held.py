@@ -15,11 +15,11 @@ import structlog
 import pristine_core as pc
 from pristine_core import hookimpl
 from pristine_core.pipeline import Event, Middleware, Request
-from pristine_core.secrets import SecretEnviron
 from pristine_core.transport import RequestsTransport
 from pristine_plugins.environment import EnvironmentPlugin
 from pristine_plugins.telemetry import TelemetryPlugin, capture
 from pristine_plugins.telemetry.events import sanitize
+from pristine_runtime.secrets import SecretEnviron
 from pristine_testing import LoopbackServer, json_reply
 
 API_KEY = "pk-held-api-key-31337"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pristine_core.backoff import retry_after_s
 from pristine_core.errors import (
     USER,
     APIConnectionError,
@@ -32,6 +31,7 @@ from pristine_core.errors import (
     UnprocessableEntityError,
     ValidationError,
 )
+from pristine_runtime.backoff import retry_after_s
 
 __all__ = [
     "APIConnectionError",
@@ -80,7 +80,7 @@ def user_error(exc: BaseException) -> bool:
 
 def retry_after_ms(exc: BaseException, *, now: float | None = None) -> int | None:
     """The server's back-off hint in milliseconds (``retry-after-ms``, else ``Retry-After`` as
-    seconds or an HTTP date; read by :func:`pristine_core.backoff.retry_after_s`, never negative),
+    seconds or an HTTP date; read by :func:`pristine_runtime.backoff.retry_after_s`, never negative),
     or None when the error carries none."""
     headers = getattr(exc, "headers", None) or {}
     seconds = retry_after_s(headers, time.time() if now is None else now)

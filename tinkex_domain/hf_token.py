@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pristine_core.config import env_str
 from pristine_core.errors import ValidationError
-from pristine_core.secrets import register_secret
+from pristine_runtime.secrets import register_secret
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 

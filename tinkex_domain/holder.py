@@ -21,12 +21,12 @@ from typing import Any, TypeVar
 # exports are lazy, so nothing else guarantees the order).
 import tinkex_domain.types  # noqa: F401
 from pristine_core import Client, PristineError, RequestOptions
-from pristine_core.aio import run_off_loop, wait_future
 from pristine_core.config import env_list, env_str
 from pristine_core.errors import APIStatusError
 from pristine_core.logs import get_logger
-from pristine_core.tenancy import key_digest
 from pristine_plugins.futures import APIFuture
+from pristine_runtime.aio import run_off_loop, wait_future
+from pristine_runtime.tenancy import key_digest
 from tinkex_domain._generated import BUILD
 from tinkex_domain.plugin import TinkexPlugin
 

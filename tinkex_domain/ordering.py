@@ -19,14 +19,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pristine_core.errors import PristineError, ValidationError
-from pristine_core.fanout import Outcome
+from pristine_runtime.fanout import Outcome
 from tinkex_domain._futures import APIFuture, failed
 
 #: Builds the keyword arguments of one request from its seq id.
 BodyFn = Callable[[int], dict[str, Any]]
 SendFn = Callable[[dict[str, Any]], APIFuture]
 #: Runs calls concurrently, the last on the calling thread; their outcomes in order
-#: (``pristine_core.fanout.run_concurrently`` bound to the client's scheduler).
+#: (``pristine_runtime.fanout.run_concurrently`` bound to the client's scheduler).
 FanOut = Callable[[Sequence[Callable[[], APIFuture]]], Sequence[Outcome[APIFuture]]]
 
 

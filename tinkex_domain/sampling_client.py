@@ -18,7 +18,7 @@ import attrs
 
 from pristine_core import RequestOptions
 from pristine_core.errors import PristineError, RequestFailedError, ValidationError
-from pristine_core.secrets import Secret
+from pristine_runtime.secrets import Secret
 from tinkex_domain._futures import APIFuture, mapped, typed
 from tinkex_domain.holder import Holder, shadow_holder
 from tinkex_domain.retry_config import DEFAULT_MAX_CONNECTIONS, RetryConfig, as_retry_config

@@ -13,7 +13,7 @@ from typing import Any
 
 from pristine_core import RequestOptions
 from pristine_core.errors import ValidationError
-from pristine_core.fanout import run_concurrently
+from pristine_runtime.fanout import run_concurrently
 from tinkex_domain import custom_loss
 from tinkex_domain._futures import APIFuture, combine, mapped, typed
 from tinkex_domain.chunking import MAX_CHUNK_BYTES, MAX_CHUNK_LEN, chunk_data

@@ -10,9 +10,9 @@ from pristine_core.contract import PluginSettings
 from pristine_core.defaults import ClientDefaults
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import Request
-from pristine_core.secrets import redact_headers
 from pristine_plugins.environment.reader import apply_log_levels, dump_request, resolve
 from pristine_plugins.environment.settings import SECTION, SETTINGS, EnvironmentBlock
+from pristine_runtime.secrets import redact_headers
 
 #: Above every built-in band: it runs no middleware, but its request dump (the last
 #: ``pristine_prepare_attempt`` implementation, ``trylast``) should see the final headers anyway.

@@ -56,8 +56,8 @@ from pristine_core.config import env_str
 from pristine_core.defaults import ClientDefaults, deep_merge
 from pristine_core.errors import ValidationError
 from pristine_core.logs import get_logger
-from pristine_core.secrets import Secret, redact, register_secret
 from pristine_plugins.environment.settings import UNSET, EnvironmentBlock, Variable
+from pristine_runtime.secrets import Secret, redact, register_secret
 
 log = get_logger(__name__)
 
@@ -200,7 +200,7 @@ def resolve(
 
     A bad value raises :class:`~pristine_core.errors.ValidationError` whose path is the
     variable's name. Secret header values and proxy credentials come back as
-    :class:`~pristine_core.secrets.Secret` objects and are registered for redaction.
+    :class:`~pristine_runtime.secrets.Secret` objects and are registered for redaction.
     """
     if block is None:
         return Reading()

@@ -2,7 +2,7 @@
 
 Submitting a request can block for a long time before the server hands out its future (a 429
 back-off, a full connection pool). :func:`submit_in_background` runs such a submission on a
-:class:`~pristine_core.scheduler.Scheduler` (or a lane of one) and returns an :class:`APIFuture` at once; it
+:class:`~pristine_runtime.scheduler.Scheduler` (or a lane of one) and returns an :class:`APIFuture` at once; it
 resolves to what the submission's own future resolves to (or to a plain value the submission
 returned), and fails with whatever the submission or that future raised. Cancelling it calls off
 a submission that has not started, or cancels the submission's future once there is one.
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pristine_core.errors import BackoffPending
-from pristine_core.lanes import Lane
-from pristine_core.scheduler import Handle, Scheduler
 from pristine_plugins.futures.future import APIFuture
+from pristine_runtime.lanes import Lane
+from pristine_runtime.scheduler import Handle, Scheduler
 
 T = TypeVar("T")
 

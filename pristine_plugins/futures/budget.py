@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from pristine_core.tenancy import Tenant
+from pristine_runtime.tenancy import Tenant
 
 Grant = Callable[[], None]
 

@@ -12,7 +12,6 @@ from pristine_core.bands import FUTURES
 from pristine_core.contract import PluginSettings
 from pristine_core.errors import APIResponseValidationError, PristineError
 from pristine_core.hookspecs import hookimpl
-from pristine_core.lanes import Lane
 from pristine_core.logs import get_logger
 from pristine_core.manifest.models import Endpoint, Manifest
 from pristine_core.pipeline import Call, Request, Response
@@ -34,6 +33,7 @@ from pristine_plugins.futures.settings import (
     from_manifest,
     manifest_problems,
 )
+from pristine_runtime.lanes import Lane
 
 if TYPE_CHECKING:
     from pristine_core.client import Client

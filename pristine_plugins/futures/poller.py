@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pristine_core.backoff import exponential, seconds_from_ms
 from pristine_core.errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -25,7 +24,6 @@ from pristine_core.errors import (
 )
 from pristine_core.pipeline import RequestOptions, Response
 from pristine_core.responses import body_of, status_error
-from pristine_core.secrets import redact
 from pristine_plugins.futures.errors import (
     FutureClosedError,
     FutureDeadlineError,
@@ -38,12 +36,14 @@ from pristine_plugins.futures.outcomes import failure, success_value
 from pristine_plugins.futures.queue_state import DEFAULT_REASONS, QueueState, notify
 from pristine_plugins.futures.replies import ReplyRule
 from pristine_plugins.futures.settings import FuturesSettings
+from pristine_runtime.backoff import exponential, seconds_from_ms
+from pristine_runtime.secrets import redact
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
-    from pristine_core.lanes import Lane
-    from pristine_core.scheduler import Scheduler
     from pristine_plugins.futures.budget import ResponseBudget
+    from pristine_runtime.lanes import Lane
+    from pristine_runtime.scheduler import Scheduler
 
 @attrs.frozen
 class PollSpec:

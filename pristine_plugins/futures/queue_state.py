@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.logs import get_logger
+from pristine_runtime.clock import SYSTEM_CLOCK, Clock
 
 log = get_logger("pristine_plugins.futures")
 

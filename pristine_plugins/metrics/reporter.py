@@ -1,6 +1,6 @@
 """A background job that logs a metrics summary every ``interval_s`` (by the client's clock).
 
-It runs on a one-worker lane of the client's scheduler (:meth:`pristine_core.scheduler.Scheduler.lane`,
+It runs on a one-worker lane of the client's scheduler (:meth:`pristine_runtime.scheduler.Scheduler.lane`,
 thread ``pristine-metrics-reporter-0``): the client's one timer heap says when, and a slow sink
 never holds up another lane's work.
 """
@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from pristine_core.clock import Clock
-from pristine_core.lanes import Lane
 from pristine_core.logs import get_logger
 from pristine_plugins.metrics.registry import MetricsRegistry, MetricsSnapshot
+from pristine_runtime.clock import Clock
+from pristine_runtime.lanes import Lane
 
 log = get_logger(__name__)
 
@@ -68,7 +68,7 @@ class Reporter:
 
     ``sink`` receives each record (default: the library logger at ``level``, event
     ``pristine.metrics.summary``). Reports run on ``lane`` (see
-    :meth:`pristine_core.scheduler.Scheduler.lane`), which this reporter owns: :meth:`stop`
+    :meth:`pristine_runtime.scheduler.Scheduler.lane`), which this reporter owns: :meth:`stop`
     closes it. Its scheduler's timer waits with ``clock.wait`` so tests drive it with an injected
     clock.
     """

@@ -14,8 +14,8 @@ from pristine_core.bands import TELEMETRY
 from pristine_core.contract import PluginSettings
 from pristine_core.errors import PristineError
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
-from pristine_core.secrets import redact
 from pristine_plugins.otel.settings import SETTINGS, OtelConfig, OtelSettings
+from pristine_runtime.secrets import redact
 
 if TYPE_CHECKING:
     from opentelemetry import trace

@@ -15,9 +15,9 @@ import weakref
 
 import attrs
 
-from pristine_core.clock import Clock
-from pristine_core.tenancy import Tenant
 from pristine_plugins.pool.limits import RECHECK_S, Remaining
+from pristine_runtime.clock import Clock
+from pristine_runtime.tenancy import Tenant
 
 
 @attrs.frozen

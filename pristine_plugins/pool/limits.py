@@ -17,8 +17,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from pristine_core.clock import Clock
 from pristine_core.errors import APIConnectionError
+from pristine_runtime.clock import Clock
 
 #: Float slack when comparing token counts (refills are computed with float arithmetic).
 _EPSILON = 1e-9

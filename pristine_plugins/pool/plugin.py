@@ -22,14 +22,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pristine_core import hookimpl
-from pristine_core.backoff import retry_after_s
 from pristine_core.bands import POOL
-from pristine_core.clock import Clock
 from pristine_core.contract import PluginSettings
 from pristine_core.errors import APITimeoutError, BackoffPending
 from pristine_core.manifest.models import Manifest
 from pristine_core.pipeline import CallNext, Middleware, Request, Response
-from pristine_core.secrets import redact
 from pristine_plugins.pool.backoff import BackoffState, shared_state
 from pristine_plugins.pool.limits import ByteBudget, CountLimiter, PoolFullError, Remaining, TokenBucket
 from pristine_plugins.pool.settings import (
@@ -42,6 +39,9 @@ from pristine_plugins.pool.settings import (
     effective_specs,
     manifest_problems,
 )
+from pristine_runtime.backoff import retry_after_s
+from pristine_runtime.clock import Clock
+from pristine_runtime.secrets import redact
 
 if TYPE_CHECKING:
     from pristine_core.client import Client

@@ -14,10 +14,10 @@ from typing import Any
 
 import attrs
 
-from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.errors import SERVER, PristineError
 from pristine_core.logs import get_logger
 from pristine_plugins.retry.settings import CircuitBreakerSpec
+from pristine_runtime.clock import SYSTEM_CLOCK, Clock
 
 log = get_logger(__name__)
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import attrs
 
-from pristine_core.backoff import exponential, retry_after_s
 from pristine_core.contract import with_changes
 from pristine_core.errors import ValidationError
 from pristine_core.pipeline import Call
 from pristine_plugins.retry.settings import RetryEndpoint, RetryOptions, RetryPolicy
+from pristine_runtime.backoff import exponential, retry_after_s
 
 #: The ``enabled`` switch may appear next to policy fields in override mappings.
 ENABLED = "enabled"
@@ -106,7 +106,7 @@ class PolicyResolver:
 
 
 def backoff_delay(policy: RetryPolicy, retries_taken: int, rng: random.Random) -> float:
-    """The policy's jittered exponential delay (:func:`pristine_core.backoff.exponential`)."""
+    """The policy's jittered exponential delay (:func:`pristine_runtime.backoff.exponential`)."""
     return exponential(retries_taken, policy.base_delay_s, policy.max_delay_s, jitter=policy.jitter, rng=rng)
 
 

@@ -3,9 +3,9 @@
 A :class:`HeartbeatScheduler` keeps a list of :class:`HeartbeatJob` objects (one per session)
 and runs them on a single background thread, started when the first job is added and stopped
 when the last one is removed. Each job carries the clock of its client, so due times follow
-that clock: with a :class:`~pristine_core.clock.FakeClock` a test advances time and calls
+that clock: with a :class:`~pristine_runtime.clock.FakeClock` a test advances time and calls
 :meth:`HeartbeatScheduler.run_pending` to fire exactly the beats that are due, without waiting.
-The thread is a :class:`pristine_core.scheduler.Scheduler` on the real clock (a fake clock
+The thread is a :class:`pristine_runtime.scheduler.Scheduler` on the real clock (a fake clock
 would make it spin), re-armed for the earliest due beat and woken early whenever jobs change.
 """
 
@@ -15,9 +15,9 @@ import os
 import threading
 from collections.abc import Callable
 
-from pristine_core.clock import SYSTEM_CLOCK, Clock
 from pristine_core.logs import get_logger
-from pristine_core.scheduler import Handle, Scheduler, on_scheduler_thread
+from pristine_runtime.clock import SYSTEM_CLOCK, Clock
+from pristine_runtime.scheduler import Handle, Scheduler, on_scheduler_thread
 
 log = get_logger(__name__)
 
@@ -66,7 +66,7 @@ class HeartbeatJob:
 class HeartbeatScheduler:
     """Runs every registered :class:`HeartbeatJob` on one lazily started background thread.
 
-    The thread is a :class:`pristine_core.scheduler.Scheduler` without workers (its timer runs
+    The thread is a :class:`pristine_runtime.scheduler.Scheduler` without workers (its timer runs
     the beats), created when the first job is added and closed when the last one is removed.
     """
 
@@ -85,7 +85,7 @@ class HeartbeatScheduler:
         with self._lock:
             self._jobs.append(job)
             if self._core is None or self._core.closed:
-                self._core = Scheduler(SYSTEM_CLOCK, max_workers=0, name=self.thread_name)
+                self._core = Scheduler(SYSTEM_CLOCK, max_workers=0, name=self.thread_name, log=log)
             self._schedule_locked(0.0)
 
     def remove(self, job: HeartbeatJob, timeout_s: float = 2.0) -> bool:

@@ -12,7 +12,7 @@ import http.client
 
 from pristine_core.errors import APIConnectionError, APITimeoutError
 from pristine_core.pipeline import Response
-from pristine_core.secrets import redact
+from pristine_runtime.secrets import redact
 
 
 @functools.cache

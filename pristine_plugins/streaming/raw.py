@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from pristine_core.errors import APITimeoutError
 from pristine_core.pipeline import Response
-from pristine_core.secrets import redact
 from pristine_plugins.streaming.errors import read_error, read_errors
 from pristine_plugins.streaming.watch import DURATION, FIRST_EVENT, StreamWatch
+from pristine_runtime.secrets import redact
 
 if TYPE_CHECKING:
     from pristine_plugins.streaming.stream import Stream

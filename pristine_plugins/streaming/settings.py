@@ -26,10 +26,10 @@ from typing import Literal
 
 import attrs
 
-from pristine_core.backoff import clamp, exponential
 from pristine_core.contract import PluginSettings, at_least, between, positive, settings
 from pristine_core.manifest.checks import reference_problems
 from pristine_core.manifest.models import Manifest
+from pristine_runtime.backoff import clamp, exponential
 
 SSE = "sse"
 BYTES = "bytes"
@@ -57,7 +57,7 @@ class StreamingSettings:
         retry_after_s: float | None = None,
         rng: random.Random | None = None,
     ) -> float:
-        """Seconds to wait before a reconnect (``pristine_core.backoff``), capped by ``max_retry_ms``.
+        """Seconds to wait before a reconnect (``pristine_runtime.backoff``), capped by ``max_retry_ms``.
 
         A ``Retry-After`` the server sent with a refused reconnect wins. Otherwise the base is the
         server's ``retry:`` (else ``default_retry_ms``), grown by ``backoff_factor`` for each

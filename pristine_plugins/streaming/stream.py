@@ -3,7 +3,7 @@
 Events reach the caller as soon as their bytes arrive. When the connection drops mid-stream (or
 stays idle too long), the stream re-issues the same call through the client (so auth, retry and
 pool plugins run again) with a ``Last-Event-ID`` header, after a delay from
-``pristine_core.backoff`` (the server's ``retry:`` or ``Retry-After``, capped, growing for
+``pristine_runtime.backoff`` (the server's ``retry:`` or ``Retry-After``, capped, growing for
 reconnects in a row that bring no event), at most ``max_reconnects`` times. A stream that
 delivered events but never got an ``id:`` cannot be resumed and says so
 (:class:`~pristine_plugins.streaming.errors.StreamInterruptedError`).
@@ -22,11 +22,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from pristine_core.backoff import retry_after_s
 from pristine_core.errors import APIConnectionError, APIError, APIResponseValidationError, APITimeoutError
 from pristine_core.pipeline import Call, Response
 from pristine_core.responses import parse, status_error
-from pristine_core.secrets import redact
 from pristine_plugins.streaming.errors import (
     DISABLED,
     EXHAUSTED,
@@ -39,6 +37,8 @@ from pristine_plugins.streaming.raw import watched_chunks
 from pristine_plugins.streaming.settings import StreamingEndpoint, StreamingOptions
 from pristine_plugins.streaming.sse import SSEDecoder, SSEEvent
 from pristine_plugins.streaming.watch import DURATION, FIRST_EVENT, watch_for
+from pristine_runtime.backoff import retry_after_s
+from pristine_runtime.secrets import redact
 
 if TYPE_CHECKING:
     from pristine_plugins.streaming.settings import StreamingSettings

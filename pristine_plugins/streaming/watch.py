@@ -27,7 +27,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pristine_core.pipeline import Call, Response
-from pristine_core.scheduler import Handle, Scheduler
+from pristine_runtime.scheduler import Handle, Scheduler
 
 if TYPE_CHECKING:
     from pristine_plugins.streaming.settings import StreamingOptions, StreamingSettings
@@ -64,7 +64,7 @@ class StreamWatch:
 
     def attach(self, response: Response) -> None:
         """Watch the connection of ``response`` (the first one, or a reconnect's)."""
-        from pristine_core.sockguard import socket_of  # imports urllib3: not when the plugin loads
+        from pristine_runtime.sockguard import socket_of  # imports urllib3: not when the plugin loads
 
         with self._lock:
             self._sock = socket_of(response)
@@ -155,7 +155,7 @@ class StreamWatch:
                 return
             sock = self._sock
         if sock is not None:
-            from pristine_core.sockguard import shutdown
+            from pristine_runtime.sockguard import shutdown
 
             shutdown(sock)
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import attrs
 
-from pristine_core.clock import Clock
 from pristine_core.errors import USER, PristineError
-from pristine_core.secrets import redact
+from pristine_runtime.clock import Clock
+from pristine_runtime.secrets import redact
 
 SESSION_START = "SESSION_START"
 SESSION_END = "SESSION_END"

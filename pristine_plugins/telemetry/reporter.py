@@ -3,7 +3,7 @@
 Callers only ever append to the queue (never blocking, never raising). The thread (the one
 worker of a lane the reporter is given, normally the ``telemetry`` lane of the client's real-clock
 watchdog, :attr:`pristine_core.meta.ClientMeta.watchdog`; see
-:meth:`pristine_core.scheduler.Scheduler.lane`) sends batches
+:meth:`pristine_runtime.scheduler.Scheduler.lane`) sends batches
 of ``batch_size`` every ``flush_interval_s``, sooner when a batch is full or a flush is asked
 for. A batch that fails transiently goes back to the front of the queue and is re-sent after
 ``retry_delay_s``; one the server rejects for good is discarded. While closing, the first
@@ -21,11 +21,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from pristine_core.clock import Clock
-from pristine_core.lanes import Lane
 from pristine_core.logs import get_logger
-from pristine_core.scheduler import Handle
 from pristine_plugins.telemetry.events import EventFactory
+from pristine_runtime.clock import Clock
+from pristine_runtime.lanes import Lane
+from pristine_runtime.scheduler import Handle
 
 log = get_logger(__name__)
 

@@ -5,7 +5,7 @@ service marks ``corrupted`` is handed to the :class:`RecoveryExecutor`, which cr
 training client from the run's latest checkpoint (``ServiceClient.create_training_client_from_state
 [_with_optimizer]``), retrying with exponential backoff, and reports through callbacks and
 ``recovery.*`` events. Nothing here starts a thread or sleeps: polls, attempts and retries run
-on a :class:`pristine_core.scheduler.Scheduler`, by default the one of the service's Pristine
+on a :class:`pristine_runtime.scheduler.Scheduler`, by default the one of the service's Pristine
 client, so recovery runs in the background once enabled and stops when that client closes.
 """
 

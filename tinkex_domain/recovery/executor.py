@@ -2,7 +2,7 @@
 
 Only the public client API is used: ``service.create_rest_client().get_training_run(...)``
 to find the latest checkpoint, then ``service.create_training_client_from_state[_with_optimizer]``.
-Work runs on a :class:`pristine_core.scheduler.Scheduler`: by default the one of the Pristine
+Work runs on a :class:`pristine_runtime.scheduler.Scheduler`: by default the one of the Pristine
 client behind the service (so recovery runs in the background by itself and stops when that
 client closes); pass ``scheduler=`` to use another one, e.g. ``Scheduler(clock,
 background=False)`` driven by ``run_due()`` in a test. Attempts run on that scheduler's
@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from pristine_core.scheduler import Handle, Scheduler
+from pristine_runtime.scheduler import Handle, Scheduler
 from tinkex_domain.recovery.errors import (
     AlreadyPendingError,
     CheckpointStrategyNotSupportedError,

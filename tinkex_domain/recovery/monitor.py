@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from pristine_core.scheduler import Handle, Scheduler
+from pristine_runtime.scheduler import Handle, Scheduler
 from tinkex_domain.recovery.errors import AlreadyPendingError, EventFn, RecoveryDisabledError, RecoveryError, emit
 from tinkex_domain.recovery.executor import RecoveryExecutor, checkpoint_path, scheduler_of
 from tinkex_domain.recovery.policy import RecoveryPolicy

@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 
-from pristine_core.backoff import exponential
 from pristine_core.logs import get_logger
+from pristine_runtime.backoff import exponential
 
 log = get_logger(__name__)
 

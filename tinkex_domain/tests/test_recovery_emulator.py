@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from pristine_core.clock import FakeClock
-from pristine_core.scheduler import Scheduler
+from pristine_runtime.clock import FakeClock
+from pristine_runtime.scheduler import Scheduler
 from tinkex_domain import ServiceClient, types
 from tinkex_domain.emulator import Emulator
 from tinkex_domain.recovery import RecoveryExecutor, RecoveryMonitor, RecoveryPolicy

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pristine_core.clock import FakeClock
-from pristine_core.scheduler import Scheduler
+from pristine_runtime.clock import FakeClock
+from pristine_runtime.scheduler import Scheduler
 from tinkex_domain._futures import failed, resolved
 from tinkex_domain.recovery import (
     AlreadyPendingError,

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pristine_core.aio import SchedulerClosedError, run_off_loop, wait_future
-from pristine_core.scheduler import Scheduler
+from pristine_runtime.aio import SchedulerClosedError, run_off_loop, wait_future
+from pristine_runtime.scheduler import Scheduler
 from tinkex_domain import ServiceClient, TrainingClient, types
 from tinkex_domain.emulator import Emulator, EmulatorConfig
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pristine_core import Client
-from pristine_core.clock import FakeClock
 from pristine_plugins.retry.breaker import CircuitOpenError
+from pristine_runtime.clock import FakeClock
 from pristine_testing import LoopbackServer, json_reply
 
 MANIFEST = ("tinkex_domain", "manifest.json")

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from pristine_core import Client
-from pristine_core.clock import FakeClock
 from pristine_core.errors import APIStatusError, ValidationError
 from pristine_plugins.environment import EnvironmentPlugin
 from pristine_plugins.futures import FuturesPlugin
 from pristine_plugins.otel import OtelPlugin
 from pristine_plugins.pool import PoolPlugin
+from pristine_runtime.clock import FakeClock
 from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
 from tinkex_domain.plugin import TinkexConfig, TinkexPlugin
 
@@ -74,7 +74,7 @@ def test_cloudflare_access_headers(make: Callable[..., Client], server: Loopback
     seen = server.requests[-1]
     assert seen.header("CF-Access-Client-Id") == "cf-id"
     assert seen.header("CF-Access-Client-Secret") == "cf-very-secret-value"
-    from pristine_core.secrets import redact
+    from pristine_runtime.secrets import redact
 
     assert "cf-very-secret-value" not in redact("secret is cf-very-secret-value")
     _call(make({}))

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pristine_core.clock import FakeClock
 from pristine_core.errors import BackoffPending
-from pristine_core.scheduler import Scheduler
 from pristine_plugins.futures import APIFuture, SubmissionRefusedError, resolved, submit_in_background
+from pristine_runtime.clock import FakeClock
+from pristine_runtime.scheduler import Scheduler
 
 
 @pytest.fixture

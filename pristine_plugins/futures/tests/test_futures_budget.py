@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from pristine_core.tenancy import Tenant
 from pristine_plugins.futures import FutureClosedError, ResponseBudget, shared_budget
+from pristine_runtime.tenancy import Tenant
 from pristine_testing import Reply, SeenRequest, json_reply
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from pristine_core.lanes import Lane
 from pristine_plugins.futures.tests.test_futures_concurrency import held_reply, plugin_threads
+from pristine_runtime.lanes import Lane
 from pristine_testing import json_reply
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from pristine_core import Client, RequestOptions
-from pristine_core.clock import FakeClock
 from pristine_core.errors import APIStatusError, ManifestError, ValidationError
-from pristine_core.scheduler import Scheduler
 from pristine_plugins.metrics import ALL, Histogram, MetricsSettings, Reporter, metrics_of
 from pristine_plugins.metrics.registry import MetricsRegistry
+from pristine_runtime.clock import FakeClock
+from pristine_runtime.scheduler import Scheduler
 
 
 def test_hundred_calls_give_exact_counts_and_ordered_percentiles(make_client: Callable[..., Client]) -> None:

@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from pristine_core import APIConnectionError, FakeClock
-from pristine_core.backoff import retry_after_s
-from pristine_core.tenancy import key_digest, normalize_server
 from pristine_plugins.pool import ByteBudget, CountLimiter, PoolFullError, TokenBucket
 from pristine_plugins.pool.backoff import BackoffState
+from pristine_runtime.backoff import retry_after_s
+from pristine_runtime.tenancy import key_digest, normalize_server
 
 
 def _started(target: object, *args: object) -> threading.Thread:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import pristine_core as pc
-from pristine_core.clock import FakeClock
 from pristine_plugins.streaming import StreamingPlugin
+from pristine_runtime.clock import FakeClock
 from pristine_testing import LoopbackServer
 
 SSE_HEADERS = {"Content-Type": "text/event-stream"}

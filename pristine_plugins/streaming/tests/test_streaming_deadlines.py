@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import pristine_core as pc
-from pristine_core.clock import FakeClock
 from pristine_core.errors import APIStatusError, APITimeoutError
 from pristine_plugins.streaming import StreamingPlugin, StreamingSettings, StreamInterruptedError
+from pristine_runtime.clock import FakeClock
 from pristine_testing import LoopbackServer, Reply, SeenRequest
 
 from .conftest import SSE_HEADERS, cut_after

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import pristine_core as pc
-from pristine_core.clock import FakeClock
 from pristine_core.errors import APIConnectionError, APIResponseValidationError, APIStatusError, ManifestError
 from pristine_plugins.streaming import SSEEvent, Stream, StreamingPlugin, StreamInterruptedError
+from pristine_runtime.clock import FakeClock
 from pristine_testing import LoopbackServer, Reply, SeenRequest
 
 from .conftest import MANIFEST, SSE_HEADERS, cut_after
@@ -194,7 +194,7 @@ def test_drop_before_any_event_restarts_then_gives_up(
     with pytest.raises(StreamInterruptedError, match="gave up after 2") as info:
         list(stream)
     assert info.value.reason == "exhausted" and info.value.reconnects == 2
-    # pristine_core.backoff: the second reconnect in a row without an event waits twice as long.
+    # pristine_runtime.backoff: the second reconnect in a row without an event waits twice as long.
     assert len(server.requests) == 3 and clock.sleeps == [1.0, 2.0]
 
 

@@ -11,9 +11,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from pristine_core import APIConnectionError, FakeClock
-from pristine_core.clock import SYSTEM_CLOCK
-from pristine_core.scheduler import Scheduler
 from pristine_plugins.telemetry import SESSION_END, SESSION_START, Telemetry
+from pristine_runtime.clock import SYSTEM_CLOCK
+from pristine_runtime.scheduler import Scheduler
 
 
 class Recorder:

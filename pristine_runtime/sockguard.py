@@ -13,7 +13,7 @@ request or start reading a response. So the guard covers connecting (once connec
 the status line and headers, and (while still active) the body. A streamed body read later,
 outside the transport, is guarded with :meth:`DeadlineGuard.watch_response`.
 
-The guard's timer runs on a :class:`~pristine_core.scheduler.Scheduler` on the real clock
+The guard's timer runs on a :class:`~pristine_runtime.scheduler.Scheduler` on the real clock
 (``max_workers=0``: one thread, started on first use, joined when its owner closes).
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from pristine_core.scheduler import Handle, Scheduler
+from pristine_runtime.scheduler import Handle, Scheduler
 
 _local = threading.local()
 
@@ -43,8 +43,9 @@ def shutdown(sock: socket.socket) -> None:
 
 
 def socket_of(response: Any) -> socket.socket | None:
-    """The socket under a :class:`~pristine_core.pipeline.Response`, a ``requests.Response`` or a
-    urllib3 response, if it still has one (None once released, or for a non-socket transport)."""
+    """The socket under a response that wraps another in ``_raw`` (pristine-core's), a
+    ``requests.Response`` or a urllib3 response, if it still has one (None once released, or for a
+    non-socket transport)."""
     current = getattr(response, "_raw", None) or response  # a pipeline Response wraps requests'
     inner = getattr(current, "raw", current)  # requests' wraps urllib3's
     connection = getattr(inner, "connection", None) or getattr(inner, "_connection", None)

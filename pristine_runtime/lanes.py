@@ -1,8 +1,8 @@
-"""Worker lanes of a :class:`~pristine_core.scheduler.Scheduler`: isolation without owning threads.
+"""Worker lanes of a :class:`~pristine_runtime.scheduler.Scheduler`: isolation without owning threads.
 
-A scheduler has one timer heap and one :meth:`~pristine_core.scheduler.Scheduler.close`, and its
+A scheduler has one timer heap and one :meth:`~pristine_runtime.scheduler.Scheduler.close`, and its
 tasks run on *worker pools*: the default one (``max_workers`` threads) and any number of named,
-bounded lanes made with :meth:`~pristine_core.scheduler.Scheduler.lane`. A lane has its own
+bounded lanes made with :meth:`~pristine_runtime.scheduler.Scheduler.lane`. A lane has its own
 workers and its own ready queue, so a lane full of blocked jobs (a futures plugin's 45 s long
 polls, say) never delays a job of another lane or of the default pool; its timed tasks still wait
 in the scheduler's one heap, on the scheduler's one clock.
@@ -18,11 +18,11 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING
 
-from pristine_core.clock import Clock
+from pristine_runtime.clock import Clock
 
 if TYPE_CHECKING:
-    from pristine_core.handle import Handle, Task
-    from pristine_core.scheduler import Scheduler
+    from pristine_runtime.handle import Handle, Task
+    from pristine_runtime.scheduler import Scheduler
 
 #: The name of a scheduler's own worker pool (its default lane).
 DEFAULT_LANE = "default"
@@ -74,7 +74,7 @@ def check_lane(name: object, workers: object) -> None:
 class Lane:
     """A named, bounded set of worker threads of a scheduler (see the module docstring).
 
-    Made by :meth:`Scheduler.lane <pristine_core.scheduler.Scheduler.lane>`; tasks submitted here
+    Made by :meth:`Scheduler.lane <pristine_runtime.scheduler.Scheduler.lane>`; tasks submitted here
     run only on this lane's at most :attr:`max_workers` threads (started lazily).
     """
 

@@ -1,4 +1,4 @@
-"""A task handed to a :class:`~pristine_core.scheduler.Scheduler`: what runs, when, and whether it may still start."""
+"""A task handed to a :class:`~pristine_runtime.scheduler.Scheduler`: what runs, when, whether it may still start."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pristine_core.lanes import WorkerPool
+    from pristine_runtime.lanes import WorkerPool
 
 #: What a scheduler runs: a callable without arguments (its return value is ignored).
 Task = Callable[[], Any]

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from pristine_core import FakeClock
-from pristine_core.backoff import clamp, exponential, retry_after_s, seconds_from_ms
+from pristine_runtime.backoff import clamp, exponential, retry_after_s, seconds_from_ms
+from pristine_runtime.clock import FakeClock
 
 NOW = 1_700_000_000.0
 

@@ -2,7 +2,7 @@
 
 :func:`run_concurrently` is for a caller that must make several blocking calls (HTTP submits,
 say) and needs all their outcomes before it goes on, but wants them in flight together. Every
-call but the last is submitted to the :class:`~pristine_core.scheduler.Scheduler`; the last runs
+call but the last is submitted to the :class:`~pristine_runtime.scheduler.Scheduler`; the last runs
 on the calling thread. Then each submitted call that no worker has started yet is taken back and
 run on the calling thread too, so the fan-out always finishes even when every worker is busy
 (or the caller is itself a worker of that scheduler) and never waits for an idle pool. A closed
@@ -17,8 +17,8 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from pristine_core.lanes import Lane
-from pristine_core.scheduler import Handle, Scheduler
+from pristine_runtime.lanes import Lane
+from pristine_runtime.scheduler import Handle, Scheduler
 
 T = TypeVar("T")
 

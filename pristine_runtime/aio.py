@@ -2,7 +2,7 @@
 
 SDK methods named ``*_async`` must never block the loop. Their blocking steps (an HTTP submit,
 client creation, a REST call, a custom-loss forward) go through :func:`run_off_loop`, which
-runs them on a bounded :class:`~pristine_core.scheduler.Scheduler` (the client's own, normally)
+runs them on a bounded :class:`~pristine_runtime.scheduler.Scheduler` (the client's own, normally)
 and awaits the outcome; a server-side future is then awaited with :func:`wait_future`, which
 costs no thread at all (the future's done-callback wakes the loop).
 
@@ -17,8 +17,8 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pristine_core.lanes import Lane
-from pristine_core.scheduler import Scheduler
+from pristine_runtime.lanes import Lane
+from pristine_runtime.scheduler import Scheduler
 
 T = TypeVar("T")
 

@@ -14,15 +14,20 @@ threads run tasks; with ``max_workers=0`` tasks run on the timer thread itself (
 all, named ``name``, right for short periodic jobs such as heartbeats).
 
 Time. Due times are read on ``clock``; the timer thread waits with ``clock.wait``, so under a
-:class:`~pristine_core.clock.FakeClock` delays elapse at once in fake time (a discrete-event
+:class:`~pristine_runtime.clock.FakeClock` delays elapse at once in fake time (a discrete-event
 run: ``FakeClock.sleeps`` records each wait). With ``background=False`` no thread starts at all
 and nothing runs until :meth:`Scheduler.run_due` is called: a test advances the fake clock and
 calls it to run exactly the tasks that are due, in due order, on its own thread.
 
 Lanes. :meth:`Scheduler.lane` adds a named, bounded set of worker threads (a
-:class:`~pristine_core.lanes.Lane`, with the same ``submit``/``call_later``/``closed`` surface):
+:class:`~pristine_runtime.lanes.Lane`, with the same ``submit``/``call_later``/``closed`` surface):
 a plugin whose jobs block for long (long polls) gets isolation from every other job without
 owning a thread or a timer of its own. All lanes share the one timer heap, clock and ``close``.
+
+Logging. A failing task (``pristine.scheduler.task_failed``, with its traceback) and a close that
+left busy threads (``pristine.scheduler.close_incomplete``) are reported to ``log``: any object with
+structlog's call style (:class:`EventLog`). Without one they become standard :mod:`logging` records
+under this module's name; ``pristine-core`` passes its library logger.
 
 A client owns one scheduler (``client.meta.scheduler``), closed when the client closes.
 """
@@ -31,20 +36,50 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import sys
 import threading
 import time
+from typing import Any, Protocol
 
-from pristine_core.clock import SYSTEM_CLOCK, Clock
-from pristine_core.handle import Handle, Task
-from pristine_core.lanes import DEFAULT_LANE, Lane, WorkerPool, check_lane
-from pristine_core.logs import get_logger
-
-log = get_logger(__name__)
+from pristine_runtime.clock import SYSTEM_CLOCK, Clock
+from pristine_runtime.handle import Handle, Task
+from pristine_runtime.lanes import DEFAULT_LANE, Lane, WorkerPool, check_lane
 
 _local = threading.local()
 #: The heap is compacted (cancelled entries dropped) once it reaches this size, then twice its live size.
 _MIN_COMPACT = 1024
+
+
+class EventLog(Protocol):
+    """Where a scheduler reports its events: ``log.warning("event.name", key=value)`` style."""
+
+    def warning(self, event: str, **fields: Any) -> None:
+        """Report ``event`` at WARNING."""
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """Report ``event`` at ERROR with the exception being handled."""
+
+
+class StdlibLog:
+    """The default :class:`EventLog`: :mod:`logging` records ``"event key=value ..."`` under ``name``."""
+
+    __slots__ = ("_std",)
+
+    def __init__(self, name: str = __name__) -> None:
+        self._std = logging.getLogger(name)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        """Log at WARNING."""
+        self._std.warning("%s %s", event, _details(fields))
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """Log at ERROR with the current exception's traceback."""
+        self._std.exception("%s %s", event, _details(fields))
+
+
+def _details(fields: dict[str, Any]) -> str:
+    return " ".join(f"{key}={value!r}" for key, value in fields.items())
 
 
 def _on_event_loop() -> bool:
@@ -56,7 +91,7 @@ def _on_event_loop() -> bool:
 
 def on_scheduler_thread(scheduler: Scheduler | Lane | None = None) -> bool:
     """True on a thread of ``scheduler`` (any of its lanes, or its timer), of that lane only
-    when given a :class:`~pristine_core.lanes.Lane`, of any scheduler when None."""
+    when given a :class:`~pristine_runtime.lanes.Lane`, of any scheduler when None."""
     owner = getattr(_local, "scheduler", None)
     if owner is None or scheduler is None:
         return owner is not None
@@ -76,6 +111,7 @@ class Scheduler:
         max_workers: int = 4,
         name: str = "pristine",
         background: bool = True,
+        log: EventLog | None = None,
     ) -> None:
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 0:
             raise ValueError(f"max_workers must be an integer >= 0, got {max_workers!r}")
@@ -83,6 +119,7 @@ class Scheduler:
         self.max_workers = max_workers
         self.name = name
         self.background = background
+        self.log: EventLog = log if log is not None else StdlibLog()
         self._lock = threading.Lock()
         self._pool = WorkerPool(DEFAULT_LANE, max_workers, name, self._lock)
         self._cond = self._pool.cond  # the scheduler's lock, as a condition of the default pool
@@ -270,7 +307,7 @@ class Scheduler:
             if thread.is_alive():
                 stragglers.append(thread)
         if stragglers:
-            log.warning("pristine.scheduler.close_incomplete", scheduler=self.name, busy_threads=len(stragglers))
+            self.log.warning("pristine.scheduler.close_incomplete", scheduler=self.name, busy_threads=len(stragglers))
         return stragglers
 
     def _pool_threads(self, pool: WorkerPool) -> list[threading.Thread]:
@@ -340,7 +377,7 @@ class Scheduler:
         except Exception:  # a task bug must not kill the thread or the other tasks
             with self._cond:
                 self.failed += 1
-            log.exception("pristine.scheduler.task_failed", scheduler=self.name, task=repr(handle))
+            self.log.exception("pristine.scheduler.task_failed", scheduler=self.name, task=repr(handle))
         finally:
             handle._state = "done"
         return True

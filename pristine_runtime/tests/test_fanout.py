@@ -1,4 +1,4 @@
-"""pristine_core.fanout.run_concurrently: concurrent, ordered outcomes, never stuck on busy workers."""
+"""pristine_runtime.fanout.run_concurrently: concurrent, ordered outcomes, never stuck on busy workers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from pristine_core.fanout import Outcome, run_concurrently
-from pristine_core.scheduler import Scheduler
+from pristine_runtime.fanout import Outcome, run_concurrently
+from pristine_runtime.scheduler import Scheduler
 
 
 def test_calls_overlap_and_outcomes_keep_input_order() -> None:

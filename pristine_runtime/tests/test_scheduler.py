@@ -1,18 +1,18 @@
-"""The core scheduler: due order, cancellation, bounded workers, fake time, and no thread left after close."""
+"""The scheduler: due order, cancellation, bounded workers, fake time, and no thread left after close."""
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 import time
 from typing import Any
 
 import pytest
 
-from pristine_core import Client, FakeClock, ManifestError, ValidationError
-from pristine_core.lanes import WorkerPool
-from pristine_core.scheduler import Scheduler, on_scheduler_thread
-
-MANIFEST = {"name": "sched", "version": "1", "base_url": "http://127.0.0.1:9", "resources": {}}
+from pristine_runtime.clock import FakeClock
+from pristine_runtime.lanes import WorkerPool
+from pristine_runtime.scheduler import Scheduler, on_scheduler_thread
 
 
 def assert_no_threads_left(scheduler: Scheduler) -> None:
@@ -51,17 +51,59 @@ def test_calls_scheduled_by_calls_run_when_already_due() -> None:
     assert ran == [1, 2, 3]
 
 
-def test_a_failing_task_is_logged_and_the_rest_still_run() -> None:
+def test_a_failing_task_is_logged_and_the_rest_still_run(caplog: pytest.LogCaptureFixture) -> None:
     scheduler = Scheduler(FakeClock(), background=False)
     ran: list[str] = []
 
     def boom() -> None:
         raise RuntimeError("boom")
 
-    scheduler.submit(boom)
+    scheduler.submit(boom, name="boom")
     scheduler.submit(lambda: ran.append("after"))
-    assert scheduler.run_due() == 2
+    with caplog.at_level(logging.ERROR, logger="pristine_runtime.scheduler"):
+        assert scheduler.run_due() == 2
     assert ran == ["after"] and scheduler.failed == 1
+    (record,) = caplog.records
+    assert record.getMessage().startswith("pristine.scheduler.task_failed scheduler='pristine' task='<Handle boom")
+    assert record.exc_info is not None and "boom" in str(record.exc_info[1])
+
+
+class RecordingLog:
+    """An :class:`EventLog` that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, dict[str, Any], BaseException | None]] = []
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.events.append(("warning", event, fields, None))
+
+    def exception(self, event: str, **fields: Any) -> None:
+        self.events.append(("exception", event, fields, sys.exc_info()[1]))
+
+
+def test_events_go_to_the_log_it_is_given() -> None:
+    log = RecordingLog()
+    scheduler = Scheduler(FakeClock(), background=False, name="t-log", log=log)
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    scheduler.submit(boom, name="boom")
+    scheduler.run_due()
+    ((level, event, fields, error),) = log.events
+    assert (level, event, fields["scheduler"]) == ("exception", "pristine.scheduler.task_failed", "t-log")
+    assert "boom" in fields["task"] and isinstance(error, RuntimeError)
+    busy = Scheduler(max_workers=1, name="t-log-busy", log=log)
+    gate, started = threading.Event(), threading.Event()
+    busy.submit(lambda: (started.set(), gate.wait(5)))
+    assert started.wait(5)
+    assert len(busy.close(0.01)) == 1
+    expected = {"scheduler": "t-log-busy", "busy_threads": 1}
+    assert log.events[-1][:3] == ("warning", "pristine.scheduler.close_incomplete", expected)
+    gate.set()
+    for thread in busy.threads():
+        thread.join(5)
+    assert_no_threads_left(busy)
 
 
 def test_delays_elapse_in_fake_time_on_the_timer_thread() -> None:
@@ -157,85 +199,6 @@ def test_timer_only_scheduler_runs_tasks_on_one_thread_and_may_close_itself() ->
     assert seen == ["t-solo", "t-solo"] and not on_scheduler_thread()
     scheduler.threads()[0].join(5)
     assert_no_threads_left(scheduler)
-
-
-def test_a_client_owns_one_scheduler_closed_with_it() -> None:
-    clock = FakeClock()
-    client = Client(MANIFEST, clock=clock, autoload_plugins=False)
-    scheduler = client.meta.scheduler
-    assert client.meta.scheduler is scheduler and scheduler.clock is clock
-    done = threading.Event()
-    scheduler.call_later(60, done.set)
-    assert done.wait(5)
-    scheduler.call_later(3600, lambda: None)
-    assert scheduler.live_threads()
-    client.close()
-    assert scheduler.closed
-    assert_no_threads_left(scheduler)
-
-
-def test_a_closed_client_never_starts_a_scheduler_again() -> None:
-    """Reading ``meta.scheduler`` or ``meta.watchdog`` after close gives closed schedulers that
-    refuse work, whether or not they had been started before."""
-    used = Client(MANIFEST, autoload_plugins=False)
-    first = used.meta.scheduler
-    used.close()
-    unused = Client(MANIFEST, autoload_plugins=False)
-    unused.close()
-    for client in (used, unused):
-        for scheduler in (client.meta.scheduler, client.meta.watchdog):
-            assert scheduler.closed
-            assert scheduler.submit(lambda: None) is None
-            assert scheduler.call_later(1, lambda: None) is None
-            assert not scheduler.live_threads()
-    assert used.meta.scheduler is first
-
-
-def test_the_client_scheduler_size_comes_from_the_manifest_or_the_config() -> None:
-    """``defaults.scheduler_workers`` sizes every client's scheduler; ``config`` wins per client."""
-    assert Client(MANIFEST, autoload_plugins=False).meta.scheduler_workers == 8  # the default
-    sized = {**MANIFEST, "defaults": {"scheduler_workers": 2}}
-    client = Client(sized, autoload_plugins=False)
-    override = Client(sized, autoload_plugins=False, config={"scheduler_workers": 5})
-    try:
-        assert client.meta.scheduler.max_workers == 2
-        assert override.meta.scheduler.max_workers == 5
-        gate = threading.Event()
-        started = threading.Semaphore(0)
-
-        def task() -> None:
-            started.release()
-            gate.wait(5)
-
-        for _ in range(6):
-            client.meta.scheduler.submit(task)
-        for _ in range(2):
-            assert started.acquire(timeout=5)
-        assert not started.acquire(timeout=0.05)  # a third task waits for one of the two workers
-        assert len(client.meta.scheduler.live_threads()) == 2
-        gate.set()
-        for _ in range(4):
-            assert started.acquire(timeout=5)
-    finally:
-        scheduler = client.meta.scheduler
-        client.close()
-        override.close()
-    assert_no_threads_left(scheduler)
-
-
-@pytest.mark.parametrize(
-    ("manifest", "config", "error", "path"),
-    [
-        ({**MANIFEST, "defaults": {"scheduler_workers": 0}}, None, ManifestError, "defaults.scheduler_workers"),
-        ({**MANIFEST, "defaults": {"scheduler_workers": "many"}}, None, ManifestError, "defaults.scheduler_workers"),
-        (MANIFEST, {"scheduler_workers": 0}, ValidationError, "scheduler_workers"),
-    ],
-)
-def test_a_bad_scheduler_size_names_its_path(
-    manifest: dict[str, object], config: dict[str, object] | None, error: type[Exception], path: str
-) -> None:
-    with pytest.raises(error, match=path):
-        Client(manifest, autoload_plugins=False, config=config)
 
 
 def test_workers_are_never_started_on_an_event_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:

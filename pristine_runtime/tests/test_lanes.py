@@ -6,11 +6,8 @@ import threading
 
 import pytest
 
-from pristine_core import Client, FakeClock
-from pristine_core.lanes import Lane
-from pristine_core.scheduler import Scheduler, on_scheduler_thread
-
-MANIFEST = {"name": "lanes", "version": "1", "base_url": "http://127.0.0.1:9", "resources": {}}
+from pristine_runtime.clock import FakeClock
+from pristine_runtime.scheduler import Scheduler, on_scheduler_thread
 
 
 def named(prefix: str) -> list[threading.Thread]:
@@ -180,15 +177,3 @@ def test_a_lane_of_a_closed_scheduler_refuses_work() -> None:
     scheduler.close(1)
     lane = scheduler.lane("late", 2)
     assert lane.closed and lane.submit(lambda: None) is None and lane.threads() == []
-
-
-def test_the_clients_scheduler_gives_lanes_and_stops_them_with_the_client() -> None:
-    client = Client(MANIFEST, autoload_plugins=False, config={"scheduler_workers": 1})
-    scheduler = client.meta.scheduler
-    lane = scheduler.lane("plugin", 2, thread_name="t-client-lane")
-    assert isinstance(lane, Lane) and lane.clock is client.meta.clock and lane.scheduler is scheduler
-    done = threading.Event()
-    lane.submit(done.set)
-    assert done.wait(5)
-    client.close()
-    assert lane.closed and scheduler.live_threads() == [] and named("t-client-lane") == []
