@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pristine_runtime.lanes import WorkerPool
+    from pristine_runtime.lanes import Lane
 
 #: What a scheduler runs: a callable without arguments (its return value is ignored).
 Task = Callable[[], Any]
@@ -18,14 +18,14 @@ _state_lock = threading.Lock()
 class Handle:
     """One scheduled task; :meth:`cancel` keeps it from starting."""
 
-    __slots__ = ("_state", "due", "fn", "name", "pool")
+    __slots__ = ("_state", "due", "fn", "lane", "name")
 
-    def __init__(self, fn: Task, due: float, name: str = "", pool: WorkerPool | None = None) -> None:
+    def __init__(self, fn: Task, due: float, lane: Lane, name: str = "") -> None:
         self.fn = fn
         self.due = due
+        #: The lane that runs the task (the scheduler's default lane for ``scheduler.submit``).
+        self.lane = lane
         self.name = name
-        #: The worker pool (lane) that runs the task; None: the scheduler's default pool.
-        self.pool = pool
         self._state = "pending"
 
     def cancel(self) -> bool:

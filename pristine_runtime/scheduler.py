@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from pristine_runtime.clock import SYSTEM_CLOCK, Clock
 from pristine_runtime.handle import Handle, Task
-from pristine_runtime.lanes import DEFAULT_LANE, Lane, WorkerPool, check_lane
+from pristine_runtime.lanes import DEFAULT_LANE, Lane, check_lane
 
 _local = threading.local()
 #: The heap is compacted (cancelled entries dropped) once it reaches this size, then twice its live size.
@@ -96,7 +96,7 @@ def on_scheduler_thread(scheduler: Scheduler | Lane | None = None) -> bool:
     if owner is None or scheduler is None:
         return owner is not None
     if isinstance(scheduler, Lane):
-        return getattr(_local, "pool", None) is scheduler._pool
+        return getattr(_local, "lane", None) is scheduler
     return owner is scheduler
 
 
@@ -121,8 +121,8 @@ class Scheduler:
         self.background = background
         self.log: EventLog = log if log is not None else StdlibLog()
         self._lock = threading.Lock()
-        self._pool = WorkerPool(DEFAULT_LANE, max_workers, name, self._lock)
-        self._cond = self._pool.cond  # the scheduler's lock, as a condition of the default pool
+        self._default = Lane(self, DEFAULT_LANE, max_workers, name)
+        self._cond = self._default._cond  # the scheduler's lock, as a condition of the default lane
         self._lanes: dict[str, Lane] = {}
         self._heap: list[tuple[float, int, Handle]] = []
         self._seq = itertools.count()
@@ -141,8 +141,8 @@ class Scheduler:
 
     @property
     def peak_workers(self) -> int:
-        """The most worker threads the default pool ever had at once (lanes count their own)."""
-        return self._pool.peak_workers
+        """The most worker threads the default lane ever had at once (other lanes count their own)."""
+        return self._default.peak_workers
 
     def lane(self, name: str, workers: int, *, thread_name: str | None = None) -> Lane:
         """The lane ``name`` with at most ``workers`` threads of its own, made on first use.
@@ -156,9 +156,8 @@ class Scheduler:
         with self._cond:
             lane = self._lanes.get(name)
             if lane is None:
-                pool = WorkerPool(name, workers, thread_name or f"{self.name}-{name}", self._lock)
-                pool.closed = self._closed
-                lane = self._lanes[name] = Lane(self, pool)
+                lane = self._lanes[name] = Lane(self, name, workers, thread_name or f"{self.name}-{name}")
+                lane._closed = self._closed
             elif lane.max_workers != workers:
                 raise ValueError(f"lane {name!r} already has {lane.max_workers} workers, not {workers}")
             return lane
@@ -170,21 +169,21 @@ class Scheduler:
 
     def submit(self, fn: Task, *, name: str = "") -> Handle | None:
         """Run ``fn`` as soon as a worker is free; None when the scheduler is closed."""
-        return self._schedule(self._pool, 0.0, fn, name)
+        return self._schedule(self._default, 0.0, fn, name)
 
     def call_later(self, delay_s: float, fn: Task, *, name: str = "") -> Handle | None:
         """Run ``fn`` once ``delay_s`` seconds have passed on the clock; None when closed."""
-        return self._schedule(self._pool, delay_s, fn, name)
+        return self._schedule(self._default, delay_s, fn, name)
 
-    def _schedule(self, pool: WorkerPool, delay_s: float, fn: Task, name: str) -> Handle | None:
-        """Queue ``fn`` for ``pool`` now or after ``delay_s``; None when it or the scheduler is closed."""
+    def _schedule(self, lane: Lane, delay_s: float, fn: Task, name: str) -> Handle | None:
+        """Queue ``fn`` for ``lane`` now or after ``delay_s``; None when it or the scheduler is closed."""
         delay = max(float(delay_s), 0.0)
         with self._cond:
-            if self._closed or pool.closed:
+            if lane.closed:
                 return None
-            handle = Handle(fn, self.clock.monotonic() + delay, name, None if pool is self._pool else pool)
-            if delay == 0.0 and self.background and pool.max_workers > 0:
-                self._enqueue(pool, handle)
+            handle = Handle(fn, self.clock.monotonic() + delay, lane, name)
+            if delay == 0.0 and self.background and lane.max_workers > 0:
+                self._enqueue(lane, handle)
                 return handle
             heapq.heappush(self._heap, (handle.due, next(self._seq), handle))
             if len(self._heap) >= self._compact_at:
@@ -216,12 +215,12 @@ class Scheduler:
         """Tasks waiting to start, in every lane (timed and ready, cancelled ones excluded)."""
         return self._pending(None)
 
-    def _pending(self, pool: WorkerPool | None) -> int:
-        """Live waiting tasks of ``pool`` (of every pool when None)."""
+    def _pending(self, lane: Lane | None) -> int:
+        """Live waiting tasks of ``lane`` (of every lane when None)."""
         with self._cond:
-            pools = [pool] if pool is not None else self._pools()
-            timed = sum(1 for _, _, h in self._heap if not h.cancelled and (pool is None or self._pool_of(h) is pool))
-            return timed + sum(1 for p in pools for h in p.ready if not h.cancelled)
+            lanes = [lane] if lane is not None else self._all_lanes()
+            timed = sum(1 for _, _, h in self._heap if not h.cancelled and (lane is None or h.lane is lane))
+            return timed + sum(1 for each in lanes for h in each._ready if not h.cancelled)
 
     def next_due(self) -> float | None:
         """Clock time at which the earliest live timed task is due, or None."""
@@ -251,7 +250,7 @@ class Scheduler:
         """Every thread this scheduler started, its lanes' included (alive or not)."""
         with self._cond:
             timer = [self._timer] if self._timer is not None else []
-            return [t for p in self._pools() for t in p.workers] + timer
+            return [t for lane in self._all_lanes() for t in lane._workers] + timer
 
     def live_threads(self) -> list[threading.Thread]:
         """The threads of this scheduler still alive."""
@@ -271,31 +270,24 @@ class Scheduler:
             for _, _, handle in self._heap:
                 handle.cancel()
             self._heap.clear()
-            open_pools = [pool for pool in self._pools() if not pool.closed]
-            waited = [t for pool in open_pools for t in pool.workers]
+            open_lanes = [lane for lane in self._all_lanes() if not lane._closed]
+            waited = [t for lane in open_lanes for t in lane._workers]
             waited += [self._timer] if self._timer is not None else []
-            for pool in open_pools:
-                pool.closed = True
-                for handle in pool.ready:
-                    handle.cancel()
-                pool.ready.clear()
-                pool.cond.notify_all()
+            for lane in open_lanes:
+                lane._shut()
         self._wake.set()
         return self._join(waited, deadline)
 
-    def _close_pool(self, pool: WorkerPool, timeout_s: float) -> list[threading.Thread]:
+    def _close_lane(self, lane: Lane, timeout_s: float) -> list[threading.Thread]:
         """Close one lane: cancel its ready and timed tasks, join its workers (see :meth:`Lane.close`)."""
         deadline = time.monotonic() + max(timeout_s, 0.0)
         with self._cond:
-            pool.closed = True
-            for handle in pool.ready:
-                handle.cancel()
-            pool.ready.clear()
+            lane._shut()
             for _, _, handle in self._heap:  # cancelled entries leave the heap as the timer pops them
-                if handle.pool is pool:
+                if handle.lane is lane:
                     handle.cancel()
-            pool.cond.notify_all()
-        return self._join(self._pool_threads(pool), deadline)
+            workers = list(lane._workers)
+        return self._join(workers, deadline)
 
     def _join(self, threads: list[threading.Thread], deadline: float) -> list[threading.Thread]:
         me = threading.current_thread()
@@ -310,10 +302,6 @@ class Scheduler:
             self.log.warning("pristine.scheduler.close_incomplete", scheduler=self.name, busy_threads=len(stragglers))
         return stragglers
 
-    def _pool_threads(self, pool: WorkerPool) -> list[threading.Thread]:
-        with self._cond:
-            return list(pool.workers)
-
     def __enter__(self) -> Scheduler:
         return self
 
@@ -323,40 +311,37 @@ class Scheduler:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         lanes = f" lanes={len(self._lanes)}" if self._lanes else ""
-        return f"<Scheduler {self.name} {state} workers={len(self._pool.workers)}/{self.max_workers}{lanes}>"
+        return f"<Scheduler {self.name} {state} workers={len(self._default._workers)}/{self.max_workers}{lanes}>"
 
     # -- internals ------------------------------------------------------------------------
 
-    def _pools(self) -> list[WorkerPool]:
-        """The default pool and every lane's (caller holds the lock)."""
-        return [self._pool] + [lane._pool for lane in self._lanes.values()]
+    def _all_lanes(self) -> list[Lane]:
+        """The default lane and every named one (caller holds the lock)."""
+        return [self._default, *self._lanes.values()]
 
-    def _pool_of(self, handle: Handle) -> WorkerPool:
-        return handle.pool if handle.pool is not None else self._pool
-
-    def _enqueue(self, pool: WorkerPool, handle: Handle) -> None:
-        """Queue ``handle`` for a worker of ``pool`` (caller holds the lock); start one when needed.
+    def _enqueue(self, lane: Lane, handle: Handle) -> None:
+        """Queue ``handle`` for a worker of ``lane`` (caller holds the lock); start one when needed.
 
         On an event-loop thread the new worker is started by the timer thread instead: starting
         a thread waits for it to run, which must not stall the loop.
         """
-        pool.ready.append(handle)
-        if len(pool.ready) > pool.idle + pool.spawns and len(pool.workers) + pool.spawns < pool.max_workers:
+        lane._ready.append(handle)
+        if len(lane._ready) > lane._idle + lane._spawns and len(lane._workers) + lane._spawns < lane.max_workers:
             if _on_event_loop():
-                pool.spawns += 1
+                lane._spawns += 1
                 self._ensure_timer()
                 self._wake.set()
             else:
-                self._spawn(pool)
+                self._spawn(lane)
         else:
-            pool.cond.notify()
+            lane._cond.notify()
 
-    def _spawn(self, pool: WorkerPool) -> None:
-        """Start one worker of ``pool`` (caller holds the lock)."""
-        thread_name = f"{pool.thread_name}-{len(pool.workers)}"
-        thread = threading.Thread(target=self._work, args=(pool,), name=thread_name, daemon=True)
-        pool.workers.append(thread)
-        pool.peak_workers = max(pool.peak_workers, len(pool.workers))
+    def _spawn(self, lane: Lane) -> None:
+        """Start one worker of ``lane`` (caller holds the lock)."""
+        thread_name = f"{lane._thread_name}-{len(lane._workers)}"
+        thread = threading.Thread(target=self._work, args=(lane,), name=thread_name, daemon=True)
+        lane._workers.append(thread)
+        lane._peak = max(lane._peak, len(lane._workers))
         thread.start()
 
     def _pop_due(self) -> list[Handle]:
@@ -382,37 +367,37 @@ class Scheduler:
             handle._state = "done"
         return True
 
-    def _work(self, pool: WorkerPool) -> None:
+    def _work(self, lane: Lane) -> None:
         _local.scheduler = self
-        _local.pool = pool
+        _local.lane = lane
         while True:
             with self._cond:
-                while not pool.ready and not pool.closed:
-                    pool.idle += 1
-                    pool.cond.wait()
-                    pool.idle -= 1
-                if pool.closed:
+                while not lane._ready and not lane._closed:
+                    lane._idle += 1
+                    lane._cond.wait()
+                    lane._idle -= 1
+                if lane._closed:
                     return
-                handle = pool.ready.popleft()
+                handle = lane._ready.popleft()
             self._execute(handle)
 
     def _run_timer(self) -> None:
         _local.scheduler = self
-        _local.pool = None
+        _local.lane = None
         while True:
             self._wake.clear()
             with self._cond:
                 if self._closed:
                     return
-                for pool in self._pools():
-                    while pool.spawns > 0:
-                        pool.spawns -= 1
-                        if len(pool.workers) < pool.max_workers and not pool.closed:
-                            self._spawn(pool)
+                for lane in self._all_lanes():
+                    while lane._spawns > 0:
+                        lane._spawns -= 1
+                        if len(lane._workers) < lane.max_workers and not lane._closed:
+                            self._spawn(lane)
             due = self._pop_due()
             for index, handle in enumerate(due):
-                pool = self._pool_of(handle)
-                if pool.max_workers == 0:
+                lane = handle.lane
+                if lane.max_workers == 0:
                     self._execute(handle)
                 else:
                     with self._cond:
@@ -420,10 +405,10 @@ class Scheduler:
                             for dropped in due[index:]:
                                 dropped.cancel()
                             return
-                        if pool.closed:  # its lane closed while the task was due: it never runs
+                        if lane._closed:  # its lane closed while the task was due: it never runs
                             handle.cancel()
                         else:
-                            self._enqueue(pool, handle)
+                            self._enqueue(lane, handle)
             if due:
                 continue
             next_due = self.next_due()

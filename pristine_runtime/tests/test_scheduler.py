@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pristine_runtime.clock import FakeClock
-from pristine_runtime.lanes import WorkerPool
+from pristine_runtime.lanes import Lane
 from pristine_runtime.scheduler import Scheduler, on_scheduler_thread
 
 
@@ -208,9 +208,9 @@ def test_workers_are_never_started_on_an_event_loop_thread(monkeypatch: pytest.M
     starters: list[str] = []
     original = Scheduler._spawn
 
-    def recording_spawn(self: Scheduler, pool: WorkerPool) -> None:
+    def recording_spawn(self: Scheduler, lane: Lane) -> None:
         starters.append(threading.current_thread().name)
-        original(self, pool)
+        original(self, lane)
 
     monkeypatch.setattr(Scheduler, "_spawn", recording_spawn)
     scheduler = Scheduler(max_workers=3, name="t-loop")
