@@ -9,7 +9,8 @@ Nothing here knows of manifests, clients or plugins; ``pristine-core`` builds on
 - :mod:`pristine_runtime.backoff`: jittered exponential delays and ``Retry-After`` parsing;
 - :mod:`pristine_runtime.sockguard`: deadline guards that cut a socket when a call's time runs out;
 - :mod:`pristine_runtime.secrets`: the process-wide secret registry and redaction;
-- :mod:`pristine_runtime.tenancy`: a server plus a key digest, the key of process-wide shared state.
+- :mod:`pristine_runtime.tenancy`: a server plus a key digest, the key of process-wide shared state;
+- :mod:`pristine_runtime.eventlog`: where the services report events (the owner passes its logger).
 
 Import the module you need; this package imports none of them.
 """

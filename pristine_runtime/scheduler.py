@@ -26,8 +26,9 @@ owning a thread or a timer of its own. All lanes share the one timer heap, clock
 
 Logging. A failing task (``pristine.scheduler.task_failed``, with its traceback) and a close that
 left busy threads (``pristine.scheduler.close_incomplete``) are reported to ``log``: any object with
-structlog's call style (:class:`EventLog`). Without one they become standard :mod:`logging` records
-under this module's name; ``pristine-core`` passes its library logger.
+structlog's call style (:class:`~pristine_runtime.eventlog.EventLog`). Without one they become
+standard :mod:`logging` records under ``pristine_runtime.scheduler``; ``pristine-core`` passes its
+library logger.
 
 A client owns one scheduler (``client.meta.scheduler``), closed when the client closes.
 """
@@ -36,50 +37,18 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import logging
 import sys
 import threading
 import time
-from typing import Any, Protocol
 
 from pristine_runtime.clock import SYSTEM_CLOCK, Clock
+from pristine_runtime.eventlog import EventLog, StdlibLog
 from pristine_runtime.handle import Handle, Task
 from pristine_runtime.lanes import DEFAULT_LANE, Lane, check_lane
 
 _local = threading.local()
 #: The heap is compacted (cancelled entries dropped) once it reaches this size, then twice its live size.
 _MIN_COMPACT = 1024
-
-
-class EventLog(Protocol):
-    """Where a scheduler reports its events: ``log.warning("event.name", key=value)`` style."""
-
-    def warning(self, event: str, **fields: Any) -> None:
-        """Report ``event`` at WARNING."""
-
-    def exception(self, event: str, **fields: Any) -> None:
-        """Report ``event`` at ERROR with the exception being handled."""
-
-
-class StdlibLog:
-    """The default :class:`EventLog`: :mod:`logging` records ``"event key=value ..."`` under ``name``."""
-
-    __slots__ = ("_std",)
-
-    def __init__(self, name: str = __name__) -> None:
-        self._std = logging.getLogger(name)
-
-    def warning(self, event: str, **fields: Any) -> None:
-        """Log at WARNING."""
-        self._std.warning("%s %s", event, _details(fields))
-
-    def exception(self, event: str, **fields: Any) -> None:
-        """Log at ERROR with the current exception's traceback."""
-        self._std.exception("%s %s", event, _details(fields))
-
-
-def _details(fields: dict[str, Any]) -> str:
-    return " ".join(f"{key}={value!r}" for key, value in fields.items())
 
 
 def _on_event_loop() -> bool:

@@ -1,5 +1,6 @@
 """Packaging: build every wheel, install subsets into fresh virtualenvs, check behaviour.
 
+- the runtime alone (no core) runs a scheduler; the core installs it as its dependency;
 - core alone: a call is attempted once; after installing pristine-retry alone the same code
   retries (no code change);
 - with everything installed, each plugin can be uninstalled on its own and the rest still works;
@@ -95,8 +96,15 @@ class Env:
 
 
 def test_retry_arrives_by_installation_alone(wheelhouse: Path, tmp_path: Path) -> None:
-    """Core alone tries once; adding pristine-retry makes the same code retry."""
+    """The runtime works without the core; core alone tries once; adding pristine-retry makes the same code retry."""
     env = Env(tmp_path / "venv", wheelhouse)
+    env.install("pristine-runtime")
+    alone = (
+        "import importlib.util\nfrom pristine_runtime.scheduler import Scheduler\nran = []\n"
+        "scheduler = Scheduler(background=False)\nscheduler.submit(lambda: ran.append(1))\nscheduler.run_due()\n"
+        "print(ran, importlib.util.find_spec('pristine_core'))"
+    )
+    assert _run(env.python, "-c", alone, cwd=SCRIPTS).split() == ["[1]", "None"]
     env.install("pristine-core")
     probe = "import pristine_core\ntry:\n    pristine_core.LoopbackServer\nexcept ImportError as exc:\n    print(exc)"
     assert "pip install pristine-testing" in _run(env.python, "-c", probe, cwd=SCRIPTS)
@@ -152,6 +160,7 @@ def test_the_core_wheel_ships_only_the_modules_in_the_tree(wheelhouse: Path) -> 
     shipped = [n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("pristine_core/")]
     assert [n for n in shipped if not (ROOT / n).exists()] == []
     assert "pristine_core/client.py" in shipped and "pristine_core/testing.py" not in shipped
+    assert "pristine_core/scheduler.py" not in shipped  # in pristine-runtime now
 
 
 def test_tinkex_all_installs_from_the_wheelhouse_and_runs_the_demo(wheelhouse: Path, tmp_path: Path) -> None:
@@ -160,7 +169,7 @@ def test_tinkex_all_installs_from_the_wheelhouse_and_runs_the_demo(wheelhouse: P
     env.install("tinkex[all]")
     listing = _run(env.python, "-m", "pip", "list", "--format", "json")
     installed = {item["name"]: item for item in json.loads(listing)}
-    assert {"tinkex", "pristine-core", *(f"pristine-{p}" for p in PLUGINS)} <= set(installed)
+    assert {"tinkex", "pristine-core", "pristine-runtime", *(f"pristine-{p}" for p in PLUGINS)} <= set(installed)
     assert not [name for name, item in installed.items() if "editable_project_location" in item]
     out = _run(env.python.parent / "tinkex", "demo", "--steps", "3", cwd=tmp_path)
     assert "demo: loss" in out
@@ -178,7 +187,7 @@ def _metadata(wheel: Path) -> email.message.Message:
 def test_every_distribution_has_a_wheel_with_full_metadata(wheelhouse: Path) -> None:
     """Found generically (every pyproject.toml), so a new plugin is checked as soon as it exists."""
     projects = WHEELS.projects()
-    assert {"pristine-core", "tinkex", *TOOLS, *(f"pristine-{p}" for p in PLUGINS)} <= set(projects)
+    assert {"pristine-runtime", "pristine-core", "tinkex", *TOOLS, *(f"pristine-{p}" for p in PLUGINS)} <= set(projects)
     for name in projects:
         wheel = next(wheelhouse.glob(f"{name.replace('-', '_')}-*.whl"), None)
         assert wheel is not None, f"no wheel built for {name}"
