@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Modules outside ``pristine_core`` allowed to build a scheduler, each with its reason.
+#: Modules outside ``pristine_core`` (and ``pristine_runtime``) allowed to build a scheduler, each with its reason.
 ALLOWED = {
     "pristine_plugins/session/heartbeat.py": "one heartbeat thread per process, shared by every client",
 }
