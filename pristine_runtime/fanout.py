@@ -17,8 +17,9 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from pristine_runtime.handle import Handle
 from pristine_runtime.lanes import Lane
-from pristine_runtime.scheduler import Handle, Scheduler
+from pristine_runtime.scheduler import Scheduler
 
 T = TypeVar("T")
 

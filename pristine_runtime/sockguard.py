@@ -29,7 +29,8 @@ from typing import Any
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from pristine_runtime.scheduler import Handle, Scheduler
+from pristine_runtime.handle import Handle
+from pristine_runtime.scheduler import Scheduler
 
 _local = threading.local()
 

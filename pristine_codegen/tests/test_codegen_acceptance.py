@@ -175,7 +175,8 @@ def test_mypy_strict_reports_misuse_and_passes_correct_code(generated: Callable[
     # Editable installs are invisible to mypy: point it at the sources. The libraries' own
     # findings are not the user's concern (as for any installed package).
     config = tmp_path / "mypy.ini"
-    config.write_text("[mypy]\nstrict = True\n[mypy-pristine_core.*,pristine_plugins.*]\nignore_errors = True\n")
+    libraries = "pristine_runtime.*,pristine_core.*,pristine_plugins.*"
+    config.write_text(f"[mypy]\nstrict = True\n[mypy-{libraries}]\nignore_errors = True\n")
     env = {**os.environ, "MYPYPATH": os.pathsep.join([str(out), str(REPO)])}
     command = [sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(tmp_path / "cache")]
     result = subprocess.run(

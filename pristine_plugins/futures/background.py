@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 
 from pristine_core.errors import BackoffPending
 from pristine_plugins.futures.future import APIFuture
+from pristine_runtime.handle import Handle
 from pristine_runtime.lanes import Lane
-from pristine_runtime.scheduler import Handle, Scheduler
+from pristine_runtime.scheduler import Scheduler
 
 T = TypeVar("T")
 

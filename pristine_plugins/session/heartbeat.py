@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from pristine_core.logs import get_logger
 from pristine_runtime.clock import SYSTEM_CLOCK, Clock
-from pristine_runtime.scheduler import Handle, Scheduler, on_scheduler_thread
+from pristine_runtime.handle import Handle
+from pristine_runtime.scheduler import Scheduler, on_scheduler_thread
 
 log = get_logger(__name__)
 

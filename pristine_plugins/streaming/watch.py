@@ -27,7 +27,8 @@ import time
 from typing import TYPE_CHECKING
 
 from pristine_core.pipeline import Call, Response
-from pristine_runtime.scheduler import Handle, Scheduler
+from pristine_runtime.handle import Handle
+from pristine_runtime.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from pristine_plugins.streaming.settings import StreamingOptions, StreamingSettings

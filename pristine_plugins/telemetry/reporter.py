@@ -24,8 +24,8 @@ from typing import Any
 from pristine_core.logs import get_logger
 from pristine_plugins.telemetry.events import EventFactory
 from pristine_runtime.clock import Clock
+from pristine_runtime.handle import Handle
 from pristine_runtime.lanes import Lane
-from pristine_runtime.scheduler import Handle
 
 log = get_logger(__name__)
 

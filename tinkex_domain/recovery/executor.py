@@ -21,7 +21,8 @@ from typing import Any
 
 import attrs
 
-from pristine_runtime.scheduler import Handle, Scheduler
+from pristine_runtime.handle import Handle
+from pristine_runtime.scheduler import Scheduler
 from tinkex_domain.recovery.errors import (
     AlreadyPendingError,
     CheckpointStrategyNotSupportedError,

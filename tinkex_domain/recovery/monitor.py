@@ -20,7 +20,8 @@ from typing import Any
 
 import attrs
 
-from pristine_runtime.scheduler import Handle, Scheduler
+from pristine_runtime.handle import Handle
+from pristine_runtime.scheduler import Scheduler
 from tinkex_domain.recovery.errors import AlreadyPendingError, EventFn, RecoveryDisabledError, RecoveryError, emit
 from tinkex_domain.recovery.executor import RecoveryExecutor, checkpoint_path, scheduler_of
 from tinkex_domain.recovery.policy import RecoveryPolicy
