@@ -19,7 +19,7 @@ import attrs
 
 from pristine_core.manifest import Manifest, load_manifest
 from pristine_core.manifest.models import Endpoint, TypeSchema
-from pristine_core.typesystem.wire import to_wire
+from pristine_core.typesystem.compiled import to_wire
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 

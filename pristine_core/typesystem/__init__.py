@@ -1,8 +1,7 @@
 """Manifest types as attrs classes, with strict request validation and lenient parsing.
 
-:class:`TypeRegistry` is imported on first use, so the light modules of this package
-(:mod:`~pristine_core.typesystem.wire`, :mod:`~pristine_core.typesystem.schema_checks`) do not
-load cattrs.
+:class:`TypeRegistry` is imported on first use, so a module that only needs
+:mod:`~pristine_core.typesystem.classes` (a plugin's ``attr_name``) loads no converter.
 """
 
 from __future__ import annotations

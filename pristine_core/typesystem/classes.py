@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import keyword
 import threading
 from collections.abc import Mapping
@@ -25,19 +26,12 @@ def attr_name(prop: str) -> str:
     return prop + "_" if keyword.iskeyword(prop) else prop
 
 
-def _copier(value: Any) -> Any:
-    def make() -> Any:
-        return copy.deepcopy(value)
-
-    return make
-
-
 def _default(schema: TypeSchema) -> Any:
     value = schema.default if schema.default is not NO_DEFAULT else schema.const
     if value is NO_DEFAULT:
         return None
     if isinstance(value, (list, dict)):
-        return attrs.Factory(_copier(value))
+        return attrs.Factory(functools.partial(copy.deepcopy, value))
     return value
 
 

@@ -1,9 +1,10 @@
-"""Compiled converters: the fast path of :mod:`wire`.
+"""The converter of manifest types: each type compiled once into a closure.
 
-Each type is compiled once into a closure that converts a value or raises ``_Fail`` at the
-first problem. On failure the registry re-runs the interpretive :class:`wire.Walker`, which is
-the reference semantics and reports every problem with its path. So this module only has to
-agree with the walker on *valid* input; tests check that they agree.
+A converter turns a value into wire JSON (strict: unknown fields are errors; it guards requests)
+or into instances of the registry's classes (lenient: unknown fields are ignored, so servers may
+add fields). A value that does not fit raises :class:`Invalid` listing every problem, each with
+its path relative to the value: a container adds its key or index to the paths its parts raise,
+so a valid value pays for no path.
 """
 
 from __future__ import annotations
@@ -19,33 +20,115 @@ from pristine_core.manifest.models import NO_DEFAULT, TypeSchema
 from pristine_core.typesystem.classes import attr_name
 
 Conv = Callable[[Any], Any]
+Errors = list[tuple[str, str]]
 _MISSING = object()
+_ANY = TypeSchema(type="any")
 
 
-class _Fail(Exception):
-    """The fast path gave up; the walker will explain why."""
+class Invalid(Exception):
+    """A value does not fit its type; :attr:`errors` lists every ``(path, message)`` pair."""
+
+    def __init__(self, errors: Errors) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return type(value).__name__
+
+
+def _wrong(expected: str, value: Any) -> Invalid:
+    if value is None:
+        return Invalid([("", "must not be null")])
+    return Invalid([("", f"expected {expected}, got {_describe(value)}")])
+
+
+def under(key: str, errors: Errors, into: Errors) -> None:
+    """Add the ``errors`` found inside ``key`` (a path such as ``a.b`` or ``[index]``) to ``into``."""
+    for path, message in errors:
+        into.append((key + path if not path or path[0] == "[" else f"{key}.{path}", message))
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value
+    value = _plain(value)
+    if isinstance(value, str):
+        return str(value)
+    raise _wrong("a string", value)
+
+
+def _base64_text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return _text(value)
+
+
+def _integer(value: Any) -> int:
+    if type(value) is int:
+        return value
+    value = _plain(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _wrong("an integer", value)
 
 
 def _number(value: Any) -> Any:
     kind = type(value)
     if kind is float or kind is int:
         return value
-    if kind is bool or not isinstance(value, numbers.Real):
-        raise _Fail
-    return float(value)
+    value = _plain(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _wrong("a number", value)
+    return value if isinstance(value, int) else float(value)
 
 
-def _integer(value: Any) -> int:
+def _boolean(value: Any) -> bool:
+    if type(value) is not bool:
+        value = _plain(value)
+        if type(value) is not bool:
+            raise _wrong("true or false", value)
+    return value
+
+
+def _sequence(value: Any) -> Any:
     kind = type(value)
-    if kind is int:
+    if kind is list or kind is tuple:
         return value
-    if kind is bool:
-        raise _Fail
-    if kind is float and value.is_integer():
-        return int(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    raise _Fail
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        raise _wrong("an array", value)
+    return list(value)
+
+
+def _array_problems(item: Conv, seq: Any, minimum: int | None) -> Errors:
+    """Every problem of an array that failed: each bad item by its index, then a short length."""
+    problems: Errors = []
+    for i, value in enumerate(seq):
+        try:
+            item(value)
+        except Invalid as exc:
+            under(f"[{i}]", exc.errors, problems)
+    if minimum is not None and len(seq) < minimum:
+        problems.append(("", f"must have at least {minimum} items"))
+    return problems
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 class Compiler:
@@ -92,12 +175,23 @@ class Compiler:
     def compile(self, schema: TypeSchema, name: str | None = None) -> Conv:
         """A converter for ``schema`` (``name`` when it is a named type)."""
         if schema.ref is not None:
+            if self._target(schema).ref is not None:  # an unknown name or a loop of names: the
+                return _identity  # manifest checks report the first; the second takes anything
             inner = self.named(schema.ref)
-            target = self.types[schema.ref]
-            nullable = schema.nullable or target.nullable
-            return self._nullable(inner) if nullable else self._not_null(inner)
+            return self._nullable(inner) if schema.nullable else inner
         conv = self._compile_body(schema, name)
-        return self._nullable(conv) if schema.nullable or schema.type == "any" else self._not_null(conv)
+        if schema.nullable or schema.type == "any":
+            return self._nullable(conv)
+        # The other bodies refuse None themselves, through _wrong: no extra call for them.
+        return self._not_null(conv) if schema.one_of or schema.type is None else conv
+
+    def _target(self, schema: TypeSchema) -> TypeSchema:
+        """The type a ``$ref`` chain names (``schema`` itself without one; stops at cycles)."""
+        for _ in range(64):
+            if schema.ref is None or schema.ref not in self.types:
+                break
+            schema = self.types[schema.ref]
+        return schema
 
     @staticmethod
     def _nullable(conv: Conv) -> Conv:
@@ -107,7 +201,7 @@ class Compiler:
     def _not_null(conv: Conv) -> Conv:
         def check(value: Any) -> Any:
             if value is None:
-                raise _Fail
+                raise Invalid([("", "must not be null")])
             return conv(value)
 
         return check
@@ -124,150 +218,126 @@ class Compiler:
             return self._array(schema)
         if kind in ("string", "integer", "number", "boolean"):
             return self._scalar(schema)
-        return lambda value: value
+        return _identity
 
-    def _scalar(self, schema: TypeSchema) -> Conv:
+    @staticmethod
+    def _scalar(schema: TypeSchema) -> Conv:
         kind = schema.type
-        strict = self.strict
         if kind == "string":
-
-            def base(value: Any) -> Any:
-                if type(value) is str:
-                    return value
-                if strict and isinstance(value, enum.Enum) and isinstance(value.value, str):
-                    return value.value
-                if strict and schema.format == "base64" and isinstance(value, (bytes, bytearray)):
-                    return base64.b64encode(bytes(value)).decode("ascii")
-                if isinstance(value, str):
-                    return str(value)
-                raise _Fail
-
-        elif kind == "integer":
-            base = _integer
-        elif kind == "number":
-            base = _number
+            base: Conv = _base64_text if schema.format == "base64" else _text
         else:
-
-            def base(value: Any) -> Any:
-                if type(value) is bool:
-                    return value
-                raise _Fail
-
-        checks = []
-        if schema.enum is not None:
-            allowed = schema.enum
-            checks.append(lambda v: v in allowed)
-        if schema.const is not NO_DEFAULT:
-            const = schema.const
-            checks.append(lambda v: v == const)
-        if schema.minimum is not None:
-            low = schema.minimum
-            checks.append(lambda v: v >= low)
-        if schema.maximum is not None:
-            high = schema.maximum
-            checks.append(lambda v: v <= high)
+            base = {"integer": _integer, "number": _number, "boolean": _boolean}[str(kind)]
+        checks: list[tuple[Callable[[Any], bool], str]] = []
         if kind == "string" and schema.min_length is not None:
             shortest = schema.min_length
-            checks.append(lambda v: len(v) >= shortest)
+            checks.append((lambda v: len(v) >= shortest, f"must be at least {shortest} characters"))
         if kind == "string" and schema.max_length is not None:
             longest = schema.max_length
-            checks.append(lambda v: len(v) <= longest)
+            checks.append((lambda v: len(v) <= longest, f"must be at most {longest} characters"))
+        if kind in ("integer", "number") and schema.minimum is not None:
+            low = schema.minimum
+            checks.append((lambda v: v >= low, f"must be >= {low:g}"))
+        if kind in ("integer", "number") and schema.maximum is not None:
+            high = schema.maximum
+            checks.append((lambda v: v <= high, f"must be <= {high:g}"))
+        if schema.enum is not None:
+            allowed = schema.enum
+            checks.append((lambda v: v in allowed, "must be one of " + ", ".join(map(str, allowed))))
+        if schema.const is not NO_DEFAULT:
+            const = schema.const
+            checks.append((lambda v: v == const, f"must be {const!r}"))
         if not checks:
             return base
 
         def checked(value: Any) -> Any:
-            if strict and isinstance(value, enum.Enum):
-                value = value.value
             out = base(value)
-            for check in checks:
-                if not check(out):
-                    raise _Fail
+            for ok, _message in checks:
+                if not ok(out):
+                    raise Invalid([("", message) for test, message in checks if not test(out)])
             return out
 
         return checked
 
     def _array(self, schema: TypeSchema) -> Conv:
-        item_schema = schema.items or TypeSchema(type="any")
+        item_schema = schema.items or _ANY
+        item = self.compile(item_schema)
         minimum = schema.min_length
-        simple = item_schema.ref is None and not item_schema.nullable and item_schema.enum is None
-        simple = (
-            simple and item_schema.const is NO_DEFAULT and item_schema.minimum is None and item_schema.maximum is None
-        )
-        if simple and item_schema.type == "number":
+        # Items that are bare scalars (no constraint, no null) are converted in one comprehension.
+        bare = item_schema.ref is None and not item_schema.nullable and item_schema.enum is None
+        bare = bare and item_schema.const is NO_DEFAULT and item_schema.minimum is None
+        bare = bare and item_schema.maximum is None and item_schema.min_length is None
+        bare = bare and item_schema.max_length is None
+        kind = item_schema.type if bare else None
+        if kind == "number":
 
-            def numbers_only(value: Any) -> list[Any]:
-                seq = _sequence(value)
-                out = [v if type(v) is float or type(v) is int else _number(v) for v in seq]
-                if minimum is not None and len(out) < minimum:
-                    raise _Fail
-                return out
+            def items(seq: Any) -> list[Any]:
+                return [v if type(v) is float or type(v) is int else _number(v) for v in seq]
 
-            return numbers_only
-        if simple and item_schema.type == "integer":
+        elif kind == "integer":
 
-            def integers_only(value: Any) -> list[Any]:
-                seq = _sequence(value)
-                out = [v if type(v) is int else _integer(v) for v in seq]
-                if minimum is not None and len(out) < minimum:
-                    raise _Fail
-                return out
+            def items(seq: Any) -> list[Any]:
+                return [v if type(v) is int else _integer(v) for v in seq]
 
-            return integers_only
-        if simple and item_schema.type in ("string", "boolean") and item_schema.min_length is None:
-            exact = str if item_schema.type == "string" else bool
-            slow = self.compile(item_schema)
+        elif kind in ("string", "boolean"):
+            exact = str if kind == "string" else bool
 
-            def scalars(value: Any) -> list[Any]:
-                seq = _sequence(value)
+            def items(seq: Any) -> list[Any]:
                 for v in seq:
                     if type(v) is not exact:
-                        out = [slow(v) for v in seq]
-                        break
-                else:
-                    out = list(seq)
-                if minimum is not None and len(out) < minimum:
-                    raise _Fail
-                return out
+                        return [item(v) for v in seq]
+                return list(seq)
 
-            return scalars
-        item = self.compile(item_schema)
+        else:
+
+            def items(seq: Any) -> list[Any]:
+                return [item(v) for v in seq]
 
         def array(value: Any) -> list[Any]:
-            out = [item(v) for v in _sequence(value)]
-            if minimum is not None and len(out) < minimum:
-                raise _Fail
+            seq = _sequence(value)
+            try:
+                out = items(seq)
+            except Invalid:
+                raise Invalid(_array_problems(item, seq, minimum)) from None
+            if minimum is not None and len(seq) < minimum:
+                raise Invalid(_array_problems(item, seq, minimum))
             return out
 
         return array
 
     def _map(self, schema: TypeSchema) -> Conv:
-        item = (
-            self.compile(schema.additional_properties) if isinstance(schema.additional_properties, TypeSchema) else None
-        )
+        extra = schema.additional_properties
+        item = self.compile(extra) if isinstance(extra, TypeSchema) else None
 
         def mapping(value: Any) -> dict[str, Any]:
             if not isinstance(value, Mapping):
-                raise _Fail
-            if item is None:
-                if not all(type(k) is str for k in value):
-                    raise _Fail
+                raise _wrong("an object", value)
+            if item is None and all(isinstance(k, str) for k in value):
                 return dict(value)
             out = {}
+            problems: Errors = []
             for key, raw in value.items():
-                if type(key) is not str:
-                    raise _Fail
-                out[key] = item(raw)
+                if not isinstance(key, str):
+                    problems.append(("", f"keys must be strings, got {_describe(key)}"))
+                elif item is None:
+                    out[key] = raw
+                else:
+                    try:
+                        out[key] = item(raw)
+                    except Invalid as exc:
+                        under(key, exc.errors, problems)
+            if problems:
+                raise Invalid(problems)
             return out
 
         return mapping
 
     def _union(self, schema: TypeSchema) -> Conv:
         tag_field = schema.discriminator or "type"
+        tag_attr = attr_name(tag_field)
         by_tag: dict[Any, Conv] = {}
         by_class: list[tuple[type, Conv]] = []
         for variant in schema.one_of:
-            target = self.types[variant.ref] if variant.ref else variant
-            tag_schema = target.properties.get(tag_field)
+            tag_schema = self._target(variant).properties.get(tag_field)
             conv = self.compile(variant)
             if tag_schema is not None:
                 tags = [tag_schema.const] if tag_schema.const is not NO_DEFAULT else list(tag_schema.enum or ())
@@ -281,15 +351,16 @@ class Compiler:
             if isinstance(value, Mapping):
                 tag = value.get(tag_field, _MISSING)
             else:
-                tag = getattr(value, tag_field, _MISSING)
+                tag = getattr(value, tag_attr, _MISSING)
             if tag is _MISSING:
                 for cls, conv in by_class:
                     if isinstance(value, cls):
                         return conv(value)
-                raise _Fail
-            chosen = by_tag.get(tag) if type(tag) is str else None
+                raise Invalid([(tag_field, "required discriminator is missing")])
+            key = tag if type(tag) is str else _plain(tag)
+            chosen = by_tag.get(key) if isinstance(key, str) else None
             if chosen is None:
-                raise _Fail
+                raise Invalid([(tag_field, f"unknown variant {tag!r}")])
             return chosen(value)
 
         return union
@@ -298,7 +369,7 @@ class Compiler:
         """The converter of a value known not to be None: an object's field (``obj`` deals with
         None itself, so the null check of :meth:`compile` would only cost a call)."""
         if schema.ref is not None:
-            return self.named(schema.ref)
+            return self.named(schema.ref) if schema.ref in self.types else _identity
         return self._compile_body(schema, None)
 
     def _object(self, schema: TypeSchema, name: str | None) -> Conv:
@@ -306,21 +377,19 @@ class Compiler:
         cls = self.classes.get(name) if name else None
         fields = []
         for prop, sub in schema.properties.items():
-            nullable = sub.nullable or (sub.ref is not None and self.types[sub.ref].nullable)
+            nullable = sub.nullable or self._target(sub).nullable
             fallback: Any = _MISSING
             if sub.default is not NO_DEFAULT:
                 fallback = sub.default
             elif sub.const is not NO_DEFAULT:
                 fallback = sub.const
             keep_null = (not strict) or sub.explicit_null or prop in schema.required
-            fields.append(
-                (prop, attr_name(prop), self._present(sub), fallback, prop in schema.required, nullable, keep_null)
-            )
+            fields.append((prop, self._present(sub), fallback, prop in schema.required, nullable, keep_null))
         known = frozenset(schema.properties)
         extra = schema.additional_properties
-        extra_conv = self.compile(extra) if isinstance(extra, TypeSchema) else None
+        extra_conv = self.compile(extra) if isinstance(extra, TypeSchema) else _identity
         #: No property needs renaming (none is a Python keyword): the dict fits ``cls`` as it is.
-        plain = all(attr == prop for prop, attr, *_ in fields)
+        plain = all(attr_name(prop) == prop for prop in known)
 
         def obj(value: Any) -> Any:
             is_dict = type(value) is dict or isinstance(value, Mapping)
@@ -332,10 +401,10 @@ class Compiler:
                     return getattr(_v, attr_name(key), default)
 
             else:
-                raise _Fail
+                raise _wrong("an object", value)
             out: dict[str, Any] = {}
-            renamed = not plain
-            for prop, _attr, conv, fallback, required, nullable, keep_null in fields:
+            problems: Errors = []
+            for prop, conv, fallback, required, nullable, keep_null in fields:
                 raw = get(prop, _MISSING)
                 if raw is None and not nullable:
                     raw = _MISSING
@@ -343,40 +412,46 @@ class Compiler:
                     if fallback is not _MISSING:
                         raw = fallback
                     elif required:
-                        raise _Fail
+                        problems.append((prop, "required field is missing"))
+                        continue
                     else:
                         continue
                 if raw is None:
                     if keep_null:
                         out[prop] = None
                     continue
-                out[prop] = conv(raw)
-            if strict and is_dict and len(value) > len(out):
+                try:
+                    out[prop] = conv(raw)
+                except Invalid as exc:
+                    under(prop, exc.errors, problems)
+            if strict and is_dict and not known.issuperset(value):
                 for key in value:
-                    if key not in known:
-                        if extra is False:
-                            raise _Fail
-                        out[key] = extra_conv(value[key]) if extra_conv is not None else value[key]
-                        renamed = True
+                    if key in known:
+                        continue
+                    if extra is False:
+                        problems.append((str(key), "unknown field"))
+                        continue
+                    try:
+                        out[key] = extra_conv(value[key])
+                    except Invalid as exc:
+                        under(str(key), exc.errors, problems)
+            built: Any = out
             if cls is not None:
                 try:
-                    if not renamed:
-                        return cls(**out)
-                    return cls(**{attr_name(k): v for k, v in out.items()})
-                except (TypeError, ValueError):
-                    raise _Fail from None
-            return out
+                    built = cls(**out) if plain else cls(**{attr_name(k): v for k, v in out.items()})
+                except (TypeError, ValueError) as exc:
+                    problems.append(("", f"cannot build {cls.__name__}: {exc}"))
+            if problems:
+                raise Invalid(problems)
+            return built
 
         return obj
 
 
-def _sequence(value: Any) -> Any:
-    kind = type(value)
-    if kind is list or kind is tuple:
-        return value
-    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-        raise _Fail
-    return list(value)
-
-
-Fail = _Fail
+def to_wire(types: Mapping[str, TypeSchema], schema: TypeSchema, value: Any) -> tuple[Any, Errors]:
+    """Strictly convert ``value`` to wire JSON: ``(json, [])``, or ``(None, errors)`` naming every
+    problem with its path."""
+    try:
+        return Compiler(types, strict=True).compile(schema)(value), []
+    except Invalid as exc:
+        return None, exc.errors

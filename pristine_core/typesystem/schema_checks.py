@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 
 from pristine_core.manifest.models import NO_DEFAULT, TypeSchema
-from pristine_core.typesystem.wire import to_wire
+from pristine_core.typesystem.compiled import to_wire, under
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -55,19 +55,11 @@ def _check(
     if s.enum is not None:
         if not s.enum:
             out.append((f"{at}.enum", "must not be empty"))
-        for i, value in enumerate(s.enum):
-            _, errors = (
-                to_wire(types, TypeSchema(type=s.type), value)
-                if s.type in ("string", "integer", "number", "boolean")
-                else (None, [])
-            )
-            if errors:
-                out.append((f"{at}.enum[{i}]", errors[0][1]))
+        for i, value in enumerate(s.enum if s.type in ("string", "integer", "number", "boolean") else ()):
+            under(f"{at}.enum[{i}]", to_wire(types, TypeSchema(type=s.type), value)[1], out)
     if s.default is not NO_DEFAULT and s.default is not None and s.type not in (None, "any"):
-        probe = TypeSchema(type=s.type, items=s.items, properties=s.properties, additional_properties=True, ref=None)
-        _, errors = to_wire(types, probe, s.default)
-        for path, msg in errors[:3]:
-            out.append((f"{at}.default" + (f".{path}" if path else ""), msg))
+        probe = TypeSchema(type=s.type, items=s.items, properties=s.properties, additional_properties=True)
+        under(f"{at}.default", to_wire(types, probe, s.default)[1][:3], out)
     if s.minimum is not None and s.maximum is not None and s.minimum > s.maximum:
         out.append((at, "minimum is greater than maximum"))
 
