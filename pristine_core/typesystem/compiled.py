@@ -22,7 +22,6 @@ from pristine_core.typesystem.classes import attr_name
 Conv = Callable[[Any], Any]
 Errors = list[tuple[str, str]]
 _MISSING = object()
-_ANY = TypeSchema(type="any")
 
 
 class Invalid(Exception):
@@ -103,6 +102,10 @@ def _boolean(value: Any) -> bool:
         if type(value) is not bool:
             raise _wrong("true or false", value)
     return value
+
+
+#: The base converters whose values are exactly of one type when they need no converting.
+_EXACT: dict[Conv, type] = {_text: str, _integer: int, _boolean: bool}
 
 
 def _sequence(value: Any) -> Any:
@@ -259,33 +262,19 @@ class Compiler:
         return checked
 
     def _array(self, schema: TypeSchema) -> Conv:
-        item_schema = schema.items or _ANY
-        item = self.compile(item_schema)
+        item = self.compile(schema.items or TypeSchema(type="any"))
         minimum = schema.min_length
-        # Items that are bare scalars (no constraint, no null) are converted in one comprehension.
-        bare = item_schema.ref is None and not item_schema.nullable and item_schema.enum is None
-        bare = bare and item_schema.const is NO_DEFAULT and item_schema.minimum is None
-        bare = bare and item_schema.maximum is None and item_schema.min_length is None
-        bare = bare and item_schema.max_length is None
-        kind = item_schema.type if bare else None
-        if kind == "number":
+        # Bare scalar items (compiled to a base converter: no constraint, no null) in one comprehension.
+        if item is _number:
 
             def items(seq: Any) -> list[Any]:
                 return [v if type(v) is float or type(v) is int else _number(v) for v in seq]
 
-        elif kind == "integer":
+        elif item in _EXACT:
+            exact = _EXACT[item]
 
             def items(seq: Any) -> list[Any]:
-                return [v if type(v) is int else _integer(v) for v in seq]
-
-        elif kind in ("string", "boolean"):
-            exact = str if kind == "string" else bool
-
-            def items(seq: Any) -> list[Any]:
-                for v in seq:
-                    if type(v) is not exact:
-                        return [item(v) for v in seq]
-                return list(seq)
+                return [v if type(v) is exact else item(v) for v in seq]
 
         else:
 
