@@ -9,103 +9,31 @@ so a valid value pays for no path.
 
 from __future__ import annotations
 
-import base64
-import enum
-import numbers
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pristine_core.manifest.models import NO_DEFAULT, TypeSchema
 from pristine_core.typesystem.classes import attr_name
+from pristine_core.typesystem.scalars import (
+    Errors,
+    Invalid,
+    base64_text,
+    boolean,
+    describe,
+    integer,
+    number,
+    plain,
+    text,
+    under,
+    wrong,
+)
 
 Conv = Callable[[Any], Any]
-Errors = list[tuple[str, str]]
 _MISSING = object()
 
-
-class Invalid(Exception):
-    """A value does not fit its type; :attr:`errors` lists every ``(path, message)`` pair."""
-
-    def __init__(self, errors: Errors) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "an array"
-    return type(value).__name__
-
-
-def _wrong(expected: str, value: Any) -> Invalid:
-    if value is None:
-        return Invalid([("", "must not be null")])
-    return Invalid([("", f"expected {expected}, got {_describe(value)}")])
-
-
-def under(key: str, errors: Errors, into: Errors) -> None:
-    """Add the ``errors`` found inside ``key`` (a path such as ``a.b`` or ``[index]``) to ``into``."""
-    for path, message in errors:
-        into.append((key + path if not path or path[0] == "[" else f"{key}.{path}", message))
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def _text(value: Any) -> str:
-    if type(value) is str:
-        return value
-    value = _plain(value)
-    if isinstance(value, str):
-        return str(value)
-    raise _wrong("a string", value)
-
-
-def _base64_text(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    return _text(value)
-
-
-def _integer(value: Any) -> int:
-    if type(value) is int:
-        return value
-    value = _plain(value)
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _wrong("an integer", value)
-
-
-def _number(value: Any) -> Any:
-    kind = type(value)
-    if kind is float or kind is int:
-        return value
-    value = _plain(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _wrong("a number", value)
-    return value if isinstance(value, int) else float(value)
-
-
-def _boolean(value: Any) -> bool:
-    if type(value) is not bool:
-        value = _plain(value)
-        if type(value) is not bool:
-            raise _wrong("true or false", value)
-    return value
-
-
 #: The base converters whose values are exactly of one type when they need no converting.
-_EXACT: dict[Conv, type] = {_text: str, _integer: int, _boolean: bool}
+_EXACT: dict[Conv, type] = {text: str, integer: int, boolean: bool}
 
 
 def _sequence(value: Any) -> Any:
@@ -113,7 +41,7 @@ def _sequence(value: Any) -> Any:
     if kind is list or kind is tuple:
         return value
     if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-        raise _wrong("an array", value)
+        raise wrong("an array", value)
     return list(value)
 
 
@@ -177,16 +105,10 @@ class Compiler:
 
     def compile(self, schema: TypeSchema, name: str | None = None) -> Conv:
         """A converter for ``schema`` (``name`` when it is a named type)."""
-        if schema.ref is not None:
-            if self._target(schema).ref is not None:  # an unknown name or a loop of names: the
-                return _identity  # manifest checks report the first; the second takes anything
-            inner = self.named(schema.ref)
-            return self._nullable(inner) if schema.nullable else inner
-        conv = self._compile_body(schema, name)
-        if schema.nullable or schema.type == "any":
-            return self._nullable(conv)
-        # The other bodies refuse None themselves, through _wrong: no extra call for them.
-        return self._not_null(conv) if schema.one_of or schema.type is None else conv
+        conv = self._body(schema, name)
+        if not schema.nullable:
+            return conv
+        return lambda value: None if value is None else conv(value)
 
     def _target(self, schema: TypeSchema) -> TypeSchema:
         """The type a ``$ref`` chain names (``schema`` itself without one; stops at cycles)."""
@@ -196,20 +118,13 @@ class Compiler:
             schema = self.types[schema.ref]
         return schema
 
-    @staticmethod
-    def _nullable(conv: Conv) -> Conv:
-        return lambda value: None if value is None else conv(value)
-
-    @staticmethod
-    def _not_null(conv: Conv) -> Conv:
-        def check(value: Any) -> Any:
-            if value is None:
-                raise Invalid([("", "must not be null")])
-            return conv(value)
-
-        return check
-
-    def _compile_body(self, schema: TypeSchema, name: str | None) -> Conv:
+    def _body(self, schema: TypeSchema, name: str | None = None) -> Conv:
+        """The converter of ``schema`` without its ``nullable``: it refuses None ("must not be
+        null") unless the type takes anything, so a value known not to be None pays no null check."""
+        if schema.ref is not None:
+            if self._target(schema).ref is not None:  # an unknown name or a loop of names: the
+                return _identity  # manifest checks report the first; the second takes anything
+            return self.named(schema.ref)
         if schema.one_of:
             return self._union(schema)
         kind = schema.type
@@ -227,9 +142,9 @@ class Compiler:
     def _scalar(schema: TypeSchema) -> Conv:
         kind = schema.type
         if kind == "string":
-            base: Conv = _base64_text if schema.format == "base64" else _text
+            base: Conv = base64_text if schema.format == "base64" else text
         else:
-            base = {"integer": _integer, "number": _number, "boolean": _boolean}[str(kind)]
+            base = {"integer": integer, "number": number, "boolean": boolean}[str(kind)]
         checks: list[tuple[Callable[[Any], bool], str]] = []
         if kind == "string" and schema.min_length is not None:
             shortest = schema.min_length
@@ -265,10 +180,10 @@ class Compiler:
         item = self.compile(schema.items or TypeSchema(type="any"))
         minimum = schema.min_length
         # Bare scalar items (compiled to a base converter: no constraint, no null) in one comprehension.
-        if item is _number:
+        if item is number:
 
             def items(seq: Any) -> list[Any]:
-                return [v if type(v) is float or type(v) is int else _number(v) for v in seq]
+                return [v if type(v) is float or type(v) is int else number(v) for v in seq]
 
         elif item in _EXACT:
             exact = _EXACT[item]
@@ -295,20 +210,18 @@ class Compiler:
 
     def _map(self, schema: TypeSchema) -> Conv:
         extra = schema.additional_properties
-        item = self.compile(extra) if isinstance(extra, TypeSchema) else None
+        item = self.compile(extra) if isinstance(extra, TypeSchema) else _identity
 
         def mapping(value: Any) -> dict[str, Any]:
             if not isinstance(value, Mapping):
-                raise _wrong("an object", value)
-            if item is None and all(isinstance(k, str) for k in value):
+                raise wrong("an object", value)
+            if item is _identity and all(isinstance(k, str) for k in value):
                 return dict(value)
             out = {}
             problems: Errors = []
             for key, raw in value.items():
                 if not isinstance(key, str):
-                    problems.append(("", f"keys must be strings, got {_describe(key)}"))
-                elif item is None:
-                    out[key] = raw
+                    problems.append(("", f"keys must be strings, got {describe(key)}"))
                 else:
                     try:
                         out[key] = item(raw)
@@ -339,6 +252,8 @@ class Compiler:
         def union(value: Any) -> Any:
             if isinstance(value, Mapping):
                 tag = value.get(tag_field, _MISSING)
+            elif value is None:
+                raise wrong("an object", value)
             else:
                 tag = getattr(value, tag_attr, _MISSING)
             if tag is _MISSING:
@@ -346,7 +261,7 @@ class Compiler:
                     if isinstance(value, cls):
                         return conv(value)
                 raise Invalid([(tag_field, "required discriminator is missing")])
-            key = tag if type(tag) is str else _plain(tag)
+            key = tag if type(tag) is str else plain(tag)
             chosen = by_tag.get(key) if isinstance(key, str) else None
             if chosen is None:
                 raise Invalid([(tag_field, f"unknown variant {tag!r}")])
@@ -354,26 +269,15 @@ class Compiler:
 
         return union
 
-    def _present(self, schema: TypeSchema) -> Conv:
-        """The converter of a value known not to be None: an object's field (``obj`` deals with
-        None itself, so the null check of :meth:`compile` would only cost a call)."""
-        if schema.ref is not None:
-            return self.named(schema.ref) if schema.ref in self.types else _identity
-        return self._compile_body(schema, None)
-
     def _object(self, schema: TypeSchema, name: str | None) -> Conv:
         strict = self.strict
         cls = self.classes.get(name) if name else None
         fields = []
         for prop, sub in schema.properties.items():
             nullable = sub.nullable or self._target(sub).nullable
-            fallback: Any = _MISSING
-            if sub.default is not NO_DEFAULT:
-                fallback = sub.default
-            elif sub.const is not NO_DEFAULT:
-                fallback = sub.const
+            fallback = sub.default if sub.default is not NO_DEFAULT else sub.const  # or NO_DEFAULT
             keep_null = (not strict) or sub.explicit_null or prop in schema.required
-            fields.append((prop, self._present(sub), fallback, prop in schema.required, nullable, keep_null))
+            fields.append((prop, self._body(sub), fallback, prop in schema.required, nullable, keep_null))
         known = frozenset(schema.properties)
         extra = schema.additional_properties
         extra_conv = self.compile(extra) if isinstance(extra, TypeSchema) else _identity
@@ -390,7 +294,7 @@ class Compiler:
                     return getattr(_v, attr_name(key), default)
 
             else:
-                raise _wrong("an object", value)
+                raise wrong("an object", value)
             out: dict[str, Any] = {}
             problems: Errors = []
             for prop, conv, fallback, required, nullable, keep_null in fields:
@@ -398,13 +302,11 @@ class Compiler:
                 if raw is None and not nullable:
                     raw = _MISSING
                 if raw is _MISSING:
-                    if fallback is not _MISSING:
-                        raw = fallback
-                    elif required:
-                        problems.append((prop, "required field is missing"))
+                    if fallback is NO_DEFAULT:
+                        if required:
+                            problems.append((prop, "required field is missing"))
                         continue
-                    else:
-                        continue
+                    raw = fallback
                 if raw is None:
                     if keep_null:
                         out[prop] = None

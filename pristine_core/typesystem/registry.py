@@ -8,7 +8,8 @@ from typing import Any
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.models import TypeSchema
 from pristine_core.typesystem.classes import build_class, is_class_type
-from pristine_core.typesystem.compiled import Compiler, Invalid
+from pristine_core.typesystem.compiled import Compiler
+from pristine_core.typesystem.scalars import Invalid
 
 
 class TypeRegistry:

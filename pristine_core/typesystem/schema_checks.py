@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 
 from pristine_core.manifest.models import NO_DEFAULT, TypeSchema
-from pristine_core.typesystem.compiled import to_wire, under
+from pristine_core.typesystem.compiled import to_wire
+from pristine_core.typesystem.scalars import under
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -15,13 +16,11 @@ def type_problems(types: Mapping[str, TypeSchema]) -> list[tuple[str, str]]:
     """Every problem of the manifest's type definitions, as ``(json_path, message)`` pairs."""
     problems: list[tuple[str, str]] = []
     for name, schema in types.items():
-        _check(types, schema, f"types.{name}", problems, top=True)
+        _check(types, schema, f"types.{name}", problems)
     return problems
 
 
-def _check(
-    types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: list[tuple[str, str]], top: bool = False
-) -> None:
+def _check(types: Mapping[str, TypeSchema], s: TypeSchema, at: str, out: list[tuple[str, str]]) -> None:
     kinds = [
         k
         for k, present in (("type", s.type is not None), ("$ref", s.ref is not None), ("oneOf", bool(s.one_of)))
