@@ -179,27 +179,19 @@ class Compiler:
     def _array(self, schema: TypeSchema) -> Conv:
         item = self.compile(schema.items or TypeSchema(type="any"))
         minimum = schema.min_length
-        # Bare scalar items (compiled to a base converter: no constraint, no null) in one comprehension.
-        if item is number:
-
-            def items(seq: Any) -> list[Any]:
-                return [v if type(v) is float or type(v) is int else number(v) for v in seq]
-
-        elif item in _EXACT:
-            exact = _EXACT[item]
-
-            def items(seq: Any) -> list[Any]:
-                return [v if type(v) is exact else item(v) for v in seq]
-
-        else:
-
-            def items(seq: Any) -> list[Any]:
-                return [item(v) for v in seq]
+        # Bare scalar items (compiled to a base converter: no constraint, no null) skip most calls.
+        numeric = item is number
+        exact = _EXACT.get(item)
 
         def array(value: Any) -> list[Any]:
             seq = _sequence(value)
             try:
-                out = items(seq)
+                if numeric:
+                    out = [v if type(v) is float or type(v) is int else number(v) for v in seq]
+                elif exact is not None:
+                    out = [v if type(v) is exact else item(v) for v in seq]
+                else:
+                    out = [item(v) for v in seq]
             except Invalid:
                 raise Invalid(_array_problems(item, seq, minimum)) from None
             if minimum is not None and len(seq) < minimum:
