@@ -122,13 +122,9 @@ def with_changes(base: T, changes: Mapping[str, Any], path: str) -> T:
     """``base`` (a settings instance) with ``changes`` applied, structured and checked exactly
     like the manifest; raises :class:`~pristine_core.errors.ValidationError` naming
     ``path.<key>`` for unknown keys (with a suggestion) and bad values."""
-    from pristine_core.errors import ValidationError
-    from pristine_core.manifest._converter import with_changes as structure_changes
-
-    value, problems = structure_changes(base, changes, path)
-    if problems:
-        raise ValidationError(problems)
-    return value  # type: ignore[no-any-return]
+    current = {a.name: getattr(base, a.name) for a in attrs.fields(type(base)) if a.init}
+    merged = {**current, **changes} if isinstance(changes, Mapping) else changes
+    return structure_as(type(base), merged, path)
 
 
 def structure_as(cls: type[T], data: Any, path: str) -> T:

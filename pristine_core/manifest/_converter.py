@@ -36,7 +36,9 @@ _TYPE_RENAMES = {
     "min_length": "minLength",
     "max_length": "maxLength",
 }
-_SCALARS = (bool, str, int, float)
+#: The scalar classes and the JSON values each accepts (booleans are not integers).
+_ACCEPTS: dict[type, tuple[type, ...]] = {bool: (bool,), str: (str,), int: (int,), float: (int, float)}
+_SCALAR_NAMES = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
 _FIELD_MESSAGE = re.compile(r"^'([A-Za-z_][A-Za-z0-9_]*)' (.*)$", re.S)
 
 Problems = list[tuple[str, str]]
@@ -55,39 +57,21 @@ def _is_plain_class(t: Any) -> bool:
         inspect.isclass(t)
         and typing.get_origin(t) is None
         and not attrs.has(t)
-        and t not in _SCALARS
         and t.__module__ not in ("builtins", "typing", "collections.abc")
     )
 
 
 def _build() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv = cattrs.Converter(detailed_validation=True)
     conv.register_structure_hook_func(lambda t: t is Any, _structure_any)
 
-    def structure_bool(value: Any, _: Any) -> bool:
-        if type(value) is not bool:
-            raise TypeError(f"expected true or false, got {_show(value)}")
-        return bool(value)
+    def structure_scalar(value: Any, cls: Any) -> Any:
+        if type(value) not in _ACCEPTS[cls]:
+            raise TypeError(f"expected {_name(cls)}, got {_show(value)}")
+        return cls(value)
 
-    def structure_str(value: Any, _: Any) -> str:
-        if type(value) is not str:
-            raise TypeError(f"expected a string, got {_show(value)}")
-        return str(value)
-
-    def structure_int(value: Any, _: Any) -> int:
-        if type(value) is not int:
-            raise TypeError(f"expected an integer, got {_show(value)}")
-        return int(value)
-
-    def structure_float(value: Any, _: Any) -> float:
-        if type(value) not in (int, float):
-            raise TypeError(f"expected a number, got {_show(value)}")
-        return float(value)
-
-    conv.register_structure_hook(bool, structure_bool)
-    conv.register_structure_hook(str, structure_str)
-    conv.register_structure_hook(int, structure_int)
-    conv.register_structure_hook(float, structure_float)
+    for scalar in _ACCEPTS:
+        conv.register_structure_hook(scalar, structure_scalar)
 
     def structure_plain(value: Any, cls: Any) -> Any:
         if not isinstance(value, cls):
@@ -142,10 +126,9 @@ def _build() -> cattrs.Converter:
         fn = make_dict_structure_fn(
             cls,
             conv,
-            _cattrs_forbid_extra_keys=True,
+            _cattrs_forbid_extra_keys=False,
             **{attr: override(rename=wire) for attr, wire in renames.items()},  # type: ignore[arg-type]
         )
-
         known = frozenset(wire_names(cls))
 
         def structure(value: Any, _: Any) -> Any:
@@ -153,22 +136,19 @@ def _build() -> cattrs.Converter:
                 return value
             if not isinstance(value, Mapping):
                 raise TypeError(f"expected an object, got {_show(value)}")
-            extra = set(value) - known
-            if not extra:
-                try:
-                    return fn(value, cls)
-                except ClassValidationError as exc:
-                    raise _with_validators(exc, value, cls) from None
             # Report unknown keys *and* what is wrong with the rest, in one go.
-            errors: list[Exception] = [ForbiddenExtraKeysError("", cls, extra)]
-            rest = {k: v for k, v in value.items() if k not in extra}
+            errors: list[Exception] = []
+            extra = set(value) - known
+            if extra:
+                errors.append(ForbiddenExtraKeysError("", cls, extra))
+                value = {k: v for k, v in value.items() if k not in extra}
             try:
-                fn(rest, cls)
+                result = fn(value, cls)
             except ClassValidationError as exc:
-                errors.extend(_with_validators(exc, rest, cls).exceptions)
-            except Exception as exc:
-                errors.append(exc)
-            raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
+                errors.extend(_with_validators(exc, value, cls))
+            if errors:
+                raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
+            return result
 
         return structure
 
@@ -176,7 +156,7 @@ def _build() -> cattrs.Converter:
     return conv
 
 
-def _with_validators(exc: ClassValidationError, value: Mapping[str, Any], cls: Any) -> ClassValidationError:
+def _with_validators(exc: ClassValidationError, value: Mapping[str, Any], cls: Any) -> list[Exception]:
     """attrs stops at the first failing validator, and runs none when a field failed to
     structure: run every field validator on the given values so all problems show at once."""
     noted, plain = exc.group_exceptions()
@@ -190,14 +170,11 @@ def _with_validators(exc: ClassValidationError, value: Mapping[str, Any], cls: A
         except (TypeError, ValueError) as problem:
             found.append(problem)
     seen = {str(e) for e in found}
-    errors = [e for e, _ in noted] + found + [e for e in plain if str(e) not in seen]
-    return ClassValidationError(exc.message, errors, cls)
+    return [e for e, _ in noted] + found + [e for e in plain if str(e) not in seen]
 
 
 def _name(t: Any) -> str:
-    return {bool: "true or false", str: "a string", int: "an integer", float: "a number"}.get(
-        t, getattr(t, "__name__", str(t))
-    )
+    return _SCALAR_NAMES.get(t) or getattr(t, "__name__", str(t))
 
 
 def _show(value: Any) -> str:
@@ -278,15 +255,3 @@ def structure(data: Any, cls: Any, path: str = "$") -> tuple[Any, Problems]:
         return CONVERTER.structure(data, cls), []
     except Exception as exc:
         return None, problems_from(exc, path)
-
-
-def with_changes(base: Any, changes: Mapping[str, Any], path: str) -> tuple[Any, Problems]:
-    """``base`` (an attrs instance) with the keys of ``changes`` replaced, checked as a whole.
-
-    Values are structured exactly as in the manifest; problems carry ``path.<key>`` paths.
-    """
-    if not isinstance(changes, Mapping):
-        return None, [(path, f"expected an object, got {_show(changes)}")]
-    raw = {a.name: getattr(base, a.name) for a in attrs.fields(type(base)) if a.init}
-    raw.update(changes)
-    return structure(raw, type(base), path)

@@ -10,7 +10,6 @@ from pristine_core.manifest import models
 from pristine_core.typesystem.schema_checks import type_problems
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 #: Client attributes that a resource name must not shadow.
 RESERVED_RESOURCE_NAMES = frozenset({"close", "meta"})
 #: Endpoint method attributes that an endpoint name must not shadow.
@@ -19,17 +18,7 @@ RESERVED_ENDPOINT_NAMES = frozenset({"raw", "endpoint", "describe"})
 
 def semantic_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
     """Every semantic problem of ``manifest`` as ``(json_path, message)`` pairs."""
-    problems: list[tuple[str, str]] = []
-    problems += _name_problems(manifest)
-    problems += _endpoint_problems(manifest)
-    problems += type_problems(manifest.types)
-    if manifest.defaults.timeout_s <= 0:
-        problems.append(("defaults.timeout_s", "must be positive"))
-    if manifest.defaults.max_response_bytes is not None and manifest.defaults.max_response_bytes <= 0:
-        problems.append(("defaults.max_response_bytes", "must be positive"))
-    if manifest.defaults.scheduler_workers < 1:
-        problems.append(("defaults.scheduler_workers", "must be at least 1"))
-    return problems
+    return _name_problems(manifest) + _endpoint_problems(manifest) + type_problems(manifest.types)
 
 
 def known_names(options: Any) -> str:
@@ -41,19 +30,20 @@ def known_names(options: Any) -> str:
 def _name_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
     problems = []
     for rname, group in manifest.resources.items():
-        if not _IDENT.match(rname) or keyword.iskeyword(rname) or rname.startswith("_"):
-            problems.append((f"resources.{rname}", "resource names must be Python identifiers"))
-        elif rname in RESERVED_RESOURCE_NAMES:
-            problems.append((f"resources.{rname}", "this name is reserved by the client"))
+        problems += _identifier_problems(f"resources.{rname}", rname, "resource", RESERVED_RESOURCE_NAMES)
         for ename in group:
-            if not _IDENT.match(ename) or keyword.iskeyword(ename) or ename.startswith("_"):
-                problems.append((f"resources.{rname}.{ename}", "endpoint names must be Python identifiers"))
-            elif ename in RESERVED_ENDPOINT_NAMES:
-                problems.append((f"resources.{rname}.{ename}", "this name is reserved by the client"))
+            at = f"resources.{rname}.{ename}"
+            problems += _identifier_problems(at, ename, "endpoint", RESERVED_ENDPOINT_NAMES)
     for tname in manifest.types:
         if not _IDENT.match(tname):
             problems.append((f"types.{tname}", "type names must be identifiers"))
     return problems
+
+
+def _identifier_problems(at: str, name: str, kind: str, reserved: frozenset[str]) -> list[tuple[str, str]]:
+    if not _IDENT.match(name) or keyword.iskeyword(name) or name.startswith("_"):
+        return [(at, f"{kind} names must be Python identifiers")]
+    return [(at, "this name is reserved by the client")] if name in reserved else []
 
 
 def _endpoint_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
@@ -64,23 +54,16 @@ def _endpoint_problems(manifest: models.Manifest) -> list[tuple[str, str]]:
         if ep.method not in models.HTTP_METHODS:
             problems.append((f"{at}.method", f"must be one of {', '.join(models.HTTP_METHODS)}"))
         problems += _path_problems(f"{at}.path", ep.path)
-        key = (ep.method, re.sub(r"\{[^}]*\}", "{}", ep.path))
+        key = (ep.method, models.PATH_PARAM.sub("{}", ep.path))
         if key in seen:
             problems.append((at, f"same method and path as {seen[key]}"))
         else:
             seen[key] = at
-        for field in ("request", "response"):
-            ref = getattr(ep, field)
-            if ref is not None and ref not in manifest.types:
-                problems.append((f"{at}.{field}", f"unknown type {ref!r}"))
-        if ep.request is not None and ep.request in manifest.types:
-            schema = manifest.types[ep.request]
-            if schema.type != "object" and not schema.one_of:
-                problems.append((f"{at}.request", "a request type must be an object"))
-        if ep.timeout_s is not None and ep.timeout_s <= 0:
-            problems.append((f"{at}.timeout_s", "must be positive"))
-        if ep.max_response_bytes is not None and ep.max_response_bytes <= 0:
-            problems.append((f"{at}.max_response_bytes", "must be positive"))
+        problems += reference_problems(manifest, f"{at}.request", ep.request, "type")
+        problems += reference_problems(manifest, f"{at}.response", ep.response, "type")
+        request = manifest.types.get(ep.request) if ep.request is not None else None
+        if request is not None and request.type != "object" and not request.one_of:
+            problems.append((f"{at}.request", "a request type must be an object"))
         for qname in ep.query:
             if qname in ep.path_params:
                 problems.append((f"{at}.query.{qname}", "clashes with a path parameter"))
@@ -91,8 +74,8 @@ def _path_problems(at: str, path: str) -> list[tuple[str, str]]:
     problems = []
     if not path.startswith("/"):
         problems.append((at, "must start with '/'"))
-    names = _PLACEHOLDER.findall(path)
-    stripped = _PLACEHOLDER.sub("", path)
+    names = models.PATH_PARAM.findall(path)
+    stripped = models.PATH_PARAM.sub("", path)
     if "{" in stripped or "}" in stripped:
         problems.append((at, "unbalanced '{' or '}'"))
     names = [n[1:] if n.startswith("+") else n for n in names]

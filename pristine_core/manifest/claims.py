@@ -21,7 +21,9 @@ from pristine_core.manifest._converter import Problems, join, structure, suggest
 
 _LOADER_OWNED = frozenset({"sections", "unclaimed", "data", "schema_key"})
 CORE_TOP = frozenset(a.name for a in attrs.fields(models.Manifest)) - _LOADER_OWNED | {"$schema"}
-CORE_ENDPOINT = frozenset(a.name for a in attrs.fields(models.Endpoint)) - {"name", "resource", "settings"}
+#: Endpoint fields the loader fills in (a manifest that sets them is told to remove them).
+ENDPOINT_SET_BY_LOADER = ("name", "resource", "settings")
+CORE_ENDPOINT = frozenset(a.name for a in attrs.fields(models.Endpoint)) - set(ENDPOINT_SET_BY_LOADER)
 CORE_DEFAULTS = frozenset(a.name for a in attrs.fields(models.Defaults))
 #: The per-call options the core itself reads (``RequestOptions`` fields).
 CORE_OPTIONS = frozenset({"timeout_s", "headers", "query", "pool", "extensions"})
@@ -37,12 +39,11 @@ class Claim:
 
 @attrs.define
 class Split:
-    """Raw manifest data divided between the core and the claiming plugins."""
+    """Raw manifest data divided: the core's part (each endpoint with its loader-set fields and
+    its plugin settings filled in), the claimed sections structured, problems, unclaimed paths."""
 
-    core: dict[str, Any]
+    core: dict[str, Any] = attrs.Factory(dict)
     sections: dict[str, Any] = attrs.Factory(dict)
-    defaults: dict[str, Any] = attrs.Factory(dict)
-    endpoints: dict[tuple[str, str], dict[str, Any]] = attrs.Factory(dict)
     problems: Problems = attrs.Factory(list)
     unclaimed: list[str] = attrs.Factory(list)
 
@@ -66,10 +67,6 @@ class CoreOptions:
     max_response_bytes: int | None = attrs.field(default=None, validator=at_least(1))
 
 
-def _core_settings() -> PluginSettings:
-    return PluginSettings(config=CoreConfig, options=CoreOptions)
-
-
 class SettingsSchema:
     """The merged declarations of one plugin set (see :mod:`pristine_core.contract`), the core's
     own (:class:`CoreConfig` and :class:`CoreOptions`, as plugin ``"pristine"``) first."""
@@ -80,7 +77,7 @@ class SettingsSchema:
         self.config_keys: dict[str, Claim] = {}
         self.option_keys: dict[str, Claim] = {}
         key: list[Any] = []
-        for plugin, decl in [("pristine", _core_settings()), *declared]:
+        for plugin, decl in [("pristine", PluginSettings(config=CoreConfig, options=CoreOptions)), *declared]:
             for path, cls in decl.sections.items():
                 top = path.partition(".")[0]
                 if top in CORE_TOP and top != "features":
@@ -91,7 +88,6 @@ class SettingsSchema:
             self._claim_fields(plugin, decl.options, self.option_keys, CORE_OPTIONS, "call option")
             key.append((plugin, tuple(decl.sections.items()), decl.endpoint, decl.config, decl.options))
         self.key = tuple(key)
-        self._option_defaults: dict[Any, Any] = {}
 
     @staticmethod
     def _claim(table: dict[str, Claim], key: str, claim: Claim, what: str) -> None:
@@ -139,8 +135,9 @@ class SettingsSchema:
         return None
 
     def split(self, data: Mapping[str, Any]) -> Split:
-        """Divide raw (already normalised) manifest data between the core and the plugins."""
-        out = Split(core={})
+        """Divide raw manifest data between the core and the plugins, structuring the plugins'
+        parts (endpoint keys with the ``defaults`` applied) and normalising methods to upper case."""
+        out = Split()
         for key, value in data.items():
             if key == "features":
                 if not isinstance(value, Mapping):
@@ -148,47 +145,60 @@ class SettingsSchema:
                     continue
                 claimed = [p.partition(".")[2] for p in self.sections if p.startswith("features.")]
                 for name, block in value.items():
-                    path = f"features.{name}"
-                    self._route(path, name, block, claimed, out.sections, out)
+                    self._section(f"features.{name}", name, block, claimed, out)
             elif key in CORE_TOP:
-                out.core[key] = value
+                if key != "$schema":  # editors' pointer to manifest.schema.json
+                    out.core[key] = value
             else:
-                known = sorted(CORE_TOP | {p for p in self.sections if "." not in p})
-                self._route(key, key, value, known, out.sections, out)
+                self._section(key, key, value, sorted(CORE_TOP | {p for p in self.sections if "." not in p}), out)
+        base: dict[type, Any] = {}
+        base_raw: dict[type, dict[str, Any]] = {}
         defaults = data.get("defaults")
         if isinstance(defaults, Mapping):
-            out.core["defaults"], out.defaults = self._split_keys("defaults", defaults, CORE_DEFAULTS, out)
+            out.core["defaults"], plugin_keys = self._split_keys("defaults", defaults, CORE_DEFAULTS, out)
+            base, base_raw = self._endpoint_settings("defaults", plugin_keys, {}, {}, out)
         resources = data.get("resources")
         if isinstance(resources, Mapping):
-            core_resources: dict[str, Any] = {}
+            out.core["resources"] = {}
             for rname, group in resources.items():
-                if not isinstance(group, Mapping):
-                    core_resources[rname] = group
-                    continue
-                core_resources[rname] = {}
-                for ename, endpoint in group.items():
-                    if not isinstance(endpoint, Mapping):
-                        core_resources[rname][ename] = endpoint
-                        continue
-                    at = f"resources.{rname}.{ename}"
-                    core_ep, plugin_keys = self._split_keys(at, endpoint, CORE_ENDPOINT, out)
-                    core_resources[rname][ename] = core_ep
-                    if plugin_keys:
-                        out.endpoints[(rname, ename)] = plugin_keys
-            out.core["resources"] = core_resources
+                if isinstance(group, Mapping):
+                    group = {ename: self._endpoint(rname, ename, ep, base, base_raw, out) for ename, ep in group.items()}
+                out.core["resources"][rname] = group
         return out
 
-    def _route(
-        self, path: str, key: str, value: Any, known: Iterable[str], table: dict[str, Any], out: Split
-    ) -> None:
+    def _section(self, path: str, key: str, value: Any, known: Iterable[str], out: Split) -> None:
         if path in self.sections:
-            table[path] = value
-            return
+            structured, found = structure(value, self.sections[path].cls, path)
+            out.problems += found
+            if not found:
+                out.sections[path] = structured
+        else:
+            self._unknown(path, key, known, out)
+
+    @staticmethod
+    def _unknown(path: str, key: str, known: Iterable[str], out: Split) -> None:
+        """A key nobody reads: a problem when close to a known one (a typo), else unclaimed."""
         hint = suggestion(key, known)
         if hint:
             out.problems.append((path, "unknown key" + hint))
         else:
             out.unclaimed.append(path)
+
+    def _endpoint(
+        self, rname: str, ename: str, raw: Any, base: dict[type, Any], base_raw: dict[type, Any], out: Split
+    ) -> Any:
+        if not isinstance(raw, Mapping):
+            return raw
+        at = f"resources.{rname}.{ename}"
+        for owned in ENDPOINT_SET_BY_LOADER:
+            if owned in raw:
+                out.problems.append((f"{at}.{owned}", "set by the loader; remove it"))
+        given = {key: value for key, value in raw.items() if key not in ENDPOINT_SET_BY_LOADER}
+        core, plugin_keys = self._split_keys(at, given, CORE_ENDPOINT, out)
+        if isinstance(core.get("method"), str):
+            core["method"] = core["method"].upper()
+        settings, _ = self._endpoint_settings(at, plugin_keys, base, base_raw, out)
+        return {**core, "name": ename, "resource": rname, "settings": settings}
 
     def _split_keys(
         self, at: str, node: Mapping[str, Any], core: frozenset[str], out: Split
@@ -201,61 +211,28 @@ class SettingsSchema:
             elif key in self.endpoint_keys:
                 plugin_part[key] = value
             else:
-                hint = suggestion(key, sorted(core | set(self.endpoint_keys)))
-                if hint:
-                    out.problems.append((join(at, key), "unknown key" + hint))
-                else:
-                    out.unclaimed.append(join(at, key))
+                self._unknown(join(at, key), key, sorted(core | set(self.endpoint_keys)), out)
         return core_part, plugin_part
 
-    def structure_sections(self, split: Split) -> tuple[dict[str, Any], Problems]:
-        """Every claimed section structured by its plugin's declared type."""
-        sections: dict[str, Any] = {}
-        problems: Problems = []
-        for path, raw in split.sections.items():
-            value, found = structure(raw, self.sections[path].cls, path)
-            problems += found
+    def _endpoint_settings(
+        self, at: str, keys: Mapping[str, Any], base: dict[type, Any], base_raw: dict[type, Any], out: Split
+    ) -> tuple[dict[type, Any], dict[type, Any]]:
+        """Per-endpoint plugin settings by class: ``keys`` over ``base`` (the defaults), and the
+        raw values of the classes that structured."""
+        settings = dict(base)
+        raws: dict[type, Any] = {}
+        for cls, raw in _by_class(keys, self.endpoint_keys).items():
+            raw = {**base_raw.get(cls, {}), **raw}
+            value, found = structure(raw, cls, at)
+            out.problems += found
             if not found:
-                sections[path] = value
-        return sections, problems
-
-    def structure_endpoints(self, split: Split) -> tuple[dict[tuple[str, str], dict[type, Any]], Problems]:
-        """Per-endpoint plugin settings with the ``defaults`` applied, keyed by class."""
-        problems: Problems = []
-        base_raw: dict[Any, dict[str, Any]] = {}
-        base: dict[Any, Any] = {}
-        for key, value in split.defaults.items():
-            base_raw.setdefault(self.endpoint_keys[key].cls, {})[key] = value
-        for cls, raw in base_raw.items():
-            value, found = structure(raw, cls, "defaults")
-            problems += found
-            if found:
-                base_raw[cls] = {}
-            else:
-                base[cls] = value
-        out: dict[tuple[str, str], dict[type, Any]] = {}
-        for (rname, ename), keys in split.endpoints.items():
-            own: dict[Any, dict[str, Any]] = {}
-            for key, value in keys.items():
-                own.setdefault(self.endpoint_keys[key].cls, {})[key] = value
-            settings = dict(base)
-            for cls, raw in own.items():
-                value, found = structure({**base_raw.get(cls, {}), **raw}, cls, f"resources.{rname}.{ename}")
-                problems += found
-                if not found:
-                    settings[cls] = value
-            out[(rname, ename)] = settings
-        out[("", "")] = base
-        return out, problems
+                settings[cls], raws[cls] = value, raw
+        return settings, raws
 
     # -- clients and calls ----------------------------------------------------------------
 
-    def option_defaults(self, cls: type[Any]) -> Any:
-        """The all-defaults instance of a config or options class (shared; it is frozen)."""
-        value = self._option_defaults.get(cls)
-        if value is None:
-            value = self._option_defaults[cls] = cls()
-        return value
+    #: The all-defaults instance of a config or options class (shared; it is frozen).
+    option_defaults = staticmethod(models.default_of)
 
     def known_options(self, **options: Any) -> dict[str, Any]:
         """The given per-call options that some loaded plugin reads (the rest dropped): for a
@@ -273,18 +250,23 @@ class SettingsSchema:
     def _structure_keys(
         self, given: Mapping[str, Any], table: Mapping[str, Claim], at: str, core: frozenset[str] = frozenset()
     ) -> tuple[dict[Any, Any], Problems]:
-        grouped: dict[Any, dict[str, Any]] = {}
         problems: Problems = []
-        for key, value in given.items():
-            claim = table.get(key)
-            if claim is None:
+        for key in given:
+            if key not in table:
                 hint = suggestion(str(key), sorted(set(table) | core))
                 problems.append((join(at, key), "unknown key" + (hint or " (no loaded plugin reads it)")))
-                continue
-            grouped.setdefault(claim.cls, {})[key] = value
         out: dict[Any, Any] = {}
-        for cls, raw in grouped.items():
+        for cls, raw in _by_class(given, table).items():
             value, found = structure(raw, cls, at)
             problems += found
             out[cls] = value
         return out, problems
+
+
+def _by_class(given: Mapping[str, Any], table: Mapping[str, Claim]) -> dict[Any, dict[str, Any]]:
+    """The claimed keys of ``given`` grouped by the class that reads them (others left out)."""
+    grouped: dict[Any, dict[str, Any]] = {}
+    for key, value in given.items():
+        if key in table:
+            grouped.setdefault(table[key].cls, {})[key] = value
+    return grouped

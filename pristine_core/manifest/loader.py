@@ -22,7 +22,7 @@ import attrs
 from pristine_core.errors import ManifestError
 from pristine_core.limits import MAX_MANIFEST_DEPTH, JSONDepthError, json_depth, loads_bounded
 from pristine_core.manifest import models
-from pristine_core.manifest._converter import CONVERTER, problems_from
+from pristine_core.manifest._converter import CONVERTER, join, problems_from
 from pristine_core.manifest.checks import semantic_problems
 from pristine_core.manifest.claims import SettingsSchema
 
@@ -51,39 +51,29 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _duplicate_problems(node: Any, path: str = "") -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if isinstance(node, dict):
-        for key in getattr(node, "duplicates", ()):
-            problems.append((_join(path, key), "duplicate key"))
+        problems += [(join(path, key), "duplicate key") for key in getattr(node, "duplicates", ())]
         for key, value in node.items():
-            problems.extend(_duplicate_problems(value, _join(path, key)))
+            problems += _duplicate_problems(value, join(path, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            problems.extend(_duplicate_problems(value, f"{path}[{index}]"))
+            problems += _duplicate_problems(value, join(path, index))
     return problems
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 DOCUMENT = "<document>"
 _BOM = "starts with a byte-order mark; save the manifest as UTF-8 without BOM"
 
 
-def decode_text(raw: bytes, source: str = "manifest") -> str:
-    """Manifest bytes as text: UTF-8 without a byte-order mark, else a ManifestError."""
-    if raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        raise ManifestError([(DOCUMENT, _BOM)], source)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ManifestError([(DOCUMENT, f"not valid UTF-8 at byte {exc.start}: {exc.reason}")], source) from None
-
-
 def parse_json(text: str | bytes, source: str = "manifest") -> dict[str, Any]:
-    """Parse manifest JSON text, reporting encoding problems, syntax errors, nesting deeper than
-    ``MAX_MANIFEST_DEPTH`` and duplicate keys as a ManifestError."""
+    """Parse manifest JSON text (or UTF-8 bytes), reporting encoding problems, syntax errors,
+    nesting deeper than ``MAX_MANIFEST_DEPTH`` and duplicate keys as a ManifestError."""
     if isinstance(text, bytes):
-        text = decode_text(text, source)
+        if text.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 (a UTF-8 one is caught below)
+            raise ManifestError([(DOCUMENT, _BOM)], source)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ManifestError([(DOCUMENT, f"not valid UTF-8 at byte {exc.start}: {exc.reason}")], source) from None
     if text.startswith("\ufeff"):
         raise ManifestError([(DOCUMENT, _BOM)], source)
     try:
@@ -159,21 +149,16 @@ def build_manifest(
     if json_depth(data) > MAX_MANIFEST_DEPTH:
         raise ManifestError([(DOCUMENT, f"nested deeper than {MAX_MANIFEST_DEPTH} levels")], name)
     schema = schema or _NO_PLUGINS
-    prepared, early = _prepare(data)
-    split = schema.split(prepared)
-    early += split.problems
+    split = schema.split(data)
+    early = split.problems
     if strict:
         early += [(path, "no loaded plugin reads this key") for path in split.unclaimed]
-    sections, problems = schema.structure_sections(split)
-    endpoint_settings, endpoint_problems = schema.structure_endpoints(split)
-    early += problems + endpoint_problems
     try:
         manifest = CONVERTER.structure(split.core, models.Manifest)
     except Exception as exc:
         raise ManifestError(problems_from(exc) + early, name) from None
-    manifest = _name_endpoints(manifest, endpoint_settings)
     manifest = attrs.evolve(
-        manifest, sections=sections, unclaimed=tuple(split.unclaimed), data=dict(data), schema_key=schema.key
+        manifest, sections=split.sections, unclaimed=tuple(split.unclaimed), data=dict(data), schema_key=schema.key
     )
     problems = early + semantic_problems(manifest)
     # Plugin checks read structured sections: with structural problems some are missing.
@@ -185,44 +170,3 @@ def build_manifest(
     if problems:
         raise ManifestError(problems, name)
     return manifest
-
-
-def _prepare(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Normalise methods to upper case and reject loader-owned endpoint keys."""
-    out = dict(data)
-    out.pop("$schema", None)  # editors' pointer to manifest.schema.json
-    problems: list[tuple[str, str]] = []
-    # Top-level keys the core does not own go to the plugins that declared them, or are
-    # reported per key (a near miss is an error, the rest unclaimed): see SettingsSchema.split.
-    resources = out.get("resources")
-    if isinstance(resources, dict):
-        fixed: dict[str, Any] = {}
-        for rname, group in resources.items():
-            if not isinstance(group, dict):
-                fixed[rname] = group
-                continue
-            fixed[rname] = {}
-            for ename, endpoint in group.items():
-                if isinstance(endpoint, dict):
-                    endpoint = dict(endpoint)
-                    for owned in ("name", "resource", "settings"):
-                        if owned in endpoint:
-                            problems.append((f"resources.{rname}.{ename}.{owned}", "set by the loader; remove it"))
-                            endpoint.pop(owned)
-                    if isinstance(endpoint.get("method"), str):
-                        endpoint["method"] = endpoint["method"].upper()
-                fixed[rname][ename] = endpoint
-        out["resources"] = fixed
-    return out, problems
-
-
-def _name_endpoints(manifest: models.Manifest, settings: dict[tuple[str, str], dict[type, Any]]) -> models.Manifest:
-    base = settings[("", "")]
-    resources = {
-        rname: {
-            ename: attrs.evolve(ep, name=ename, resource=rname, settings=settings.get((rname, ename), base))
-            for ename, ep in group.items()
-        }
-        for rname, group in manifest.resources.items()
-    }
-    return attrs.evolve(manifest, resources=resources)

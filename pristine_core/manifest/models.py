@@ -9,13 +9,19 @@ See ``docs/manifest.md`` for the format and ``manifest.schema.json`` for editors
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, TypeVar
 
 import attrs
 
+from pristine_core.contract import at_least, positive
+
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 T = TypeVar("T")
+
+#: A ``{name}`` / ``{+name}`` placeholder of an endpoint path (group 1: the text inside).
+PATH_PARAM = re.compile(r"\{([^{}]*)\}")
 
 #: Sentinel for "no default declared" in a type schema.
 NO_DEFAULT: Any = attrs.make_class("NoDefault", [], slots=True, repr_ns=None)()
@@ -70,9 +76,9 @@ class Endpoint:
     query: dict[str, QueryParam] = attrs.Factory(dict)
     headers: dict[str, str] = attrs.Factory(dict)
     pool: str | None = None
-    timeout_s: float | None = None
+    timeout_s: float | None = attrs.field(default=None, validator=positive)
     #: Response size cap in bytes, enforced while reading (None: ``defaults.max_response_bytes``).
-    max_response_bytes: int | None = None
+    max_response_bytes: int | None = attrs.field(default=None, validator=positive)
     redirects: Literal["follow", "return"] = "follow"
     auth: bool = True
     settings: dict[Any, Any] = attrs.field(factory=dict, eq=False, repr=False)
@@ -80,11 +86,7 @@ class Endpoint:
     def settings_of(self, cls: type[T]) -> T:
         """This endpoint's values of a plugin's per-endpoint settings class (defaults applied)."""
         found = self.settings.get(cls)
-        if found is None:
-            found = _DEFAULTS.get(cls)
-            if found is None:
-                found = _default_of(cls)
-        return found  # type: ignore[no-any-return]
+        return found if found is not None else default_of(cls)
 
     @property
     def qualified_name(self) -> str:
@@ -97,36 +99,23 @@ class Endpoint:
 
         ``{+name}`` is RFC 6570 reserved expansion: the value may contain ``/``.
         """
-        return tuple(part[1:-1].lstrip("+") for part in _placeholders(self.path))
+        return tuple(name.lstrip("+") for name in PATH_PARAM.findall(self.path))
 
     @property
     def reserved_params(self) -> frozenset[str]:
         """Path parameters declared ``{+name}`` (slashes kept)."""
-        return frozenset(part[2:-1] for part in _placeholders(self.path) if part.startswith("{+"))
+        return frozenset(name[1:] for name in PATH_PARAM.findall(self.path) if name.startswith("+"))
 
 
 _DEFAULTS: dict[type, Any] = {}
 
 
-def _default_of(cls: type[T]) -> T:
+def default_of(cls: type[T]) -> T:
+    """The all-defaults instance of a settings class, built once and shared (it is frozen)."""
     value = _DEFAULTS.get(cls)
     if value is None:
         value = _DEFAULTS[cls] = cls()
     return value  # type: ignore[no-any-return]
-
-
-def _placeholders(path: str) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while True:
-        start = path.find("{", i)
-        if start < 0:
-            return out
-        end = path.find("}", start)
-        if end < 0:
-            return out
-        out.append(path[start : end + 1])
-        i = end + 1
 
 
 @attrs.frozen
@@ -143,15 +132,15 @@ class Auth:
 class Defaults:
     """Values every endpoint inherits unless it sets its own."""
 
-    timeout_s: float = 60.0
+    timeout_s: float = attrs.field(default=60.0, validator=positive)
     headers: dict[str, str] = attrs.Factory(dict)
     query: dict[str, str] = attrs.Factory(dict)
     pool: str | None = None
     #: Response size cap in bytes for every endpoint (``pristine_core.limits`` default when None).
-    max_response_bytes: int | None = None
+    max_response_bytes: int | None = attrs.field(default=None, validator=positive)
     #: Worker threads of each client's scheduler (``client.meta.scheduler``); a client's
     #: ``config={"scheduler_workers": n}`` wins.
-    scheduler_workers: int = 8
+    scheduler_workers: int = attrs.field(default=8, validator=at_least(1))
 
 
 @attrs.frozen
