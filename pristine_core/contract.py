@@ -122,7 +122,7 @@ def with_changes(base: T, changes: Mapping[str, Any], path: str) -> T:
     """``base`` (a settings instance) with ``changes`` applied, structured and checked exactly
     like the manifest; raises :class:`~pristine_core.errors.ValidationError` naming
     ``path.<key>`` for unknown keys (with a suggestion) and bad values."""
-    current = {a.name: getattr(base, a.name) for a in attrs.fields(type(base)) if a.init}
+    current = {a.name: getattr(base, a.name) for a in attrs.fields(type(base)) if a.init}  # type: ignore[arg-type]
     merged = {**current, **changes} if isinstance(changes, Mapping) else changes
     return structure_as(type(base), merged, path)
 

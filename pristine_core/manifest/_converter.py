@@ -174,7 +174,7 @@ def _with_validators(exc: ClassValidationError, value: Mapping[str, Any], cls: A
 
 
 def _name(t: Any) -> str:
-    return _SCALAR_NAMES.get(t) or getattr(t, "__name__", str(t))
+    return _SCALAR_NAMES.get(t) or str(getattr(t, "__name__", t))
 
 
 def _show(value: Any) -> str:

@@ -29,6 +29,10 @@ CORE_DEFAULTS = frozenset(a.name for a in attrs.fields(models.Defaults))
 CORE_OPTIONS = frozenset({"timeout_s", "headers", "query", "pool", "extensions"})
 
 
+#: Per-endpoint plugin settings: the structured values by class, and their raw keys by class.
+_Settings = tuple[dict[type, Any], dict[type, Any]]
+
+
 @attrs.frozen
 class Claim:
     """A key (or section path) and the plugin class that reads it."""
@@ -151,18 +155,17 @@ class SettingsSchema:
                     out.core[key] = value
             else:
                 self._section(key, key, value, sorted(CORE_TOP | {p for p in self.sections if "." not in p}), out)
-        base: dict[type, Any] = {}
-        base_raw: dict[type, dict[str, Any]] = {}
+        base: _Settings = ({}, {})
         defaults = data.get("defaults")
         if isinstance(defaults, Mapping):
             out.core["defaults"], plugin_keys = self._split_keys("defaults", defaults, CORE_DEFAULTS, out)
-            base, base_raw = self._endpoint_settings("defaults", plugin_keys, {}, {}, out)
+            base = self._endpoint_settings("defaults", plugin_keys, base, out)
         resources = data.get("resources")
         if isinstance(resources, Mapping):
             out.core["resources"] = {}
             for rname, group in resources.items():
                 if isinstance(group, Mapping):
-                    group = {ename: self._endpoint(rname, ename, ep, base, base_raw, out) for ename, ep in group.items()}
+                    group = {ename: self._endpoint(rname, ename, ep, base, out) for ename, ep in group.items()}
                 out.core["resources"][rname] = group
         return out
 
@@ -184,9 +187,7 @@ class SettingsSchema:
         else:
             out.unclaimed.append(path)
 
-    def _endpoint(
-        self, rname: str, ename: str, raw: Any, base: dict[type, Any], base_raw: dict[type, Any], out: Split
-    ) -> Any:
+    def _endpoint(self, rname: str, ename: str, raw: Any, base: _Settings, out: Split) -> Any:
         if not isinstance(raw, Mapping):
             return raw
         at = f"resources.{rname}.{ename}"
@@ -197,7 +198,7 @@ class SettingsSchema:
         core, plugin_keys = self._split_keys(at, given, CORE_ENDPOINT, out)
         if isinstance(core.get("method"), str):
             core["method"] = core["method"].upper()
-        settings, _ = self._endpoint_settings(at, plugin_keys, base, base_raw, out)
+        settings, _ = self._endpoint_settings(at, plugin_keys, base, out)
         return {**core, "name": ename, "resource": rname, "settings": settings}
 
     def _split_keys(
@@ -214,15 +215,13 @@ class SettingsSchema:
                 self._unknown(join(at, key), key, sorted(core | set(self.endpoint_keys)), out)
         return core_part, plugin_part
 
-    def _endpoint_settings(
-        self, at: str, keys: Mapping[str, Any], base: dict[type, Any], base_raw: dict[type, Any], out: Split
-    ) -> tuple[dict[type, Any], dict[type, Any]]:
-        """Per-endpoint plugin settings by class: ``keys`` over ``base`` (the defaults), and the
+    def _endpoint_settings(self, at: str, keys: Mapping[str, Any], base: _Settings, out: Split) -> _Settings:
+        """Per-endpoint plugin settings by class, ``keys`` over ``base`` (the defaults'), and the
         raw values of the classes that structured."""
-        settings = dict(base)
+        settings = dict(base[0])
         raws: dict[type, Any] = {}
         for cls, raw in _by_class(keys, self.endpoint_keys).items():
-            raw = {**base_raw.get(cls, {}), **raw}
+            raw = {**base[1].get(cls, {}), **raw}
             value, found = structure(raw, cls, at)
             out.problems += found
             if not found:
