@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import inspect
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 ENTRY_POINT_GROUP = "pristine.plugins"
-
-
 
 
 @attrs.frozen
@@ -57,15 +55,8 @@ class PluginRecord:
     plugin: Any = attrs.field(repr=False, eq=False)
 
     def as_dict(self, position: int) -> dict[str, Any]:
-        """A JSON-able description."""
-        return {
-            "position": position,
-            "name": self.name,
-            "priority": self.priority,
-            "distribution": self.distribution,
-            "version": self.version,
-            "hooks": list(self.hooks),
-        }
+        """A JSON-able description (hooks as a list; the plugin object left out)."""
+        return {"position": position, **attrs.asdict(self, filter=lambda field, _: field.name != "plugin")}
 
 
 @attrs.frozen
@@ -91,7 +82,7 @@ class PluginSelection:
         allow_env = env_list("PRISTINE_PLUGINS", None, environ)
         allow: set[str] | None = set(allow_env) if allow_env is not None else None
         names = [p for p in (plugins or ()) if isinstance(p, str)]
-        if plugins is not None and names:
+        if names:
             allow = set(names) if allow is None else allow & set(names)
         deny = set(env_list("PRISTINE_DISABLE_PLUGINS", [], environ) or []) | set(disable_plugins or ())
         strict_flag = env_bool("PRISTINE_STRICT_PLUGINS", False, environ) if strict is None else strict
@@ -109,12 +100,12 @@ class PluginSelection:
         return self.allow is None or name in self.allow
 
 
-@attrs.define
+@attrs.frozen
 class _Candidate:
     name: str
-    obj: Any
-    distribution: str | None
-    version: str | None
+    load: Callable[[], Any]
+    distribution: str | None = None
+    version: str | None = None
 
 
 _EP_CACHE: dict[tuple[str, ...], list[md.EntryPoint]] = {}
@@ -161,31 +152,14 @@ def _dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
     return found
 
 
-def discover(selection: PluginSelection) -> tuple[list[_Candidate], list[PluginFailure]]:
-    """Load the permitted entry points; failures are reported (or raised when strict)."""
-    found: list[_Candidate] = []
-    failures: list[PluginFailure] = []
-    if not selection.autoload:
-        return found, failures
-    seen: set[str] = set()
-    for ep in _entry_points():
-        if ep.name in seen or not selection.permits(ep.name):
-            continue
-        seen.add(ep.name)
-        dist, version = _dist_of(ep)
-        try:
-            obj = ep.load()
-        except Exception as exc:
-            failure = PluginFailure(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
-            if selection.strict:
-                raise PluginLoadError(
-                    f"plugin {ep.name!r} from {dist or 'unknown distribution'} failed to load: {failure.error}"
-                ) from exc
-            log.warning("pristine.plugin_load_failed", plugin=ep.name, distribution=dist, error=failure.error)
-            failures.append(failure)
-            continue
-        found.append(_Candidate(ep.name, obj, dist, version))
-    return found, failures
+def _candidates(selection: PluginSelection, extra: Sequence[Any]) -> list[_Candidate]:
+    """The permitted entry points (not loaded yet), then the plugin objects passed directly."""
+    found: dict[str, _Candidate] = {}
+    for ep in _entry_points() if selection.autoload else ():
+        if ep.name not in found and selection.permits(ep.name):
+            found[ep.name] = _Candidate(ep.name, ep.load, *_dist_of(ep))
+    direct = [_Candidate(plugin_name(obj), lambda obj=obj: obj) for obj in extra if not isinstance(obj, str)]  # type: ignore[misc]
+    return [*found.values(), *direct]
 
 
 def plugin_name(obj: Any) -> str:
@@ -218,21 +192,17 @@ class _Manager(pluggy.PluginManager):
 
     def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
         key = (module_or_class, name)
-        try:
-            return self._spec_opts[key]
-        except KeyError:
-            opts = self._spec_opts[key] = super().parse_hookspec_opts(module_or_class, name)
-            return opts
+        if key not in self._spec_opts:
+            self._spec_opts[key] = super().parse_hookspec_opts(module_or_class, name)
+        return self._spec_opts[key]
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
         if inspect.ismodule(plugin):
             return super().parse_hookimpl_opts(plugin, name)
         key = (type(plugin), name)
-        try:
-            return self._opts[key]
-        except KeyError:
-            opts = self._opts[key] = super().parse_hookimpl_opts(plugin, name)
-            return opts
+        if key not in self._opts:
+            self._opts[key] = super().parse_hookimpl_opts(plugin, name)
+        return self._opts[key]
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -252,27 +222,28 @@ def build_plugin_manager(
     from their ``name`` attribute. Returns the manager, the records in effective order (first
     called first) and the load failures.
     """
-    candidates, failures = discover(selection)
-    for obj in extra:
-        if not isinstance(obj, str):
-            candidates.append(_Candidate(plugin_name(obj), obj, None, None))
+    failures: list[PluginFailure] = []
     entries: list[tuple[int, str, Any, _Candidate]] = []
     names: set[str] = set()
-    for cand in candidates:
+    for cand in _candidates(selection, extra):
         if cand.name in names:
             raise PluginLoadError(f"two plugins are named {cand.name!r}")
-        names.add(cand.name)
         try:
-            instance = instantiate(cand.obj)
+            instance = instantiate(cand.load())
             priority = plugin_priority(instance)
         except PluginLoadError:
             raise
         except Exception as exc:
             failure = PluginFailure(cand.name, cand.distribution, cand.version, f"{type(exc).__name__}: {exc}")
+            where = cand.distribution or "unknown distribution"
             if selection.strict:
-                raise PluginLoadError(f"plugin {cand.name!r} failed to start: {failure.error}") from exc
+                raise PluginLoadError(f"plugin {cand.name!r} from {where} failed to load: {failure.error}") from exc
+            log.warning(
+                "pristine.plugin_load_failed", plugin=cand.name, distribution=cand.distribution, error=failure.error
+            )
             failures.append(failure)
             continue
+        names.add(cand.name)
         entries.append((priority, cand.name, instance, cand))
     effective = sorted(entries, key=lambda e: (-e[0], e[1]))
     pm = new_plugin_manager()
