@@ -46,52 +46,34 @@ def env_list(name: str, default: list[str] | None = None, environ: Mapping[str, 
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _redacted_repr(url: str | None) -> str:
+    return repr(redact_url(url))
+
+
 @attrs.frozen
 class ProxySettings:
     """Proxy URLs per scheme; credentials inside them are redacted from the repr."""
 
-    http: str | None = attrs.field(default=None, repr=False)
-    https: str | None = attrs.field(default=None, repr=False)
+    http: str | None = attrs.field(default=None, repr=_redacted_repr)
+    https: str | None = attrs.field(default=None, repr=_redacted_repr)
     no_proxy: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProxySettings:
-        """Read ``HTTP(S)_PROXY``/``NO_PROXY`` (either case)."""
+        """Read ``HTTP(S)_PROXY``/``NO_PROXY`` (either case; upper case wins)."""
 
-        def pick(*names: str) -> str | None:
-            for name in names:
-                value = env_str(name, None, environ)
-                if value:
-                    return value
-            return None
+        def pick(name: str) -> str | None:
+            return env_str(name, None, environ) or env_str(name.lower(), None, environ)
 
-        settings = cls(
-            http=pick("HTTP_PROXY", "http_proxy"),
-            https=pick("HTTPS_PROXY", "https_proxy"),
-            no_proxy=pick("NO_PROXY", "no_proxy"),
-        )
+        settings = cls(http=pick("HTTP_PROXY"), https=pick("HTTPS_PROXY"), no_proxy=pick("NO_PROXY"))
         for url in (settings.http, settings.https):
             if url:
-                password = urllib.parse.urlsplit(url).password
-                register_secret(password)
+                register_secret(urllib.parse.urlsplit(url).password)
         return settings
 
     def as_requests_proxies(self) -> dict[str, str]:
-        """The mapping ``requests`` expects."""
-        proxies = {}
-        if self.http:
-            proxies["http"] = self.http
-        if self.https:
-            proxies["https"] = self.https
-        if self.no_proxy:
-            proxies["no_proxy"] = self.no_proxy
-        return proxies
-
-    def __repr__(self) -> str:
-        return (
-            f"ProxySettings(http={redact_url(self.http)!r}, https={redact_url(self.https)!r}, "
-            f"no_proxy={self.no_proxy!r})"
-        )
+        """The mapping ``requests`` expects (``http``, ``https``, ``no_proxy``; unset ones left out)."""
+        return {key: value for key, value in attrs.asdict(self).items() if value}
 
 
 def redact_url(url: str | None) -> str | None:

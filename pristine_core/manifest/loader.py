@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources as importlib_resources
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -111,27 +112,22 @@ def load_manifest(
         if source.schema_key == (schema or _NO_PLUGINS).key and not strict:
             return source
         return build_manifest(source.data, name=source.name, validators=validators, schema=schema, strict=strict)
+    if isinstance(source, Mapping):
+        return build_manifest(source, validators=validators, schema=schema, strict=strict)
     name = "manifest"
-    if isinstance(source, tuple) and len(source) == 2:
-        package, resource = source
-        name = f"{package}:{resource}"
-        try:
+    try:
+        if isinstance(source, tuple) and len(source) == 2:
+            package, resource = source
+            name = f"{package}:{resource}"
             raw = importlib_resources.files(package).joinpath(resource).read_bytes()
-        except (OSError, ModuleNotFoundError) as exc:
-            raise ManifestError([("$", f"cannot read {name}: {exc}")], name) from None
-        data: Any = parse_json(raw, name)
-    elif isinstance(source, Mapping):
-        data = dict(source)
-    elif isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source)
-        try:
-            with open(source, "rb") as handle:
-                raw = handle.read()
-        except OSError as exc:
-            raise ManifestError([("$", f"cannot read {name}: {exc.strerror}")], name) from None
-        data = parse_json(raw, name)
-    else:
-        raise TypeError(f"cannot load a manifest from {type(source).__name__}")
+        elif isinstance(source, (str, os.PathLike)):
+            name = os.fspath(source)
+            raw = Path(source).read_bytes()
+        else:
+            raise TypeError(f"cannot load a manifest from {type(source).__name__}")
+    except (OSError, ModuleNotFoundError) as exc:
+        raise ManifestError([("$", f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}")], name) from None
+    data = parse_json(raw, name)
     return build_manifest(data, name=name, validators=validators, schema=schema, strict=strict)
 
 
