@@ -108,15 +108,20 @@ class _Candidate:
     version: str | None = None
 
 
-_EP_CACHE: dict[tuple[str, ...], list[md.EntryPoint]] = {}
+_INSTALLED: dict[tuple[str, ...], list[_Candidate]] = {}
 
 
-def _entry_points() -> list[md.EntryPoint]:
-    """The group's entry points, scanned once per ``sys.path`` (a scan costs milliseconds)."""
+def _installed() -> list[_Candidate]:
+    """The group's entry points (one per name) with their distributions, scanned and their
+    metadata parsed once per ``sys.path`` (a scan costs milliseconds)."""
     key = tuple(sys.path)
-    found = _EP_CACHE.get(key)
+    found = _INSTALLED.get(key)
     if found is None:
-        found = _EP_CACHE[key] = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        by_name: dict[str, _Candidate] = {}
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+            dist = (ep.dist.name, ep.dist.version) if ep.dist is not None else (None, None)
+            by_name.setdefault(ep.name, _Candidate(ep.name, ep.load, *dist))
+        found = _INSTALLED[key] = list(by_name.values())
     return found
 
 
@@ -126,40 +131,25 @@ def installed_settings() -> SettingsSchema:
     from pristine_core.manifest.claims import SettingsSchema  # the strict converter: only when asked
 
     declared = []
-    for ep in _entry_points():
+    for cand in _installed():
         try:
-            instance = instantiate(ep.load())
+            instance = instantiate(cand.load())
             answer = instance.pristine_settings() if hasattr(instance, "pristine_settings") else None
         except Exception:
             continue
         if isinstance(answer, PluginSettings):
-            declared.append((ep.name, answer))
+            declared.append((cand.name, answer))
     try:
         return SettingsSchema(declared)
     except PluginLoadError:
         return SettingsSchema()
 
 
-_DISTS: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-
-
-def _dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
-    """The distribution name and version of an entry point (metadata parsed once)."""
-    key = (ep.name, ep.value)
-    found = _DISTS.get(key)
-    if found is None:
-        found = _DISTS[key] = (ep.dist.name, ep.dist.version) if ep.dist is not None else (None, None)
-    return found
-
-
 def _candidates(selection: PluginSelection, extra: Sequence[Any]) -> list[_Candidate]:
     """The permitted entry points (not loaded yet), then the plugin objects passed directly."""
-    found: dict[str, _Candidate] = {}
-    for ep in _entry_points() if selection.autoload else ():
-        if ep.name not in found and selection.permits(ep.name):
-            found[ep.name] = _Candidate(ep.name, ep.load, *_dist_of(ep))
+    found = [cand for cand in _installed() if selection.permits(cand.name)] if selection.autoload else []
     direct = [_Candidate(plugin_name(obj), lambda obj=obj: obj) for obj in extra if not isinstance(obj, str)]  # type: ignore[misc]
-    return [*found.values(), *direct]
+    return found + direct
 
 
 def plugin_name(obj: Any) -> str:
