@@ -17,10 +17,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pristine_core import __version__
 from pristine_core.errors import ManifestError, PluginLoadError
-from pristine_core.plugins import PluginSelection, build_plugin_manager, installed_settings
+from pristine_core.plugins import PluginSelection, build_plugin_manager
+
+if TYPE_CHECKING:
+    from pristine_core.manifest.claims import SettingsSchema
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -76,7 +80,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
     if manifest.unclaimed:
-        installed = installed_settings()
+        installed = _installed_settings()
         level = "error" if args.strict else "warning"
         for path in manifest.unclaimed:
             owner = installed.owner(path)
@@ -88,6 +92,18 @@ def _validate(args: argparse.Namespace) -> int:
     endpoints = len(manifest.endpoints())
     print(f"{args.path}: ok ({endpoints} endpoints, {len(manifest.types)} types)")
     return 0
+
+
+def _installed_settings() -> SettingsSchema:
+    """The declared settings of every installed plugin, loaded or not, for "which plugin would
+    read this key" hints (when they do not load together, none)."""
+    from pristine_core.manifest.claims import SettingsSchema
+
+    try:
+        pm, _records, _failures = build_plugin_manager(PluginSelection())
+        return SettingsSchema.from_hooks(pm)
+    except PluginLoadError:
+        return SettingsSchema()
 
 
 def _new_plugin(args: argparse.Namespace) -> int:

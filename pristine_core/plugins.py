@@ -13,7 +13,7 @@ import importlib.metadata as md
 import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import pluggy
@@ -21,12 +21,8 @@ import pluggy
 from pristine_core import hookspecs
 from pristine_core.bands import DEFAULT_PRIORITY
 from pristine_core.config import env_bool, env_list
-from pristine_core.contract import PluginSettings
 from pristine_core.errors import PluginLoadError
 from pristine_core.logs import get_logger
-
-if TYPE_CHECKING:
-    from pristine_core.manifest.claims import SettingsSchema
 
 log = get_logger(__name__)
 
@@ -123,26 +119,6 @@ def _installed() -> list[_Candidate]:
             by_name.setdefault(ep.name, _Candidate(ep.name, ep.load, *dist))
         found = _INSTALLED[key] = list(by_name.values())
     return found
-
-
-def installed_settings() -> SettingsSchema:
-    """The declared settings of every installed plugin, loaded or not (for "which plugin
-    would read this key" hints); plugins that fail to load are skipped."""
-    from pristine_core.manifest.claims import SettingsSchema  # the strict converter: only when asked
-
-    declared = []
-    for cand in _installed():
-        try:
-            instance = instantiate(cand.load())
-            answer = instance.pristine_settings() if hasattr(instance, "pristine_settings") else None
-        except Exception:
-            continue
-        if isinstance(answer, PluginSettings):
-            declared.append((cand.name, answer))
-    try:
-        return SettingsSchema(declared)
-    except PluginLoadError:
-        return SettingsSchema()
 
 
 def _candidates(selection: PluginSelection, extra: Sequence[Any]) -> list[_Candidate]:
