@@ -32,7 +32,6 @@ __all__ = [
     "PluginSettings",
     "at_least",
     "between",
-    "callable_or_none",
     "non_empty",
     "positive",
     "settings",
@@ -102,12 +101,6 @@ def unique(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ign
     """The items of a sequence are unique."""
     if value is not None and len(set(value)) != len(value):
         _fail(attribute, "items must be unique")
-
-
-def callable_or_none(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
-    """The value is None or callable (observers, hooks)."""
-    if value is not None and not callable(value):
-        _fail(attribute, "must be callable")
 
 
 def status_codes(_: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]

@@ -75,25 +75,21 @@ class PluginSelection:
     ) -> PluginSelection:
         """Combine client arguments with ``PRISTINE_PLUGINS``/``PRISTINE_DISABLE_PLUGINS``/
         ``PRISTINE_STRICT_PLUGINS``; arguments narrow the environment further, never widen it."""
-        allow_env = env_list("PRISTINE_PLUGINS", None, environ)
-        allow: set[str] | None = set(allow_env) if allow_env is not None else None
+        allow = env_list("PRISTINE_PLUGINS", None, environ)
         names = [p for p in (plugins or ()) if isinstance(p, str)]
         if names:
-            allow = set(names) if allow is None else allow & set(names)
-        deny = set(env_list("PRISTINE_DISABLE_PLUGINS", [], environ) or []) | set(disable_plugins or ())
-        strict_flag = env_bool("PRISTINE_STRICT_PLUGINS", False, environ) if strict is None else strict
+            allow = names if allow is None else [name for name in allow if name in names]
+        deny = [*(env_list("PRISTINE_DISABLE_PLUGINS", [], environ) or []), *(disable_plugins or ())]
         return cls(
-            allow=frozenset(allow) if allow is not None else None,
+            allow=None if allow is None else frozenset(allow),
             deny=frozenset(deny),
-            strict=strict_flag,
+            strict=env_bool("PRISTINE_STRICT_PLUGINS", False, environ) if strict is None else strict,
             autoload=autoload,
         )
 
     def permits(self, name: str) -> bool:
         """Whether a plugin called ``name`` may load."""
-        if name in self.deny:
-            return False
-        return self.allow is None or name in self.allow
+        return name not in self.deny and (self.allow is None or name in self.allow)
 
 
 @attrs.frozen
@@ -134,19 +130,6 @@ def plugin_name(obj: Any) -> str:
     if isinstance(name, str) and name:
         return name
     return getattr(obj, "__name__", type(obj).__name__)
-
-
-def plugin_priority(obj: Any) -> int:
-    """The declared integer ``priority`` (default :data:`DEFAULT_PRIORITY`)."""
-    priority = getattr(obj, "priority", DEFAULT_PRIORITY)
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise PluginLoadError(f"plugin {plugin_name(obj)!r}: priority must be an int, got {priority!r}")
-    return priority
-
-
-def instantiate(obj: Any) -> Any:
-    """Classes become one instance per client; anything else is registered as it is."""
-    return obj() if inspect.isclass(obj) else obj
 
 
 class _Manager(pluggy.PluginManager):
@@ -195,8 +178,10 @@ def build_plugin_manager(
         if cand.name in names:
             raise PluginLoadError(f"two plugins are named {cand.name!r}")
         try:
-            instance = instantiate(cand.load())
-            priority = plugin_priority(instance)
+            instance = cand.load()
+            if inspect.isclass(instance):  # one instance per client; anything else is shared
+                instance = instance()
+            priority = getattr(instance, "priority", DEFAULT_PRIORITY)
         except PluginLoadError:
             raise
         except Exception as exc:
@@ -209,6 +194,8 @@ def build_plugin_manager(
             )
             failures.append(failure)
             continue
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise PluginLoadError(f"plugin {cand.name!r}: priority must be an int, got {priority!r}")
         names.add(cand.name)
         entries.append((priority, cand.name, instance, cand))
     effective = sorted(entries, key=lambda e: (-e[0], e[1]))
