@@ -2,7 +2,7 @@
 
 Tinkex starts no threads of its own: ``execute_all`` runs the specs in order, unless the
 caller passes an executor (anything with ``submit(fn, *args) -> future`` whose futures have
-``result(timeout)``, e.g. a ``concurrent.futures.ThreadPoolExecutor``); then they run in
+``result(timeout)``, e.g. the standard library's thread-pool executor); then they run in
 parallel and each result is awaited at most ``timeout_s``. Results come back in spec order
 either way, and the first failure raises :class:`RegularizerError` naming the regularizer.
 """
