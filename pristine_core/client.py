@@ -139,14 +139,14 @@ class Client:
             event_fields=config_settings.get(CoreConfig, CoreConfig()).event_metadata or {},
         )
         meta = ClientMeta(
-            pm=pm,
+            plugin_manager=pm,
             records=records,
-            failures=failures,
+            plugin_failures=failures,
             manifest=loaded,
             schema=built.schema,
             types=built.types,
-            config=merged,
-            config_settings=config_settings,
+            config=dict(merged),
+            config_settings=dict(config_settings),
             defaults=env,
             environ=_held_environ(loaded, env, environ),
             clock=clock or SYSTEM_CLOCK,

@@ -12,7 +12,7 @@ import attrs
 
 from pristine_core import responses as response_handling
 from pristine_core.errors import ValidationError
-from pristine_core.manifest.models import NO_DEFAULT, Endpoint, QueryParam
+from pristine_core.manifest.models import NO_DEFAULT, Endpoint
 from pristine_core.pipeline import Call, EncodedBody, Request, RequestOptions, Response
 
 if TYPE_CHECKING:
@@ -48,15 +48,13 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def _check_query(name: str, spec: QueryParam, value: Any) -> str | None:
-    kind = spec.type
-    ok = (
-        (kind == "string" and isinstance(value, str))
-        or (kind == "integer" and isinstance(value, int) and not isinstance(value, bool))
-        or (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool))
-        or (kind == "boolean" and isinstance(value, bool))
-    )
-    return None if ok else f"expected {'an' if kind == 'integer' else 'a'} {kind}"
+#: The Python types a query parameter of each manifest type accepts (never a bool for a number).
+_QUERY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
 
 
 class EndpointMethod:
@@ -154,17 +152,16 @@ class EndpointMethod:
                 if spec.required and spec.default is NO_DEFAULT:
                     errors.append((name, "required query parameter is missing"))
                 continue
-            problem = _check_query(name, spec, value)
-            if problem:
-                errors.append((name, problem))
+            kind = spec.type
+            if not isinstance(value, _QUERY_TYPES[kind]) or (isinstance(value, bool) and kind != "boolean"):
+                errors.append((name, f"expected {'an' if kind == 'integer' else 'a'} {kind}"))
         if errors:
             raise ValidationError(errors, ep.qualified_name)
         if ep.request is not None:
             call.wire_body = self.pipeline.types.dump(ep.request, call.body)
 
     def _encode(self, call: Call) -> EncodedBody | None:
-        pipeline = self.pipeline
-        encode_body = (call.route or pipeline.route(call)).hooks.encode_body
+        encode_body = call.route.hooks.encode_body
         if encode_body is not None:
             encoded = encode_body(call)
             if encoded is not None:
@@ -210,7 +207,7 @@ class EndpointMethod:
             size = call.encoded.length or (len(body) if isinstance(body, (bytes, bytearray)) else 0)
             if call.encoded.content_type:
                 headers["Content-Type"] = call.encoded.content_type
-        estimate_bytes = (call.route or pipeline.route(call)).hooks.estimate_bytes
+        estimate_bytes = call.route.hooks.estimate_bytes
         if estimate_bytes is not None:
             estimate = estimate_bytes(call)
             if estimate is not None:

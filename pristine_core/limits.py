@@ -1,8 +1,8 @@
 """Bounds on what Pristine reads: JSON nesting depth and response sizes.
 
 * :func:`json_depth` measures nesting without recursion; :func:`loads_bounded` parses JSON and
-  refuses documents nested deeper than a limit (before the parser can hit Python's recursion
-  limit) with :class:`JSONDepthError`.
+  refuses documents nested deeper than a limit (or than the parser can go) with
+  :class:`JSONDepthError`.
 * :class:`ResponseTooLargeError` is raised by the transport when a response body grows past the
   cap of its endpoint (``Endpoint.max_response_bytes``, manifest ``defaults.max_response_bytes``,
   per call ``RequestOptions(extensions={"max_response_bytes": n})``) while it is being read.
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Any
 
@@ -21,8 +20,6 @@ from pristine_core.errors import APIError, APIResponseValidationError
 MAX_MANIFEST_DEPTH = 64
 #: Default response size cap when the manifest sets none (bytes).
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-#: The per-call option naming a response size cap.
-MAX_RESPONSE_BYTES_OPTION = "max_response_bytes"
 
 
 class JSONDepthError(APIResponseValidationError):
@@ -42,29 +39,10 @@ class ResponseTooLargeError(APIError):
         self.limit = limit
         super().__init__(
             f"response body larger than {limit} bytes (raise it with "
-            f"RequestOptions(extensions={{'{MAX_RESPONSE_BYTES_OPTION}': n}}) or the manifest's "
-            "max_response_bytes)",
+            "RequestOptions(extensions={'max_response_bytes': n}) or the manifest's max_response_bytes)",
             method=method,
             url=url,
         )
-
-
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(rb"[\[\]{}]")
-
-
-def text_depth(text: str | bytes) -> int:
-    """The bracket nesting depth of JSON text (strings skipped)."""
-    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    depth = deepest = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub(b"", data)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        else:
-            depth -= 1
-    return deepest
 
 
 def json_depth(value: Any) -> int:
@@ -82,25 +60,17 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
-def _quick_depth_ok(data: str | bytes, limit: int) -> bool:
-    """True when the text cannot possibly nest deeper than ``limit`` (few brackets at all)."""
-    if isinstance(data, str):
-        brackets = data.count("[") + data.count("{")
-    else:
-        brackets = data.count(b"[") + data.count(b"{")
-    return brackets <= limit
-
-
 def loads_bounded(data: str | bytes, max_depth: int | None = None, **kwargs: Any) -> Any:
     """``json.loads`` that raises :class:`JSONDepthError` for documents nested too deep.
 
     Without ``max_depth`` the bound is the parser's own (Python's recursion limit, ~1,000
-    levels), turned into a typed error at no cost on the hot path; with it, the text is scanned
-    first (linear, only when it holds more brackets than ``max_depth``).
+    levels), turned into a typed error at no cost on the hot path; with it, the parsed document's
+    depth is measured too (:func:`json_depth`).
     """
-    if max_depth is not None and not _quick_depth_ok(data, max_depth) and text_depth(data) > max_depth:
-        raise JSONDepthError(max_depth)
     try:
-        return json.loads(data, **kwargs)
+        value = json.loads(data, **kwargs)
     except RecursionError:
         raise JSONDepthError(max_depth or sys.getrecursionlimit()) from None
+    if max_depth is not None and json_depth(value) > max_depth:
+        raise JSONDepthError(max_depth)
+    return value

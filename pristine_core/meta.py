@@ -10,6 +10,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import attrs
 import pluggy
 
 from pristine_core.defaults import ClientDefaults
@@ -32,6 +33,7 @@ T = TypeVar("T")
 _log = get_logger(__name__)
 
 
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class ClientMeta:
     """The services of one client: ``client.meta.<name>``.
 
@@ -45,48 +47,34 @@ class ClientMeta:
     deadlines).
     """
 
-    def __init__(
-        self,
-        *,
-        pm: pluggy.PluginManager,
-        records: list[PluginRecord],
-        failures: list[PluginFailure],
-        manifest: Manifest,
-        schema: SettingsSchema,
-        types: TypeRegistry,
-        config: Mapping[str, Any],
-        config_settings: Mapping[Any, Any],
-        defaults: ClientDefaults,
-        environ: Mapping[str, str] | None,
-        clock: Clock,
-        api_key: Secret | None,
-        tenant: Tenant,
-        pipeline: Pipeline,
-    ) -> None:
-        self.plugin_manager = pm
-        self.hook = pm.hook
-        self.plugin_failures = failures
-        self.manifest = manifest
-        self.schema = schema
-        self.types = types
-        self.config: Mapping[str, Any] = dict(config)
-        self.defaults = defaults
-        #: The environment mapping the client was given, as a
-        #: :class:`~pristine_runtime.secrets.SecretEnviron` (secret values never shown; None: ``os.environ``).
-        self.environ = environ
-        self.clock = clock
-        self.tenant = tenant
-        self.state: dict[str, Any] = {}
-        self.pipeline = pipeline
-        self.closed = False
-        self._scheduler: Scheduler | None = None
-        self._watchdog: Scheduler | None = None
-        self._scheduler_lock = threading.Lock()
-        self._schedulers_closed = False
-        self._records = records
-        self._config_settings = dict(config_settings)
-        self._api_key = api_key
-        self._methods: dict[str, EndpointMethod] = {}
+    plugin_manager: pluggy.PluginManager
+    plugin_failures: list[PluginFailure]
+    manifest: Manifest
+    schema: SettingsSchema
+    types: TypeRegistry
+    config: Mapping[str, Any]
+    defaults: ClientDefaults
+    #: The environment mapping the client was given, as a
+    #: :class:`~pristine_runtime.secrets.SecretEnviron` (secret values never shown; None: ``os.environ``).
+    environ: Mapping[str, str] | None
+    clock: Clock
+    tenant: Tenant
+    pipeline: Pipeline
+    _records: list[PluginRecord]
+    _config_settings: Mapping[Any, Any]
+    _api_key: Secret | None
+    state: dict[str, Any] = attrs.field(factory=dict, init=False)
+    closed: bool = attrs.field(default=False, init=False)
+    #: The scheduler and the watchdog, by name, once started.
+    _schedulers: dict[str, Scheduler] = attrs.field(factory=dict, init=False)
+    _scheduler_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
+    _schedulers_closed: bool = attrs.field(default=False, init=False)
+    _methods: dict[str, EndpointMethod] = attrs.field(factory=dict, init=False)
+
+    @property
+    def hook(self) -> Any:
+        """The plugins' hook relay (``plugin_manager.hook``)."""
+        return self.plugin_manager.hook
 
     @property
     def base_url(self) -> str:
@@ -97,11 +85,6 @@ class ClientMeta:
     def timeout_s(self) -> float:
         """The default timeout of a call (the manifest's, or the client's ``timeout_s``)."""
         return self.pipeline.timeout_s
-
-    @property
-    def call_timeout_s(self) -> float | None:
-        """The client's explicit ``timeout_s`` (None when not given): it bounds each whole call."""
-        return self.pipeline.call_timeout_s
 
     @property
     def transport(self) -> Transport:
@@ -125,38 +108,34 @@ class ClientMeta:
         """This client's :class:`~pristine_runtime.scheduler.Scheduler` (started lazily, closed with
         the client; at most :attr:`scheduler_workers` worker threads). After the client closed it
         is a closed scheduler that refuses work: reading it never starts threads again."""
-        with self._scheduler_lock:
-            if self._scheduler is None:
-                self._scheduler = Scheduler(
-                    self.clock, max_workers=self.scheduler_workers, name=f"pristine-{self.manifest.name}", log=_log
-                )
-                if self._schedulers_closed:
-                    self._scheduler.close(0.0)
-            return self._scheduler
+        return self._started("scheduler", self.clock, self.scheduler_workers, f"pristine-{self.manifest.name}")
 
     @property
     def watchdog(self) -> Scheduler:
         """A timer on the *real* clock (one thread, started on first use, stopped with the client)
         for deadlines on sockets: a :class:`~pristine_runtime.sockguard.DeadlineGuard`, or a plugin
         cutting a stalled stream. Real time, whatever :attr:`clock` is, because sockets run on it."""
+        return self._started("watchdog", SYSTEM_CLOCK, 0, f"pristine-watchdog-{self.manifest.name}")
+
+    def _started(self, kind: str, clock: Clock, workers: int, name: str) -> Scheduler:
+        """The scheduler called ``kind``, built on first use (and closed at once once the client closed)."""
         with self._scheduler_lock:
-            if self._watchdog is None:
-                self._watchdog = Scheduler(
-                    SYSTEM_CLOCK, max_workers=0, name=f"pristine-watchdog-{self.manifest.name}", log=_log
-                )
+            found = self._schedulers.get(kind)
+            if found is None:
+                found = self._schedulers[kind] = Scheduler(clock, max_workers=workers, name=name, log=_log)
                 if self._schedulers_closed:
-                    self._watchdog.close(0.0)
-            return self._watchdog
+                    found.close(0.0)
+            return found
 
     def close_scheduler(self) -> None:
         """Stop the scheduler and the watchdog, if started (the client calls this when it closes)."""
         with self._scheduler_lock:
             self._schedulers_closed = True
-            scheduler, watchdog = self._scheduler, self._watchdog
-        if scheduler is not None:
-            scheduler.close()
-        if watchdog is not None:
-            watchdog.close(1.0)
+            started = dict(self._schedulers)
+        if "scheduler" in started:
+            started["scheduler"].close()
+        if "watchdog" in started:
+            started["watchdog"].close(1.0)
 
     @property
     def api_key(self) -> Secret | None:

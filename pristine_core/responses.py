@@ -47,14 +47,9 @@ def status_error(call: Call, response: Response) -> APIStatusError:
     )
 
 
-def is_returned_redirect(call: Call, response: Response) -> bool:
-    """True when the manifest asks for this redirect to be returned as data."""
-    return call.endpoint.redirects == "return" and 300 <= response.status_code < 400
-
-
 def finish(call: Call, response: Response) -> Any:
     """Raise for error statuses, then let plugins or the core produce the call's result."""
-    if is_returned_redirect(call, response):
+    if call.endpoint.redirects == "return" and 300 <= response.status_code < 400:  # a redirect as data
         data = {
             "url": response.headers.get("location"),
             "status": response.status_code,
@@ -64,8 +59,7 @@ def finish(call: Call, response: Response) -> Any:
     if response.status_code >= 300:
         response.content  # noqa: B018 - read the body so the connection is released
         raise status_error(call, response)
-    pipeline = call.client.meta.pipeline
-    process_response = (call.route or pipeline.route(call)).hooks.process_response
+    process_response = call.route.hooks.process_response
     if process_response is not None:
         result = process_response(call, response)
         if result is not None:

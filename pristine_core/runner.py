@@ -164,7 +164,7 @@ PER_CALL_HOOKS = (
 class Pipeline:
     """Everything a call of one client needs, and the steps that run it.
 
-    Public attributes: ``hook`` (the plugins' hook relay), ``hooks`` (:class:`HookPresence`),
+    Public attributes: ``hooks`` (:class:`HookPresence`),
     ``types``, ``schema`` (the plugins' declared settings), ``base_url``, ``timeout_s``,
     ``call_timeout_s`` (an explicit client timeout bounds whole calls), ``clock``,
     ``default_query``, ``transport`` and ``middleware`` (set by the client once plugins are
@@ -187,7 +187,6 @@ class Pipeline:
         transport: Transport,
         event_fields: Mapping[str, Any] | None = None,
     ) -> None:
-        self.hook = pm.hook
         self.hooks = HookPresence.of(pm)
         self._pm = pm
         self.types = types
@@ -304,66 +303,50 @@ class Pipeline:
 
     def execute(self, call: Call, request: Request) -> Response:
         """Send the first request of ``call`` through the middleware chain; emit its events."""
-        dispatch = (call.route or self.route(call)).dispatch
+        dispatch = call.route.dispatch
         if not self.hooks.on_event:
             return dispatch(request)
-        if self.listeners("request.start"):
-            self.emit(
-                "request.start", endpoint=call.endpoint.qualified_name, method=request.method, **self._extra(request)
-            )
+        endpoint = call.endpoint.qualified_name
+        self._request_event("request.start", request, endpoint=endpoint, method=request.method)
         try:
             response = dispatch(request)
         except BackoffPending as exc:  # not a failure: the caller sends it again later
-            if self.listeners("request.deferred"):
-                self.emit(
-                    "request.deferred",
-                    endpoint=call.endpoint.qualified_name,
-                    delay_s=exc.delay_s,
-                    **self._extra(request),
-                )
+            self._request_event("request.deferred", request, endpoint=endpoint, delay_s=exc.delay_s)
             raise
         except PristineError as exc:
-            if self.listeners("request.error"):
-                self.emit(
-                    "request.error",
-                    endpoint=call.endpoint.qualified_name,
-                    error=type(exc).__name__,
-                    exception=exc,
-                    **self._extra(request),
-                )
+            error = type(exc).__name__
+            self._request_event("request.error", request, endpoint=endpoint, error=error, exception=exc)
             raise
-        if self.listeners("request.end"):
-            self.emit(
-                "request.end",
-                **self._extra(request),
-                endpoint=call.endpoint.qualified_name,
-                status=response.status_code,
-                attempts=response.attempts,
-                elapsed_s=response.elapsed_s,
-            )
+        self._request_event(
+            "request.end",
+            request,
+            endpoint=endpoint,
+            status=response.status_code,
+            attempts=response.attempts,
+            elapsed_s=response.elapsed_s,
+        )
         return response
 
-    def _extra(self, request: Request) -> dict[str, Any]:
-        """What every request event carries: its pool and ``config["event_metadata"]``."""
-        return {"pool": request.pool, **self._event_fields}
+    def _request_event(self, name: str, request: Request, **fields: Any) -> None:
+        """Emit a request event (when someone wants it) with what every one carries: the
+        request's pool and ``config["event_metadata"]``."""
+        if self.listeners(name):
+            self.emit(name, **fields, pool=request.pool, **self._event_fields)
 
     def _sender(self, prepare_attempt: HotHook | None) -> CallNext:
-        """The innermost step of a route: its ``pristine_prepare_attempt`` hooks, then the transport."""
+        """The innermost step of a route: its ``pristine_prepare_attempt`` hooks, then one attempt
+        through the transport, within what is left of the call's deadline."""
 
         def send(request: Request) -> Response:
             if prepare_attempt is not None:
                 prepare_attempt(request)
-            return self._transmit(request)
+            budget = None
+            if request.deadline is not None:
+                budget = request.deadline - self.clock.monotonic()
+                if budget <= 0:
+                    raise deadline_exceeded(request)
+            response = self.transport.send(request, budget_s=budget)
+            response.attempts = request.attempt + 1
+            return response
 
         return send
-
-    def _transmit(self, request: Request) -> Response:
-        """One attempt through the transport, within what is left of the call's deadline."""
-        budget = None
-        if request.deadline is not None:
-            budget = request.deadline - self.clock.monotonic()
-            if budget <= 0:
-                raise deadline_exceeded(request)
-        response = self.transport.send(request, budget_s=budget)
-        response.attempts = request.attempt + 1
-        return response

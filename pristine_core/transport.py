@@ -102,9 +102,22 @@ class InvalidURLError(APIConnectionError):
     category = "user"
 
 
-def _origin(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def _failure(
+    exc: BaseException, request: Request, timeout: float, budget_s: float | None, clipped: bool, fired: bool
+) -> APIConnectionError:
+    """The typed error of a failed attempt: a bad URL, the call's deadline (the guard fired, or a
+    timeout clipped to the deadline struck), a timeout, or another connection failure."""
+    method, url = request.method, redact(request.url)
+    if isinstance(exc, _BAD_URL):
+        reason = f"{type(exc).__name__} (base URLs look like http://host:port)"
+        return InvalidURLError(f"invalid URL {url!r}: {reason}", method=method, url=url)
+    if fired or (clipped and isinstance(exc, requests.Timeout)):
+        return deadline_exceeded(request, budget_s)
+    if isinstance(exc, requests.Timeout):
+        return APITimeoutError(f"request timed out after {timeout:g}s: {method} {url}", method=method, url=url)
+    parts = urllib.parse.urlsplit(request.url)
+    hint = f" (is the server running at {parts.scheme}://{parts.netloc}?)" if _refused(exc) else ""
+    return APIConnectionError(f"connection error: {method} {url}: {type(exc).__name__}{hint}", method=method, url=url)
 
 
 def _refused(exc: BaseException) -> bool:
@@ -286,33 +299,8 @@ class RequestsTransport:
                     if connection is not None:
                         # The pooled connection keeps its last response (headers included): drop it.
                         connection.close()
-        except requests.Timeout as exc:
-            if clipped or (guard is not None and guard.fired):
-                failure = deadline_exceeded(request, budget_s)
-            else:
-                failure = APITimeoutError(
-                    f"request timed out after {timeout:g}s: {request.method} {redact(request.url)}",
-                    method=request.method,
-                    url=redact(request.url),
-                )
-            cause = _detached(exc)
-        except _BAD_URL as exc:
-            failure = InvalidURLError(
-                f"invalid URL {redact(request.url)!r}: {type(exc).__name__} (base URLs look like http://host:port)",
-                method=request.method,
-                url=redact(request.url),
-            )
-            cause = _detached(exc)
         except (requests.RequestException, OSError) as exc:
-            hint = f" (is the server running at {_origin(request.url)}?)" if _refused(exc) else ""
-            if guard is not None and guard.fired:
-                failure = deadline_exceeded(request, budget_s)
-            else:
-                failure = APIConnectionError(
-                    f"connection error: {request.method} {redact(request.url)}: {type(exc).__name__}{hint}",
-                    method=request.method,
-                    url=redact(request.url),
-                )
+            failure = _failure(exc, request, timeout, budget_s, clipped, guard is not None and guard.fired)
             cause = _detached(exc)
         finally:
             if guard is not None:
