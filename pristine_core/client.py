@@ -126,8 +126,6 @@ class Client:
             )
         pipeline = Pipeline(
             pm,
-            types=built.types,
-            schema=built.schema,
             base_url=url,
             timeout_s=timeout_s or env.timeout_s or loaded.defaults.timeout_s,
             call_timeout_s=timeout_s or None,

@@ -114,7 +114,7 @@ class EndpointMethod:
         pipeline = self.pipeline
         plugin_options: Mapping[Any, Any] = {}
         if options.extensions:
-            plugin_options, problems = pipeline.schema.structure_options(options.extensions)
+            plugin_options, problems = self.client.meta.schema.structure_options(options.extensions)
             if problems:
                 raise ValidationError(problems, ep.qualified_name)
         call = Call(
@@ -158,7 +158,7 @@ class EndpointMethod:
         if errors:
             raise ValidationError(errors, ep.qualified_name)
         if ep.request is not None:
-            call.wire_body = self.pipeline.types.dump(ep.request, call.body)
+            call.wire_body = self.client.meta.types.dump(ep.request, call.body)
 
     def _encode(self, call: Call) -> EncodedBody | None:
         encode_body = call.route.hooks.encode_body

@@ -10,7 +10,7 @@ response into the result. The attributes below are the whole surface those modul
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import pluggy
@@ -21,10 +21,6 @@ from pristine_core.pipeline import Call, CallNext, Event, Middleware, Request, R
 from pristine_core.transport import Transport, deadline_exceeded
 from pristine_runtime.clock import SYSTEM_CLOCK, Clock
 from pristine_runtime.secrets import SecretHeaders
-
-if TYPE_CHECKING:
-    from pristine_core.manifest.claims import SettingsSchema
-    from pristine_core.typesystem import TypeRegistry
 
 log = get_logger(__name__)
 
@@ -164,8 +160,7 @@ PER_CALL_HOOKS = (
 class Pipeline:
     """Everything a call of one client needs, and the steps that run it.
 
-    Public attributes: ``hooks`` (:class:`HookPresence`),
-    ``types``, ``schema`` (the plugins' declared settings), ``base_url``, ``timeout_s``,
+    Public attributes: ``hooks`` (:class:`HookPresence`), ``base_url``, ``timeout_s``,
     ``call_timeout_s`` (an explicit client timeout bounds whole calls), ``clock``,
     ``default_query``, ``transport`` and ``middleware`` (set by the client once plugins are
     configured).
@@ -175,8 +170,6 @@ class Pipeline:
         self,
         pm: pluggy.PluginManager,
         *,
-        types: TypeRegistry,
-        schema: SettingsSchema,
         base_url: str,
         timeout_s: float,
         call_timeout_s: float | None = None,
@@ -189,8 +182,6 @@ class Pipeline:
     ) -> None:
         self.hooks = HookPresence.of(pm)
         self._pm = pm
-        self.types = types
-        self.schema = schema
         self.base_url = base_url
         self.timeout_s = timeout_s
         #: The client's explicit ``timeout_s`` (None when not given): it bounds each whole call.

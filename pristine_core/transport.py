@@ -138,19 +138,14 @@ def _refused(exc: BaseException) -> bool:
 
 def _detached(exc: BaseException) -> BaseException:
     """A copy of a transport exception without its request/response (only a redacted message)."""
-    kind = type(exc)
+    kind, message = type(exc), redact(str(exc))
     try:
-        copy = kind(redact(str(exc)))
+        copy: BaseException | None = kind(message)
     except Exception:
-        copy = OSError(f"{kind.__name__}: {redact(str(exc))}")
-    for attribute in ("request", "response"):
-        if getattr(copy, attribute, None) is not None:
-            copy = OSError(f"{kind.__name__}: {redact(str(exc))}")
-            break
+        copy = None
+    if copy is None or getattr(copy, "request", None) is not None or getattr(copy, "response", None) is not None:
+        return OSError(f"{kind.__name__}: {message}")
     return copy
-
-
-DEFAULT_CONNECTIONS = 10
 
 
 @runtime_checkable
@@ -175,15 +170,15 @@ def _secret(value: str | Secret) -> Secret:
     return value if isinstance(value, Secret) else Secret(value)
 
 
+def _plain(url: str | Secret) -> str:
+    return url.reveal() if isinstance(url, Secret) else url
+
+
 def _proxy_url(url: str | Secret) -> str | Secret:
     """A proxy URL as held: a :class:`Secret` when it carries credentials (``user:pass@``)."""
     if isinstance(url, Secret):
         return url
     return Secret(url) if "@" in urllib.parse.urlsplit(url).netloc else url
-
-
-def _plain(url: str | Secret) -> str:
-    return url.reveal() if isinstance(url, Secret) else url
 
 
 class RequestsTransport:
@@ -209,7 +204,7 @@ class RequestsTransport:
         self._pools = dict(pools or {})
         self._proxy_headers = SecretHeaders({}, {name: _secret(v) for name, v in (proxy_headers or {}).items()})
         self._host_pools = host_pools or 4
-        self._default_connections = default_connections or DEFAULT_CONNECTIONS
+        self._default_connections = default_connections or 10
         self._proxies = {scheme: _proxy_url(url) for scheme, url in (proxies or {}).items()}
         self._verify = verify
         self._connect_timeout_s = connect_timeout_s
