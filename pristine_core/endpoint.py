@@ -68,6 +68,7 @@ class EndpointMethod:
         self._path_params = endpoint.path_params
         self._reserved = endpoint.reserved_params
         self._path = endpoint.path
+        self._query_defaults = {n: spec.default for n, spec in endpoint.query.items() if spec.default is not NO_DEFAULT}
         self._default_pool = client.meta.manifest.defaults.pool or "default"
         self.__doc__ = endpoint.description or f"{endpoint.method} {endpoint.path}"
         self.__name__ = endpoint.name
@@ -184,22 +185,13 @@ class EndpointMethod:
             path = path.replace(("{+" if reserved else "{") + name + "}", value)
         url = pipeline.base_url + path
         if pipeline.default_query or ep.query or call.query or call.options.query:
-            params: dict[str, Any] = dict(pipeline.default_query)
-            for name, spec in ep.query.items():
-                if spec.default is not NO_DEFAULT:
-                    params[name] = spec.default
-            params.update(call.query)
-            params.update(call.options.query)
+            params = {**pipeline.default_query, **self._query_defaults, **call.query, **call.options.query}
             pairs = [(k, _query_value(v)) for k, v in params.items() if v is not None]
             if pairs:
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
         headers = pipeline.headers(ep.auth)
-        if ep.headers:
-            headers.update(ep.headers)
-        if call.headers:
-            headers.update(call.headers)
-        if call.options.headers:
-            headers.update(call.options.headers)
+        for extra in (ep.headers, call.headers, call.options.headers):  # the later wins
+            headers.update(extra)
         body = None
         size = 0
         if call.encoded is not None:
