@@ -177,13 +177,8 @@ class Response:
                 yield self.content
             return
         raw = self._raw.raw
-        while True:
-            if hasattr(raw, "read1"):
-                chunk = raw.read1(chunk_size, decode_content=True)
-            else:
-                chunk = raw.read(chunk_size, decode_content=True)
-            if not chunk:
-                break
+        read = raw.read1 if hasattr(raw, "read1") else raw.read  # read1: whatever has arrived
+        while chunk := read(chunk_size, decode_content=True):
             yield chunk
 
     def close(self) -> None:

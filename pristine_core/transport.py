@@ -60,15 +60,12 @@ def deadline_exceeded(request: Request, budget_s: float | None = None) -> APITim
 def response_cap(request: Request) -> int:
     """The response size cap of ``request``: per call option, endpoint, manifest default, library."""
     call = request.call
-    if call is None:
-        return DEFAULT_MAX_RESPONSE_BYTES
-    explicit = call.settings_of(CoreOptions).max_response_bytes
-    if explicit is not None:
-        return explicit
-    if call.endpoint.max_response_bytes is not None:
-        return call.endpoint.max_response_bytes
-    default_cap = call.client.meta.manifest.defaults.max_response_bytes
-    return default_cap if default_cap is not None else DEFAULT_MAX_RESPONSE_BYTES
+    if call is not None:
+        explicit = call.settings_of(CoreOptions).max_response_bytes
+        for cap in (explicit, call.endpoint.max_response_bytes, call.client.meta.manifest.defaults.max_response_bytes):
+            if cap is not None:
+                return cap
+    return DEFAULT_MAX_RESPONSE_BYTES
 
 
 def read_capped(raw: requests.Response, cap: int, request: Request) -> bytes:
