@@ -159,17 +159,16 @@ class Client:
             setattr(self, rname, Resource(rname, methods))
         pm.hook.pristine_configure(client=self)
         pipeline.narrow_events(pm)
-        pipeline.use_middleware(*self._middleware(pm))
+        pipeline.use_middleware(self._middleware(pm))
         try:
             pm.hook.pristine_client_started(client=self)
         except BaseException:
             self.close()
             raise
 
-    def _middleware(self, pm: pluggy.PluginManager) -> tuple[list[Middleware], list[str | None]]:
+    def _middleware(self, pm: pluggy.PluginManager) -> list[tuple[Middleware, str | None]]:
         """Every plugin's dispatch middleware, each with the name of the plugin it came from."""
-        collected: list[Middleware] = []
-        owners: list[str | None] = []
+        owned: list[tuple[Middleware, str | None]] = []
         impls = pm.hook.pristine_dispatch_middleware.get_hookimpls()
         if any(impl.hookwrapper or impl.wrapper for impl in impls):  # pluggy's dispatch; no owners
             answers = pm.hook.pristine_dispatch_middleware(client=self)
@@ -178,10 +177,8 @@ class Client:
             results = [(i.plugin_name, i.function(*[self for _ in i.argnames])) for i in reversed(impls)]
         for owner, result in results:
             if result is not None:
-                steps = result if isinstance(result, list) else [result]
-                collected.extend(steps)
-                owners.extend([owner] * len(steps))
-        return collected, owners
+                owned.extend((step, owner) for step in (result if isinstance(result, list) else [result]))
+        return owned
 
     def close(self) -> None:
         """Stop plugins (``pristine_client_closing``), then close the transport. Idempotent."""

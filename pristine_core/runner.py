@@ -189,7 +189,6 @@ class Pipeline:
         self.clock = clock
         self.default_query = dict(default_query)
         self.transport = transport
-        self.middleware: list[Middleware] = []
         self._anonymous = dict(headers)
         #: The API key (and secret headers) stay Secrets until a request is built.
         self._authenticated = auth_headers
@@ -199,27 +198,24 @@ class Pipeline:
         ]
         self._listeners: dict[str, tuple[pluggy.HookImpl, ...]] = {}
         self._event_fields = dict(event_fields or {})
-        #: Each middleware with the name of the plugin that contributed it (None: unknown).
-        self._owned: list[tuple[Middleware, str | None]] = []
-        self._full = Route(self.hooks, self._sender(self.hooks.prepare_attempt))
-        #: Per endpoint (by id; the manifest keeps the endpoints alive): its route.
-        self._routes: dict[int, Route] = {}
+        self.use_middleware([])
 
     def headers(self, auth: bool) -> dict[str, str]:
         """A fresh copy of the base headers, with the API key when ``auth`` is true."""
         return self._authenticated.reveal() if auth else dict(self._anonymous)
 
-    def use_middleware(self, middleware: list[Middleware], owners: list[str | None] | None = None) -> None:
+    def use_middleware(self, owned: list[tuple[Middleware, str | None]]) -> None:
         """Compose the dispatch chain (highest priority outermost) around the transport.
 
-        ``owners`` names, for each middleware, the plugin that contributed it (so that an
-        endpoint the plugin does not apply to skips it); None: every middleware runs everywhere.
+        Each middleware comes with the name of the plugin that contributed it, so that an
+        endpoint the plugin does not apply to skips it (None: it runs everywhere).
         """
-        owned = list(zip(middleware, owners or [None] * len(middleware), strict=True))
+        #: Each middleware with the name of the plugin that contributed it, outermost first.
         self._owned = sorted(owned, key=lambda pair: (-pair[0].priority, pair[0].name))
         self.middleware = [m for m, _ in self._owned]
         self._full = Route(self.hooks, compose(self.middleware, self._sender(self.hooks.prepare_attempt)))
-        self._routes = {}
+        #: Per endpoint (by id; the manifest keeps the endpoints alive): its route.
+        self._routes: dict[int, Route] = {}
 
     def route(self, call: Call) -> Route:
         """The route of ``call``: its endpoint's (built on first use), or the full one when the
