@@ -62,7 +62,8 @@ class ClientMeta:
     pipeline: Pipeline
     _records: list[PluginRecord]
     _config_settings: Mapping[Any, Any]
-    _api_key: Secret | None
+    #: The API key, wrapped so that it never prints.
+    api_key: Secret | None
     state: dict[str, Any] = attrs.field(factory=dict, init=False)
     closed: bool = attrs.field(default=False, init=False)
     #: The scheduler and the watchdog, by name, once started.
@@ -136,11 +137,6 @@ class ClientMeta:
             started["scheduler"].close()
         if "watchdog" in started:
             started["watchdog"].close(1.0)
-
-    @property
-    def api_key(self) -> Secret | None:
-        """The API key, wrapped so that it never prints."""
-        return self._api_key
 
     def settings_of(self, cls: type[T]) -> T:
         """The client's ``config`` values for a plugin's declared config class (defaults applied)."""
