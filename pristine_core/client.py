@@ -125,7 +125,7 @@ class Client:
                 default_connections=env.pool_connections,
             )
         pipeline = Pipeline(
-            pm,
+            pm=pm,
             base_url=url,
             timeout_s=timeout_s or env.timeout_s or loaded.defaults.timeout_s,
             call_timeout_s=timeout_s or None,

@@ -127,31 +127,18 @@ def _case_insensitive(headers: Mapping[str, str]) -> CaseInsensitiveDict[str]:
 _CaseInsensitiveDict: Any = None
 
 
+@attrs.define(slots=True, eq=False, repr=False)
 class Response:
     """An HTTP response: status, headers, body, timing and how many attempts it took."""
 
-    __slots__ = ("_content", "_raw", "attempts", "elapsed_s", "headers", "request", "status_code", "url")
-
-    def __init__(
-        self,
-        status_code: int,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        *,
-        raw: requests.Response | None = None,
-        elapsed_s: float = 0.0,
-        attempts: int = 1,
-        request: Request | None = None,
-        url: str = "",
-    ) -> None:
-        self.status_code = status_code
-        self.headers: CaseInsensitiveDict[str] = _case_insensitive(headers)
-        self._content = content
-        self._raw = raw
-        self.elapsed_s = elapsed_s
-        self.attempts = attempts
-        self.request = request
-        self.url = url
+    status_code: int
+    headers: CaseInsensitiveDict[str] = attrs.field(converter=_case_insensitive)
+    _content: bytes | None = None
+    _raw: requests.Response | None = attrs.field(default=None, kw_only=True)
+    elapsed_s: float = attrs.field(default=0.0, kw_only=True)
+    attempts: int = attrs.field(default=1, kw_only=True)
+    request: Request | None = attrs.field(default=None, kw_only=True)
+    url: str = attrs.field(default="", kw_only=True)
 
     @property
     def content(self) -> bytes:

@@ -157,6 +157,7 @@ PER_CALL_HOOKS = (
 )
 
 
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Pipeline:
     """Everything a call of one client needs, and the steps that run it.
 
@@ -166,38 +167,26 @@ class Pipeline:
     configured).
     """
 
-    def __init__(
-        self,
-        pm: pluggy.PluginManager,
-        *,
-        base_url: str,
-        timeout_s: float,
-        call_timeout_s: float | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        default_query: Mapping[str, Any],
-        headers: Mapping[str, str],
-        auth_headers: SecretHeaders,
-        transport: Transport,
-        event_fields: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.hooks = HookPresence.of(pm)
-        self._pm = pm
-        self.base_url = base_url
-        self.timeout_s = timeout_s
-        #: The client's explicit ``timeout_s`` (None when not given): it bounds each whole call.
-        self.call_timeout_s = call_timeout_s
-        self.clock = clock
-        self.default_query = dict(default_query)
-        self.transport = transport
-        self._anonymous = dict(headers)
-        #: The API key (and secret headers) stay Secrets until a request is built.
-        self._authenticated = auth_headers
-        #: Each listener with the event names it wants (None: every event; see narrow_events).
-        self._event_impls: list[tuple[pluggy.HookImpl, frozenset[str] | None]] = [
-            (impl, None) for impl in reversed(pm.hook.pristine_on_event.get_hookimpls())
-        ]
-        self._listeners: dict[str, tuple[pluggy.HookImpl, ...]] = {}
-        self._event_fields = dict(event_fields or {})
+    _pm: pluggy.PluginManager
+    base_url: str
+    timeout_s: float
+    #: The client's explicit ``timeout_s`` (None when not given): it bounds each whole call.
+    call_timeout_s: float | None = None
+    clock: Clock = SYSTEM_CLOCK
+    default_query: Mapping[str, Any]
+    _anonymous: Mapping[str, str] = attrs.field(alias="headers")
+    #: The API key (and secret headers) stay Secrets until a request is built.
+    _authenticated: SecretHeaders = attrs.field(alias="auth_headers")
+    transport: Transport
+    _event_fields: Mapping[str, Any] = attrs.field(alias="event_fields", factory=dict)
+    hooks: HookPresence = attrs.field(init=False)
+    #: Each listener with the event names it wants (None: every event; see narrow_events).
+    _event_impls: list[tuple[pluggy.HookImpl, frozenset[str] | None]] = attrs.field(init=False)
+    _listeners: dict[str, tuple[pluggy.HookImpl, ...]] = attrs.field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        self.hooks = HookPresence.of(self._pm)
+        self._event_impls = [(impl, None) for impl in reversed(self._pm.hook.pristine_on_event.get_hookimpls())]
         self.use_middleware([])
 
     def headers(self, auth: bool) -> dict[str, str]:
