@@ -127,7 +127,7 @@ def _case_insensitive(headers: Mapping[str, str]) -> CaseInsensitiveDict[str]:
 _CaseInsensitiveDict: Any = None
 
 
-@attrs.define(slots=True, eq=False, repr=False)
+@attrs.define(slots=True, eq=False, repr=False, on_setattr=attrs.setters.NO_OP)
 class Response:
     """An HTTP response: status, headers, body, timing and how many attempts it took."""
 
