@@ -190,8 +190,12 @@ class EndpointMethod:
             if pairs:
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
         headers = pipeline.headers(ep.auth)
-        for extra in (ep.headers, call.headers, call.options.headers):  # the later wins
-            headers.update(extra)
+        if ep.headers:  # each `if` spares an update of an empty mapping, the common case
+            headers.update(ep.headers)
+        if call.headers:
+            headers.update(call.headers)
+        if call.options.headers:
+            headers.update(call.options.headers)
         body = None
         size = 0
         if call.encoded is not None:
