@@ -282,32 +282,31 @@ class Pipeline:
         dispatch = call.route.dispatch
         if not self.hooks.on_event:
             return dispatch(request)
-        endpoint = call.endpoint.qualified_name
-        self._request_event("request.start", request, endpoint=endpoint, method=request.method)
+        self._request_event("request.start", call, request, method=request.method)
         try:
             response = dispatch(request)
         except BackoffPending as exc:  # not a failure: the caller sends it again later
-            self._request_event("request.deferred", request, endpoint=endpoint, delay_s=exc.delay_s)
+            self._request_event("request.deferred", call, request, delay_s=exc.delay_s)
             raise
         except PristineError as exc:
-            error = type(exc).__name__
-            self._request_event("request.error", request, endpoint=endpoint, error=error, exception=exc)
+            self._request_event("request.error", call, request, error=type(exc).__name__, exception=exc)
             raise
         self._request_event(
             "request.end",
+            call,
             request,
-            endpoint=endpoint,
             status=response.status_code,
             attempts=response.attempts,
             elapsed_s=response.elapsed_s,
         )
         return response
 
-    def _request_event(self, name: str, request: Request, **fields: Any) -> None:
+    def _request_event(self, name: str, call: Call, request: Request, **fields: Any) -> None:
         """Emit a request event (when someone wants it) with what every one carries: the
-        request's pool and ``config["event_metadata"]``."""
+        endpoint, the request's pool and ``config["event_metadata"]``."""
         if self.listeners(name):
-            self.emit(name, **fields, pool=request.pool, **self._event_fields)
+            endpoint = call.endpoint.qualified_name
+            self.emit(name, endpoint=endpoint, **fields, pool=request.pool, **self._event_fields)
 
     def _sender(self, prepare_attempt: HotHook | None) -> CallNext:
         """The innermost step of a route: its ``pristine_prepare_attempt`` hooks, then one attempt
