@@ -8,18 +8,13 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from pristine_core import responses as response_handling
 from pristine_core.errors import ValidationError
 from pristine_core.manifest.models import NO_DEFAULT, Endpoint
-from pristine_core.pipeline import Call, EncodedBody, Request, RequestOptions, Response
+from pristine_core.pipeline import CORE_OPTIONS, Call, EncodedBody, Request, RequestOptions, Response
 
 if TYPE_CHECKING:
     from pristine_core.client import Client
-
-
-_CORE_OPTIONS = frozenset(a.name for a in attrs.fields(RequestOptions))
 
 
 def _options(value: RequestOptions | Mapping[str, Any] | None) -> RequestOptions:
@@ -30,8 +25,8 @@ def _options(value: RequestOptions | Mapping[str, Any] | None) -> RequestOptions
         return value
     if not isinstance(value, Mapping):
         raise ValidationError([("request_options", "expected RequestOptions or an object")])
-    core = {k: v for k, v in value.items() if k in _CORE_OPTIONS}
-    plugin = {k: v for k, v in value.items() if k not in _CORE_OPTIONS}
+    core = {k: v for k, v in value.items() if k in CORE_OPTIONS}
+    plugin = {k: v for k, v in value.items() if k not in CORE_OPTIONS}
     if plugin:
         core["extensions"] = {**dict(core.get("extensions") or {}), **plugin}
     return RequestOptions(**core)

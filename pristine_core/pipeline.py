@@ -43,6 +43,10 @@ class RequestOptions:
     extensions: Mapping[str, Any] = attrs.Factory(dict)
 
 
+#: The per-call option names the core owns; plugins may not claim them.
+CORE_OPTIONS = frozenset(field.name for field in attrs.fields(RequestOptions))
+
+
 @attrs.define(slots=True, eq=False)
 class EncodedBody:
     """A request body ready for the wire: bytes or an iterable of byte chunks (streamed)."""

@@ -18,6 +18,7 @@ from pristine_core.contract import PluginSettings, at_least
 from pristine_core.errors import PluginLoadError
 from pristine_core.manifest import models
 from pristine_core.manifest._converter import Problems, join, structure, suggestion
+from pristine_core.pipeline import CORE_OPTIONS
 
 _LOADER_OWNED = frozenset({"sections", "unclaimed", "data", "schema_key"})
 CORE_TOP = frozenset(a.name for a in attrs.fields(models.Manifest)) - _LOADER_OWNED | {"$schema"}
@@ -25,9 +26,6 @@ CORE_TOP = frozenset(a.name for a in attrs.fields(models.Manifest)) - _LOADER_OW
 ENDPOINT_SET_BY_LOADER = ("name", "resource", "settings")
 CORE_ENDPOINT = frozenset(a.name for a in attrs.fields(models.Endpoint)) - set(ENDPOINT_SET_BY_LOADER)
 CORE_DEFAULTS = frozenset(a.name for a in attrs.fields(models.Defaults))
-#: The per-call options the core itself reads (``RequestOptions`` fields).
-CORE_OPTIONS = frozenset({"timeout_s", "headers", "query", "pool", "extensions"})
-
 
 #: Per-endpoint plugin settings: the structured values by class, and their raw keys by class.
 _Settings = tuple[dict[type, Any], dict[type, Any]]
