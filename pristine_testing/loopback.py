@@ -2,7 +2,7 @@
 
 ``LoopbackServer`` runs a real ``ThreadingHTTPServer`` on 127.0.0.1 (free port) and answers each
 request with a handler function; every request it saw is recorded. Use it as a context manager
-so the server thread is always stopped.
+so the server thread is always stopped. ``refused_port()`` gives a port whose connections are refused.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -171,3 +172,16 @@ def _read_chunked(rfile: Any) -> bytes:
             return b"".join(parts)
         parts.append(rfile.read(size))
         rfile.readline()
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A 127.0.0.1 port where every connection is refused, for as long as the block runs.
+
+    The port stays bound (without listening) until the block ends, so no other server of the test
+    run can take it in between: a port that was merely free a moment ago may be reused by a
+    parallel test's server, and a call meant to be refused then reaches that server.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import attrs
 import pytest
 
 import pristine_core as pc
-from pristine_testing import LoopbackServer, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, SeenRequest, json_reply, refused_port
 
 PET = {"id": "1", "name": "Rex"}
 
@@ -406,13 +405,11 @@ def test_hook_pristine_event_names(petstore: dict[str, Any], server: LoopbackSer
             server.handler = lambda r: json_reply({}, status=500)
             with pytest.raises(pc.InternalServerError):  # an error status: request.end, not wanted
                 client.pets.get(pet_id="1")
-            with socket.socket() as closed:  # a port nobody listens on: request.error
-                closed.bind(("127.0.0.1", 0))
-                port = closed.getsockname()[1]
-            dead = f"http://127.0.0.1:{port}"
-            refused = pc.Client(petstore, base_url=dead, plugins=[Narrow()], autoload_plugins=False)
-            with refused, pytest.raises(pc.APIConnectionError):
-                refused.pets.get(pet_id="1")
+            with refused_port() as port:  # a port nobody listens on: request.error
+                dead = f"http://127.0.0.1:{port}"
+                refused = pc.Client(petstore, base_url=dead, plugins=[Narrow()], autoload_plugins=False)
+                with refused, pytest.raises(pc.APIConnectionError):
+                    refused.pets.get(pet_id="1")
         finally:
             pc.Event.__init__ = real_init  # type: ignore[method-assign]
     assert narrow == ["custom", "request.error"]

@@ -3,14 +3,15 @@ clear error ``pristine_core`` gives for a testing name when this distribution is
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import pytest
 
 import pristine_core
 import pristine_testing
-from pristine_core import Client
-from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_core import APIConnectionError, Client
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply, refused_port
 
 MANIFEST = {"name": "demo", "resources": {"items": {"get": {"method": "GET", "path": "/items/{item_id}"}}}}
 
@@ -43,3 +44,14 @@ def test_core_names_the_distribution_to_install_when_it_is_missing(monkeypatch: 
         pristine_core.LoopbackServer  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         pristine_core.Nope  # noqa: B018
+
+
+def test_a_refused_port_refuses_calls_and_stays_reserved_until_the_block_ends() -> None:
+    with refused_port() as port:
+        with Client(MANIFEST, base_url=f"http://127.0.0.1:{port}", autoload_plugins=False) as client:
+            with pytest.raises(APIConnectionError):
+                client.items.get(item_id="1")
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind(("127.0.0.1", port))  # nobody else's server can take it meanwhile
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", port))  # released afterwards

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 from structlog.testing import capture_logs
 
 from pristine_core.errors import APIConnectionError, APITimeoutError, ValidationError
+from pristine_testing import refused_port
 from tinkex_domain import ServiceClient
 from tinkex_domain.cli import main
 from tinkex_domain.emulator import Emulator, FaultConfig
@@ -17,10 +18,11 @@ from tinkex_domain.emulator import Emulator, FaultConfig
 from .conftest import API_KEY, BASE_MODEL
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port that refuses connections for the whole test (no other test's server can take it)."""
+    with refused_port() as port:
+        yield port
 
 
 def test_url_without_scheme_fails_before_any_request() -> None:
@@ -31,8 +33,8 @@ def test_url_without_scheme_fails_before_any_request() -> None:
     assert time.monotonic() - started < 1
 
 
-def test_dead_server_fails_within_the_timeout_with_a_hint_and_logs_retries() -> None:
-    port = _closed_port()
+def test_dead_server_fails_within_the_timeout_with_a_hint_and_logs_retries(closed_port: int) -> None:
+    port = closed_port
     started = time.monotonic()
     with capture_logs() as logs, pytest.raises(APIConnectionError) as info:
         ServiceClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout_s=1.5,

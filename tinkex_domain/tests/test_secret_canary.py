@@ -10,7 +10,6 @@ not walked: they are the stack of the call that failed, not state kept by client
 from __future__ import annotations
 
 import pickle
-import socket
 import types as pytypes
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 import pristine_core as pc
-from pristine_testing import LoopbackServer, Reply, SeenRequest
+from pristine_testing import LoopbackServer, Reply, SeenRequest, refused_port
 from tinkex_domain import ServiceClient
 from tinkex_domain import holder as holder_module
 from tinkex_domain.emulator import Emulator
@@ -123,10 +122,9 @@ def test_errors_from_an_echoing_server_hold_no_key(petstore_like: dict[str, Any]
 
 
 def test_refused_connection_errors_hold_no_key(petstore_like: dict[str, Any]) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pc.Client(petstore_like, base_url=f"http://127.0.0.1:{port}", api_key=KEY, autoload_plugins=False) as client:
+    with refused_port() as port, pc.Client(
+        petstore_like, base_url=f"http://127.0.0.1:{port}", api_key=KEY, autoload_plugins=False
+    ) as client:
         with pytest.raises(pc.APIConnectionError) as info:
             client.items.get(item_id=1)
     error = info.value

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from pristine_core import APIConnectionError, Client, FakeClock, InternalServerError, RequestOptions
-from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply
+from pristine_testing import LoopbackServer, Reply, SeenRequest, json_reply, refused_port
 
 
 class Script:
@@ -117,13 +116,10 @@ def test_a_reset_connection_is_retried(
 def test_the_final_connection_error_is_raised(
     manifest: dict[str, Any], make_client: Callable[..., Client], clock: FakeClock
 ) -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = make_client(manifest, base_url=f"http://127.0.0.1:{port}")
-
-    with pytest.raises(APIConnectionError):
-        client.items.get(item_id="x", request_options=RequestOptions(extensions={"max_retries": 2}))
+    with refused_port() as port:  # nothing listens there, and no other test's server can take it
+        client = make_client(manifest, base_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(APIConnectionError):
+            client.items.get(item_id="x", request_options=RequestOptions(extensions={"max_retries": 2}))
 
     assert clock.sleeps == [0.5, 1.0]
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,19 +14,18 @@ import responses as responses_lib
 from pristine_core import APIConnectionError, Client, FakeClock, ManifestError, ValidationError
 from pristine_plugins.session import SessionPlugin
 from pristine_plugins.telemetry import SESSION_END, SESSION_START, TelemetryPlugin, process_uuid, telemetry_of
-from pristine_testing import LoopbackServer
+from pristine_testing import LoopbackServer, refused_port
 
 Manifest = Callable[..., dict[str, Any]]
 Threads = Callable[[], list[threading.Thread]]
 ENV = "PT_TELEMETRY"
 
 
-def _closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port that refuses connections for the whole test (no other test's server can take it)."""
+    with refused_port() as port:
+        yield port
 
 
 def test_batches_arrive_with_the_manifest_shape(make_client: Callable[..., Client], sink: Any) -> None:
@@ -124,10 +122,12 @@ def test_batches_with_responses_mock(manifest: Manifest) -> None:
     assert sum(sizes) == 9 and max(sizes) <= 4
 
 
-def test_a_closed_port_costs_the_caller_nothing(manifest: Manifest, telemetry_threads: Threads) -> None:
+def test_a_closed_port_costs_the_caller_nothing(
+    manifest: Manifest, telemetry_threads: Threads, closed_port: int
+) -> None:
     client = Client(
         manifest(flush_timeout_s=0.5),
-        base_url=f"http://127.0.0.1:{_closed_port()}",
+        base_url=f"http://127.0.0.1:{closed_port}",
         plugins=[TelemetryPlugin()],
         autoload_plugins=False,
     )
@@ -204,10 +204,10 @@ def test_session_start_and_end_carry_the_session(
     assert {b["session_id"] for b in sink.batches} == {"sess-42"}
 
 
-def test_request_errors_become_generic_events(manifest: Manifest) -> None:
+def test_request_errors_become_generic_events(manifest: Manifest, closed_port: int) -> None:
     # request.error is emitted for failures inside dispatch (connection errors, not statuses).
     broken = Client(
-        manifest(flush_timeout_s=0.2), base_url=f"http://127.0.0.1:{_closed_port()}",
+        manifest(flush_timeout_s=0.2), base_url=f"http://127.0.0.1:{closed_port}",
         plugins=[TelemetryPlugin()], autoload_plugins=False,
     )
     reporter = telemetry_of(broken)
