@@ -247,9 +247,11 @@ def test_tasks_popped_as_due_when_the_scheduler_closes_are_marked_cancelled() ->
     scheduler = Scheduler(clock, max_workers=1)
     ran: list[int] = []
     popped = threading.Event()
-    original = scheduler._pop_due
+    scheduled = threading.Event()  # the timer pops nothing before all three are in (a fake clock's
+    original = scheduler._pop_due  # wait advances time, so the first could fall due alone)
 
     def pop_then_close() -> list[Any]:
+        assert scheduled.wait(5)
         due = original()
         if due:
             with scheduler._cond:
@@ -260,8 +262,9 @@ def test_tasks_popped_as_due_when_the_scheduler_closes_are_marked_cancelled() ->
     scheduler._pop_due = pop_then_close  # type: ignore[method-assign]
     handles = [scheduler.call_later(1, lambda i=i: ran.append(i)) for i in range(3)]
     clock.advance(1)
+    scheduled.set()
     assert popped.wait(5)
     scheduler.close()
     assert ran == []
-    assert all(h is not None and h.cancelled for h in handles)
+    assert all(h is not None and h.cancelled for h in handles), [repr(h) for h in handles]
     assert_no_threads_left(scheduler)
