@@ -303,10 +303,11 @@ class Pipeline:
 
     def _request_event(self, name: str, call: Call, request: Request, **fields: Any) -> None:
         """Emit a request event (when someone wants it) with what every one carries: the
-        endpoint, the request's pool and ``config["event_metadata"]``."""
+        endpoint, the request's pool and ``config["event_metadata"]``, laid over the rest (a
+        metadata key the event also has, ``pool`` say, takes the metadata's value)."""
         if self.listeners(name):
             endpoint = call.endpoint.qualified_name
-            self.emit(name, endpoint=endpoint, **fields, pool=request.pool, **self._event_fields)
+            self.emit(name, **{"endpoint": endpoint, **fields, "pool": request.pool, **self._event_fields})
 
     def _sender(self, prepare_attempt: HotHook | None) -> CallNext:
         """The innermost step of a route: its ``pristine_prepare_attempt`` hooks, then one attempt

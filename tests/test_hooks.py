@@ -446,6 +446,37 @@ def test_hook_pristine_on_event(petstore: dict[str, Any], server: LoopbackServer
     assert events[1].fields["status"] == 200 and events[2].fields == {"value": 3}
 
 
+def test_event_metadata_naming_an_event_field_never_breaks_a_call(
+    petstore: dict[str, Any], server: LoopbackServer
+) -> None:
+    """``config["event_metadata"]`` is laid over each request event's fields: a key the event
+    already carries (``pool``, say) takes the metadata's value, and the call goes through."""
+    server.handler = lambda r: json_reply(PET)
+    events: list[pc.Event] = []
+
+    class Observer:
+        name = "observer"
+
+        @pc.hookimpl
+        def pristine_on_event(self, event: pc.Event) -> None:
+            events.append(event)
+
+    metadata = {"pool": "batch", "user": "ada"}
+    with pc.Client(
+        petstore,
+        base_url=server.url,
+        plugins=[Observer()],
+        autoload_plugins=False,
+        config={"event_metadata": metadata},
+    ) as client:
+        assert client.pets.get(pet_id="1").name == "Rex"
+    assert [e.name for e in events] == ["request.start", "request.end"]
+    for event in events:
+        assert event.fields["pool"] == "batch" and event.fields["user"] == "ada"
+        assert event.fields["endpoint"] == "pets.get"
+    assert events[1].fields["status"] == 200
+
+
 @pc.settings
 class TraceOptions:
     trace: bool = False
