@@ -9,6 +9,7 @@ reserve ``meta`` and ``close``, so no resource name can shadow a client service.
 from __future__ import annotations
 
 import platform
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,7 +30,7 @@ from pristine_core.plugins import PluginSelection, build_plugin_manager
 from pristine_core.runner import Pipeline
 from pristine_core.transport import RequestsTransport, Transport
 from pristine_runtime.clock import SYSTEM_CLOCK, Clock
-from pristine_runtime.secrets import Secret, SecretEnviron, SecretHeaders
+from pristine_runtime.secrets import Secret, SecretEnviron, SecretHeaders, redact, register_secret
 from pristine_runtime.tenancy import Tenant
 
 log = get_logger(__name__)
@@ -208,7 +209,7 @@ class Client:
         meta = self.__dict__.get("meta")
         if meta is None:
             return "<pristine Client (not built)>"
-        return f"<pristine Client {meta.manifest.name} {meta.base_url}>"
+        return f"<pristine Client {meta.manifest.name} {redact(meta.base_url)}>"
 
 
 def _held_environ(manifest: Manifest, env: ClientDefaults, environ: Mapping[str, str] | None) -> SecretEnviron | None:
@@ -232,6 +233,10 @@ def _base_url(manifest: Manifest, base_url: str | None, environ: Mapping[str, st
         raise ValidationError(
             [("base_url", f"must start with http:// or https:// (got {url!r}; did you mean 'http://{url}'?)")]
         )
+    try:
+        register_secret(urllib.parse.urlsplit(url).password)  # user:password@ in the URL: redacted everywhere
+    except ValueError:
+        pass  # a malformed URL: the transport reports it
     return url.rstrip("/")
 
 

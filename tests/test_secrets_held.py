@@ -20,7 +20,7 @@ from pristine_plugins.environment import EnvironmentPlugin
 from pristine_plugins.telemetry import TelemetryPlugin, capture
 from pristine_plugins.telemetry.events import sanitize
 from pristine_runtime.secrets import SecretEnviron
-from pristine_testing import LoopbackServer, json_reply
+from pristine_testing import LoopbackServer, json_reply, refused_port
 
 API_KEY = "pk-held-api-key-31337"
 CF_SECRET = "cf-held-secret-value-9"
@@ -237,3 +237,19 @@ def test_telemetry_payloads_carry_no_secret() -> None:
         shipped = [seen.body.decode("utf-8", "replace") for seen in server.requests if seen.path == "/telemetry"]
     assert shipped and "AuthenticationError" in "".join(shipped) and "engine failed" in "".join(shipped)
     assert _leaks("\n".join(shipped)) == [] and "[REDACTED]" in "".join(shipped)
+
+
+def test_base_url_credentials_never_show_in_errors_or_reprs() -> None:
+    """A password inside the base URL (``http://user:password@host``) is a secret like the API
+    key: a failed call's message and fields, the client's repr and the request's repr hide it."""
+    password = "url-held-password-77"
+    manifest = {"name": "held", "resources": {"items": {"get": {"method": "GET", "path": "/items"}}}}
+    with refused_port() as port:
+        url = f"http://bob:{password}@127.0.0.1:{port}"
+        with pc.Client(manifest, base_url=url, autoload_plugins=False) as client:
+            with pytest.raises(pc.APIConnectionError) as info:
+                client.items.get()
+            request = Request("GET", url + "/items", {}, None, 1.0, "default")
+            shown = [str(info.value), repr(info.value), repr(vars(info.value)), repr(client), repr(request)]
+    assert all(password not in text for text in shown), shown
+    assert "127.0.0.1" in str(info.value)
