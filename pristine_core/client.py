@@ -234,9 +234,11 @@ def _base_url(manifest: Manifest, base_url: str | None, environ: Mapping[str, st
             [("base_url", f"must start with http:// or https:// (got {url!r}; did you mean 'http://{url}'?)")]
         )
     try:
-        register_secret(urllib.parse.urlsplit(url).password)  # user:password@ in the URL: redacted everywhere
-    except ValueError:
-        pass  # a malformed URL: the transport reports it
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - parsing it raises for a port that is not a number
+    except ValueError as exc:  # the message names the problem, never the URL's password
+        raise ValidationError([("base_url", f"not a valid URL: {exc}")]) from None
+    register_secret(parts.password)  # user:password@ in the URL: redacted wherever text is shown
     return url.rstrip("/")
 
 

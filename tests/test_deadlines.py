@@ -227,6 +227,15 @@ def test_an_attempt_that_would_start_after_the_deadline_raises_a_timeout(clients
         assert fine.items.get().ok is True
 
 
+@pytest.mark.parametrize("base_url", ["http://[::1", "http://127.0.0.1:port"])
+def test_a_malformed_base_url_is_a_validation_error_naming_it(base_url: str) -> None:
+    """A base URL that cannot be parsed (bad IPv6 brackets, a port that is not a number) is a
+    ValidationError naming ``base_url`` when the client is built, not a bare ValueError."""
+    with pytest.raises(ValidationError) as caught:
+        Client(manifest(base_url), autoload_plugins=False).close()
+    assert caught.value.errors[0][0] == "base_url"
+
+
 @pytest.mark.parametrize("base_url", ["htp://127.0.0.1:1", "http://exa mple.test"])
 def test_an_unusable_url_fails_at_once_without_retries(base_url: str, clients: list[Client]) -> None:
     """Refused when the client is built, or else on the first attempt, never retried."""
