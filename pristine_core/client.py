@@ -60,8 +60,9 @@ class Client:
     allow-list over installed plugins) and plugin objects (registered in addition);
     ``disable_plugins`` is a deny-list. ``config`` carries the keys plugins declared (unknown
     keys are a :class:`~pristine_core.errors.ValidationError` naming ``config.<key>``).
-    ``transport`` replaces the default :class:`~pristine_core.transport.RequestsTransport`.
-    Use as a context manager, or call :meth:`close`.
+    ``transport`` replaces the default :class:`~pristine_core.transport.RequestsTransport` (the
+    default one runs its deadline guards on ``meta.watchdog``; one passed here keeps the watchdog
+    it was given, or starts its own). Use as a context manager, or call :meth:`close`.
     """
 
     meta: ClientMeta
@@ -124,6 +125,7 @@ class Client:
                 proxy_headers=env.proxy_headers,
                 host_pools=env.host_pools,
                 default_connections=env.pool_connections,
+                watchdog=lambda: self.meta.watchdog,  # one real-time timer per client, asked on first use
             )
         pipeline = Pipeline(
             pm=pm,

@@ -114,8 +114,9 @@ class ClientMeta:
     @property
     def watchdog(self) -> Scheduler:
         """A timer on the *real* clock (one thread, started on first use, stopped with the client)
-        for deadlines on sockets: a :class:`~pristine_runtime.sockguard.DeadlineGuard`, or a plugin
-        cutting a stalled stream. Real time, whatever :attr:`clock` is, because sockets run on it."""
+        for deadlines on sockets: the default transport's deadline guards
+        (:class:`~pristine_runtime.sockguard.DeadlineGuard`), or a plugin cutting a stalled stream.
+        Real time, whatever :attr:`clock` is, because sockets run on it."""
         return self._started("watchdog", SYSTEM_CLOCK, 0, f"pristine-watchdog-{self.manifest.name}")
 
     def _started(self, kind: str, clock: Clock, workers: int, name: str) -> Scheduler:

@@ -15,9 +15,12 @@ headers and, for a non-streamed response, the body) runs under a
 :class:`~pristine_runtime.sockguard.DeadlineGuard` (a timer on a
 :class:`~pristine_runtime.scheduler.Scheduler` on the real clock) that shuts the connection down
 when the budget runs out, so a server dripping bytes cannot hold a call past its deadline; the
-attempt then raises :class:`APITimeoutError`. A streamed body is read after ``send`` returns:
-whoever reads it guards it (the streaming plugin does, see ``pristine_plugins.streaming``). Requests that can
-never succeed (an invalid URL scheme or host) raise a non-retryable :class:`APIConnectionError`.
+attempt then raises :class:`APITimeoutError`. The timer is the one given as ``watchdog=`` (a
+client passes its ``client.meta.watchdog``, so it runs one such thread in all); a transport given
+none starts its own on the first guarded send and closes only that one. A streamed body is read
+after ``send`` returns: whoever reads it guards it (the streaming plugin does, see
+``pristine_plugins.streaming``). Requests that can never succeed (an invalid URL scheme or host)
+raise a non-retryable :class:`APIConnectionError`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import requests
@@ -185,6 +188,10 @@ class RequestsTransport:
     ``user:password@``) are held as :class:`~pristine_runtime.secrets.Secret` values, revealed only
     when a session or a proxy connection is built: the transport's ``repr``, ``vars()``, a
     debugger's view and a log line never show them.
+
+    ``watchdog``: the real-time timer of the deadline guards, or a function giving it (asked once,
+    on the first guarded send). Its owner closes it: :meth:`close` leaves it running. Without one
+    the transport starts its own on the first guarded send and :meth:`close` joins it.
     """
 
     def __init__(
@@ -197,6 +204,7 @@ class RequestsTransport:
         proxy_headers: Mapping[str, str | Secret] | None = None,
         host_pools: int | None = None,
         default_connections: int | None = None,
+        watchdog: Scheduler | Callable[[], Scheduler] | None = None,
     ) -> None:
         self._pools = dict(pools or {})
         self._proxy_headers = SecretHeaders({}, {name: _secret(v) for name, v in (proxy_headers or {}).items()})
@@ -209,15 +217,29 @@ class RequestsTransport:
         self._lock = threading.Lock()
         self._closed = False
         self._watchdog: Scheduler | None = None
+        self._watchdog_source: Callable[[], Scheduler] | None = None
+        if isinstance(watchdog, Scheduler):
+            self._watchdog = watchdog
+        else:
+            self._watchdog_source = watchdog
+        self._owns_watchdog = False
 
     def watchdog(self) -> Scheduler:
-        """The real-time timer that enforces call deadlines on sockets (one thread, started on first
-        use, joined by :meth:`close`)."""
+        """The real-time timer that enforces call deadlines on sockets: the one given to the
+        constructor, else one of the transport's own (one thread, started on first use, joined by
+        :meth:`close`)."""
+        found = self._watchdog
+        if found is not None:
+            return found
         with self._lock:
             if self._watchdog is None:
-                self._watchdog = Scheduler(
-                    SYSTEM_CLOCK, max_workers=0, name="pristine-deadline", log=get_logger(__name__)
-                )
+                if self._watchdog_source is not None:
+                    self._watchdog = self._watchdog_source()
+                else:
+                    self._watchdog = Scheduler(
+                        SYSTEM_CLOCK, max_workers=0, name="pristine-watchdog-transport", log=get_logger(__name__)
+                    )
+                    self._owns_watchdog = True
             return self._watchdog
 
     def set_pool_size(self, pool: str, connections: int) -> None:
@@ -317,11 +339,12 @@ class RequestsTransport:
         return f"<RequestsTransport pools={sorted(self._sessions)}{proxied} proxy_headers={headers}>"
 
     def close(self) -> None:
-        """Close every session; later sends fail with APIConnectionError."""
+        """Close every session and the watchdog the transport started (not one it was given);
+        later sends fail with APIConnectionError."""
         with self._lock:
             self._closed = True
             sessions, self._sessions = list(self._sessions.values()), {}
-            watchdog, self._watchdog = self._watchdog, None
+            watchdog = self._watchdog if self._owns_watchdog else None
         for session in sessions:
             session.close()
         if watchdog is not None:
