@@ -186,9 +186,8 @@ class Client:
     def close(self) -> None:
         """Stop plugins (``pristine_client_closing``), then close the transport. Idempotent."""
         meta = self.__dict__.get("meta")
-        if meta is None or meta.closed:
+        if meta is None or not meta.begin_closing():  # closed already, or closing in another thread
             return
-        meta.closed = True
         for impl in reversed(meta.hook.pristine_client_closing.get_hookimpls()):
             try:
                 impl.function(client=self)

@@ -129,6 +129,14 @@ class ClientMeta:
                     found.close(0.0)
             return found
 
+    def begin_closing(self) -> bool:
+        """Mark the client closed; True only for the one caller that did it (others return False)."""
+        with self._scheduler_lock:
+            if self.closed:
+                return False
+            self.closed = True
+            return True
+
     def close_scheduler(self) -> None:
         """Stop the scheduler and the watchdog, if started (the client calls this when it closes)."""
         with self._scheduler_lock:

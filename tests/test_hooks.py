@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import attrs
@@ -222,6 +223,34 @@ def test_hook_pristine_client_closing(petstore: dict[str, Any], server: Loopback
     client.close()
     client.close()
     assert calls == ["a", "b"]
+
+
+def test_a_second_close_while_the_first_runs_the_hooks_returns_at_once(
+    petstore: dict[str, Any], server: LoopbackServer
+) -> None:
+    """The client is marked closed (under a lock) before any hook runs: a close from another
+    thread meanwhile runs no hook a second time and does not wait."""
+    calls: list[str] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    class Slow:
+        name, priority = "slow", 100
+
+        @pc.hookimpl
+        def pristine_client_closing(self, client: pc.Client) -> None:
+            calls.append("closing")
+            inside.set()
+            release.wait(5)
+
+    client = client_with(petstore, server, Slow())
+    first = threading.Thread(target=client.close)
+    first.start()
+    assert inside.wait(5)
+    client.close()  # the second closer, while the first is inside the hook
+    release.set()
+    first.join(5)
+    assert calls == ["closing"] and not first.is_alive()
 
 
 def test_hook_pristine_prepare_call(petstore: dict[str, Any], server: LoopbackServer) -> None:
