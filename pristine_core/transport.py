@@ -216,13 +216,9 @@ class RequestsTransport:
         self._sessions: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
         self._closed = False
-        self._watchdog: Scheduler | None = None
-        self._watchdog_source: Callable[[], Scheduler] | None = None
-        if isinstance(watchdog, Scheduler):
-            self._watchdog = watchdog
-        else:
-            self._watchdog_source = watchdog
-        self._owns_watchdog = False
+        self._watchdog: Scheduler | None = watchdog if isinstance(watchdog, Scheduler) else None
+        #: Who gives the watchdog; None: the transport starts (and so closes) its own.
+        self._watchdog_source = (lambda: watchdog) if isinstance(watchdog, Scheduler) else watchdog
 
     def watchdog(self) -> Scheduler:
         """The real-time timer that enforces call deadlines on sockets: the one given to the
@@ -239,7 +235,6 @@ class RequestsTransport:
                     self._watchdog = Scheduler(
                         SYSTEM_CLOCK, max_workers=0, name="pristine-watchdog-transport", log=get_logger(__name__)
                     )
-                    self._owns_watchdog = True
             return self._watchdog
 
     def set_pool_size(self, pool: str, connections: int) -> None:
@@ -344,7 +339,7 @@ class RequestsTransport:
         with self._lock:
             self._closed = True
             sessions, self._sessions = list(self._sessions.values()), {}
-            watchdog = self._watchdog if self._owns_watchdog else None
+            watchdog = self._watchdog if self._watchdog_source is None else None
         for session in sessions:
             session.close()
         if watchdog is not None:
