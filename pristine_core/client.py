@@ -231,8 +231,9 @@ def _base_url(manifest: Manifest, base_url: str | None, environ: Mapping[str, st
         hint = f" or set {env_name}" if env_name else ""
         raise PristineError(f"no base URL: pass base_url={hint}")
     if not url.lower().startswith(("http://", "https://")):
+        shown = url.rpartition("@")[2]  # without any user:password@, which is not yet held as a secret
         raise ValidationError(
-            [("base_url", f"must start with http:// or https:// (got {url!r}; did you mean 'http://{url}'?)")]
+            [("base_url", f"must start with http:// or https:// (got {shown!r}; did you mean 'http://{shown}'?)")]
         )
     try:
         parts = urllib.parse.urlsplit(url)

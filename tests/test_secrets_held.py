@@ -253,3 +253,13 @@ def test_base_url_credentials_never_show_in_errors_or_reprs() -> None:
             shown = [str(info.value), repr(info.value), repr(vars(info.value)), repr(client), repr(request)]
     assert all(password not in text for text in shown), shown
     assert "127.0.0.1" in str(info.value)
+
+
+def test_a_base_url_without_scheme_is_refused_without_showing_its_password() -> None:
+    """``user:password@host`` with no ``http://`` fails before the password is held as a secret:
+    the message names the host and leaves the credentials out."""
+    manifest = {"name": "held", "resources": {"items": {"get": {"method": "GET", "path": "/items"}}}}
+    with pytest.raises(pc.ValidationError) as info:
+        pc.Client(manifest, base_url="bob:schemeless-password-5@127.0.0.1:9", autoload_plugins=False)
+    assert "schemeless-password-5" not in str(info.value) and "127.0.0.1:9" in str(info.value)
+    assert info.value.errors[0][0] == "base_url"
